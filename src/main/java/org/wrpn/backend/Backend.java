@@ -1,0 +1,149 @@
+package org.wrpn.backend;
+
+import org.wrpn.tensor.DType;
+import org.wrpn.tensor.Shape;
+import org.wrpn.tensor.Tensor;
+
+/**
+ * The compute interface every layer, the trainer and the planner talk to. Tensors are owned by the
+ * backend (host arrays on CPU, device memory on a GPU); only scalars and explicit uploads/downloads
+ * cross it. Activations are channels-last: a tensor of shape (..., C) is treated as pixels x C.
+ *
+ * <p>Unless a method says otherwise, outputs are overwritten, never accumulated into, and no output
+ * may alias an input.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** Short name: "cpu" or "cuda". */
+    String name();
+
+    /** One line describing the device, for logs and `wrpn info`. */
+    String describe();
+
+    /** Whether this backend implements the op for the given weight and activation bit widths. */
+    boolean supports(Op op, int weightBits, int activationBits);
+
+    /** Throws a clear error when {@link #supports} says no. */
+    default void requireSupport(Op op, int weightBits, int activationBits) {
+        if (!supports(op, weightBits, activationBits)) {
+            throw new UnsupportedOperationError(name() + " backend does not support " + op + " at w" + weightBits
+                    + "/a" + activationBits + " bits");
+        }
+    }
+
+    // ---- memory -------------------------------------------------------------------------------
+
+    /** A zero-filled F32, I8 or I32 tensor. */
+    Tensor allocate(DType dtype, Shape shape);
+
+    /** A zero-filled packed tensor of k-bit codes in the layout of PackedLayout. */
+    Tensor allocatePacked(Shape logicalShape, int bits);
+
+    /** Bytes currently allocated through this backend, and the high-water mark since the last reset. */
+    long allocatedBytes();
+
+    long peakAllocatedBytes();
+
+    void resetPeak();
+
+    void upload(float[] src, Tensor dst);
+
+    void upload(int[] src, Tensor dst);
+
+    void download(Tensor src, float[] dst);
+
+    void download(Tensor src, int[] dst);
+
+    void copy(Tensor src, Tensor dst);
+
+    void fill(Tensor dst, float value);
+
+    /** dst += src (gradient accumulation). */
+    void addInPlace(Tensor dst, Tensor src);
+
+    /** out = a + b (residual add). */
+    void add(Tensor a, Tensor b, Tensor out);
+
+    // ---- quantization ------------------------------------------------------------------------
+
+    /** y = value(code(x)) for activations at k bits; k = 32 is not a quantizer (use relu). */
+    void quantizeActivations(Tensor x, int bits, Tensor y);
+
+    /** Straight-through backward of the activation quantizer: dx = dy where 0 &lt; x &lt; 1, else 0. */
+    void quantizeActivationsBackward(Tensor x, Tensor dy, Tensor dx);
+
+    /** Weight values (not codes) at k bits: k = 32 copies, k = 1 is sign(w)·mean|w|. */
+    void quantizeWeights(Tensor w, int bits, Tensor wq);
+
+    /** int8 weight codes for k in {2,4,8}, or ±1 for k = 1 (returns mean|w| then, else the step 1/(2^(k-1)-1)). */
+    float weightCodes(Tensor w, int bits, Tensor codes);
+
+    /** Quantizes x to k-bit activation codes and packs them; mask (k = 1 packed, may be null) holds 0 &lt; x &lt; 1. */
+    void quantizePack(Tensor x, int bits, Tensor packedCodes, Tensor packedMask);
+
+    /** Unpacks k-bit codes to their activation values (u / (2^k-1)) as F32. */
+    void unpackValues(Tensor packedCodes, Tensor y);
+
+    /** Unpacks codes to I32 (for tests and tooling). */
+    void unpackCodes(Tensor packedCodes, Tensor codes);
+
+    // ---- layers --------------------------------------------------------------------------------
+
+    void relu(Tensor x, Tensor y);
+
+    /** dx = dy where y &gt; 0. */
+    void reluBackward(Tensor y, Tensor dy, Tensor dx);
+
+    void conv2dForward(Tensor x, Tensor w, Tensor y, ConvGeometry g);
+
+    void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvGeometry g);
+
+    void conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, ConvGeometry g);
+
+    /**
+     * Training-mode batch norm over all pixels, per channel. Saves the batch mean and 1/sqrt(var+eps)
+     * (biased variance) and updates the running statistics with the unbiased variance:
+     * run = (1 - momentum) * run + momentum * batch.
+     */
+    void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
+            Tensor runningMean, Tensor runningVar, float momentum, float eps);
+
+    void batchNormInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, float eps,
+            Tensor y);
+
+    void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
+            Tensor dgamma, Tensor dbeta);
+
+    /** Max pool; argmax (I32, same shape as y) records the winning input pixel index per output. */
+    void maxPoolForward(Tensor x, Tensor y, Tensor argmax, PoolGeometry g);
+
+    void maxPoolBackward(Tensor dy, Tensor argmax, Tensor dx, PoolGeometry g);
+
+    /** (n, h, w, c) to (n, c). */
+    void globalAvgPoolForward(Tensor x, Tensor y);
+
+    void globalAvgPoolBackward(Tensor dy, Tensor dx);
+
+    /** y = x w^T + b; x (n, in), w (out, in), b (out) or null. */
+    void linearForward(Tensor x, Tensor w, Tensor b, Tensor y);
+
+    /** dx (may be null) = dy w; dw = dy^T x; db (may be null) = column sums of dy. */
+    void linearBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db);
+
+    /**
+     * Softmax cross-entropy of logits (n, classes) against I32 labels; writes dlogits = (softmax - onehot)
+     * * gradScale and returns the summed loss and the count of correct argmax predictions.
+     */
+    LossResult softmaxCrossEntropy(Tensor logits, Tensor labels, Tensor dlogits, float gradScale);
+
+    /**
+     * SGD with momentum (PyTorch convention): g = grad + wd * p; v = momentum * v + g; p -= lr * v.
+     */
+    void sgdStep(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay);
+
+    /** Sum of squares (for gradient norms) and a non-finite check in one pass; NaN when any is non-finite. */
+    double sumSquares(Tensor x);
+
+    @Override
+    void close();
+}

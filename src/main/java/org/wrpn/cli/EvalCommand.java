@@ -1,0 +1,51 @@
+package org.wrpn.cli;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.wrpn.backend.Backend;
+import org.wrpn.backend.BackendSelector;
+import org.wrpn.data.DataSource;
+import org.wrpn.data.DataSplit;
+import org.wrpn.data.Dataset;
+import org.wrpn.nn.Network;
+import org.wrpn.nn.models.Models;
+import org.wrpn.train.Checkpoint;
+import org.wrpn.train.Evaluator;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "eval", mixinStandardHelpOptions = true, description = "Report the test accuracy of a checkpoint.")
+public final class EvalCommand implements Callable<Integer> {
+    @Option(names = "--checkpoint", required = true, description = "checkpoint sidecar (.json), weights (.safetensors) or a run directory")
+    Path checkpoint;
+
+    @Option(names = "--data", description = "data directory (default: the one the checkpoint was trained on)")
+    Path data;
+
+    @Option(names = "--batch", description = "evaluation batch size (default: ${DEFAULT-VALUE})")
+    int batch = 500;
+
+    @Option(names = "--device", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE})")
+    String device = "auto";
+
+    @Override
+    public Integer call() {
+        if (batch <= 0) throw new org.wrpn.BadInputException("--batch must be positive, got " + batch);
+        Checkpoint.Loaded ckpt = Checkpoint.load(Checkpoint.resolve(checkpoint));
+        DataSplit split = DataSource.open(data != null ? data : ckpt.config().data());
+        TrainCommand.checkInput(ckpt, split);
+        Dataset test = split.test();
+        try (Backend backend = BackendSelector.select(device);
+                Network net = Models.build(ckpt.config().model(), ckpt.config().width(), ckpt.config().precisionPolicy(),
+                        ckpt.height(), ckpt.width(), ckpt.channels(), ckpt.classes())) {
+            net.initialize(backend, ckpt.config().seed());
+            Checkpoint.apply(ckpt, net, false);
+            Evaluator.Result r = Evaluator.evaluate(net, test, ckpt.normalization(), Math.min(batch, test.count()));
+            System.out.printf(Locale.ROOT, "test accuracy %.4f loss %.4f on %d images (%s, %s width %s w%d/a%d)%n",
+                    r.accuracy(), r.loss(), r.count(), ckpt.sidecar().getFileName(), ckpt.config().model(),
+                    ckpt.config().width(), ckpt.config().weightBits(), ckpt.config().activationBits());
+        }
+        return Main.EXIT_OK;
+    }
+}

@@ -1,0 +1,75 @@
+package org.wrpn.nn;
+
+import org.wrpn.backend.Backend;
+import org.wrpn.tensor.DType;
+import org.wrpn.tensor.Shape;
+import org.wrpn.tensor.Tensor;
+
+/**
+ * A named tensor of a layer's state. Trainable parameters carry an fp32 master value, a gradient and
+ * a momentum buffer; non-trainable state (BN running statistics) carries only the value.
+ */
+public final class Parameter implements AutoCloseable {
+    private final String name;
+    private final Shape shape;
+    private final boolean trainable;
+    private final boolean weightDecay;
+    private final Tensor value;
+    private final Tensor grad;
+    private final Tensor velocity;
+
+    private Parameter(Backend backend, String name, Shape shape, boolean trainable, boolean weightDecay) {
+        this.name = name;
+        this.shape = shape;
+        this.trainable = trainable;
+        this.weightDecay = weightDecay;
+        this.value = backend.allocate(DType.F32, shape);
+        this.grad = trainable ? backend.allocate(DType.F32, shape) : null;
+        this.velocity = trainable ? backend.allocate(DType.F32, shape) : null;
+    }
+
+    /** A trainable parameter; weightDecay is false for BN scales/shifts and biases. */
+    public static Parameter trainable(Backend backend, String name, Shape shape, boolean weightDecay) {
+        return new Parameter(backend, name, shape, true, weightDecay);
+    }
+
+    /** Saved state that the optimizer does not touch, such as BN running statistics. */
+    public static Parameter state(Backend backend, String name, Shape shape) {
+        return new Parameter(backend, name, shape, false, false);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public Shape shape() {
+        return shape;
+    }
+
+    public boolean isTrainable() {
+        return trainable;
+    }
+
+    public boolean hasWeightDecay() {
+        return weightDecay;
+    }
+
+    public Tensor value() {
+        return value;
+    }
+
+    public Tensor grad() {
+        return grad;
+    }
+
+    public Tensor velocity() {
+        return velocity;
+    }
+
+    @Override
+    public void close() {
+        value.close();
+        if (grad != null) grad.close();
+        if (velocity != null) velocity.close();
+    }
+}

@@ -1,0 +1,97 @@
+package org.wrpn.quant;
+
+/**
+ * The WRPN quantizer contract of DESIGN.md, scalar and exact. Every backend must produce the same
+ * codes as these methods, bit for bit. Arithmetic is float (as on the GPU), rounding is half to even.
+ *
+ * <p>Non-finite inputs: NaN maps to code 0; +Inf and -Inf clamp like any out-of-range value.
+ */
+public final class Quantizer {
+    private Quantizer() {}
+
+    /** Full precision: no quantizer. */
+    public static final int FULL_PRECISION = 32;
+
+    public static boolean isValidActivationBits(int k) {
+        return k == 1 || k == 2 || k == 4 || k == 8 || k == FULL_PRECISION;
+    }
+
+    public static boolean isValidWeightBits(int k) {
+        return k == 1 || k == 2 || k == 4 || k == 8 || k == FULL_PRECISION;
+    }
+
+    /** Largest activation code, 2^k - 1. */
+    public static int activationLevels(int k) {
+        return (1 << k) - 1;
+    }
+
+    /** Largest weight code magnitude, 2^(k-1) - 1 (k >= 2). */
+    public static int weightLevels(int k) {
+        return (1 << (k - 1)) - 1;
+    }
+
+    /** Activation code u = rint(clamp(x, 0, 1) * (2^k - 1)). */
+    public static int activationCode(float x, int k) {
+        if (Float.isNaN(x)) return 0;
+        float c = x < 0f ? 0f : (x > 1f ? 1f : x);
+        return (int) Math.rint(c * (float) activationLevels(k));
+    }
+
+    /** Value of an activation code: u / (2^k - 1). */
+    public static float activationValue(int code, int k) {
+        return (float) code / (float) activationLevels(k);
+    }
+
+    /** Quantized activation value in one step. */
+    public static float quantizeActivation(float x, int k) {
+        return activationValue(activationCode(x, k), k);
+    }
+
+    /** Straight-through mask of the activation quantizer: gradient passes where 0 &lt; x &lt; 1. */
+    public static boolean activationPassesGradient(float x) {
+        return x > 0f && x < 1f;
+    }
+
+    /** Weight code s = rint(clamp(w, -1, 1) * (2^(k-1) - 1)) for k in {2, 4, 8}. */
+    public static int weightCode(float w, int k) {
+        if (k < 2 || k > 8) throw new IllegalArgumentException("weightCode needs k in {2,4,8}, got " + k);
+        if (Float.isNaN(w)) return 0;
+        float c = w < -1f ? -1f : (w > 1f ? 1f : w);
+        return (int) Math.rint(c * (float) weightLevels(k));
+    }
+
+    /** Value of a weight code: s / (2^(k-1) - 1). */
+    public static float weightValue(int code, int k) {
+        return (float) code / (float) weightLevels(k);
+    }
+
+    /** Binary weight code: sign(w) with sign(0) = +1 (and NaN = +1). */
+    public static int binaryCode(float w) {
+        return w < 0f ? -1 : 1;
+    }
+
+    /**
+     * Scale of binary weights: mean |w| over the layer, accumulated in double then rounded to float
+     * so that the summation order does not change the result beyond the final rounding.
+     */
+    public static float binaryScale(float[] w, int offset, int length) {
+        double s = 0;
+        for (int i = 0; i < length; i++) {
+            float v = w[offset + i];
+            if (!Float.isNaN(v)) s += Math.abs(v);
+        }
+        return length == 0 ? 0f : (float) (s / length);
+    }
+
+    /** Quantizes a whole weight tensor (values, not codes) for any k, into out. */
+    public static void quantizeWeights(float[] w, int offset, int length, int k, float[] out, int outOffset) {
+        if (k == FULL_PRECISION) {
+            System.arraycopy(w, offset, out, outOffset, length);
+        } else if (k == 1) {
+            float scale = binaryScale(w, offset, length);
+            for (int i = 0; i < length; i++) out[outOffset + i] = binaryCode(w[offset + i]) * scale;
+        } else {
+            for (int i = 0; i < length; i++) out[outOffset + i] = weightValue(weightCode(w[offset + i], k), k);
+        }
+    }
+}

@@ -1,0 +1,286 @@
+package org.wrpn.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.wrpn.BadInputException;
+import org.wrpn.backend.Backend;
+import org.wrpn.data.Normalization;
+import org.wrpn.nn.Network;
+import org.wrpn.nn.Parameter;
+
+/**
+ * A checkpoint: weights, BN statistics and momentum buffers in a safetensors file, plus a JSON sidecar
+ * with the config, progress, normalization and the weights file's SHA-256. The weights are written
+ * first, the sidecar last (each atomically), so a crash at any point leaves the previous checkpoint
+ * whole; loading starts from the sidecar and refuses a weights file whose hash does not match.
+ */
+public final class Checkpoint {
+    public static final String FORMAT = "wrpn-checkpoint";
+    public static final int VERSION = 1;
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String MOMENTUM_PREFIX = "optimizer.momentum.";
+
+    /** Progress of a run: epochs fully done, steps done in the current epoch, and steps overall. */
+    public record Progress(int epoch, int stepInEpoch, long globalStep) {}
+
+    /** A loaded sidecar, weights not yet applied. */
+    public record Loaded(Path sidecar, Path weights, TrainConfig config, Progress progress, Normalization normalization,
+            int height, int width, int channels, int classes, Map<String, Object> metrics, Safetensors.Contents contents) {}
+
+    private Checkpoint() {}
+
+    public static Path sidecarFor(Path weights) {
+        String n = weights.getFileName().toString();
+        return weights.resolveSibling(n.substring(0, n.length() - ".safetensors".length()) + ".json");
+    }
+
+    /** Writes a checkpoint into dir and returns the sidecar path. */
+    public static Path save(Path dir, Network net, TrainConfig config, Progress progress, Normalization norm,
+            Map<String, Object> metrics) throws IOException {
+        Files.createDirectories(dir);
+        String stem = String.format("ckpt-e%03d-s%08d", progress.epoch(), progress.globalStep());
+        Path weights = dir.resolve(stem + ".safetensors");
+        Path sidecar = dir.resolve(stem + ".json");
+        Backend b = net.backend();
+        List<NamedArray> tensors = new ArrayList<>();
+        for (Parameter p : net.parameters()) {
+            float[] v = new float[(int) p.shape().elements()];
+            b.download(p.value(), v);
+            tensors.add(NamedArray.f32(p.name(), p.shape().dims(), v));
+        }
+        for (Parameter p : net.trainableParameters()) {
+            float[] v = new float[(int) p.shape().elements()];
+            b.download(p.velocity(), v);
+            tensors.add(NamedArray.f32(MOMENTUM_PREFIX + p.name(), p.shape().dims(), v));
+        }
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("format", FORMAT);
+        meta.put("model", config.model());
+        Safetensors.write(weights, tensors, meta);
+
+        ObjectNode root = JSON.createObjectNode();
+        root.put("format", FORMAT);
+        root.put("version", VERSION);
+        root.put("weights_file", weights.getFileName().toString());
+        root.put("weights_sha256", sha256(weights));
+        root.set("config", configJson(config));
+        ObjectNode input = root.putObject("input");
+        input.put("height", net.inputHeight());
+        input.put("width", net.inputWidth());
+        input.put("channels", net.inputChannels());
+        input.put("classes", net.classes());
+        ObjectNode n = root.putObject("normalization");
+        ArrayNode mean = n.putArray("mean");
+        for (float f : norm.mean()) mean.add(f);
+        ArrayNode std = n.putArray("std");
+        for (float f : norm.std()) std.add(f);
+        ObjectNode prog = root.putObject("progress");
+        prog.put("epoch", progress.epoch());
+        prog.put("step_in_epoch", progress.stepInEpoch());
+        prog.put("global_step", progress.globalStep());
+        root.set("metrics", JSON.valueToTree(metrics));
+        AtomicFiles.writeString(sidecar, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root));
+        return sidecar;
+    }
+
+    static ObjectNode configJson(TrainConfig c) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("model", c.model());
+        o.put("width", c.width());
+        o.put("wbits", c.weightBits());
+        o.put("abits", c.activationBits());
+        o.put("layer_bits", c.layerBits());
+        o.put("data", c.data().toString());
+        o.put("batch", c.batch());
+        o.put("epochs", c.epochs());
+        o.put("lr", c.lr());
+        o.put("momentum", c.momentum());
+        o.put("weight_decay", c.weightDecay());
+        o.put("schedule", c.schedule());
+        o.put("warmup", c.warmupEpochs());
+        o.put("seed", c.seed());
+        o.put("out", c.out().toString());
+        o.put("checkpoint_every", c.checkpointEvery());
+        o.put("limit_train", c.limitTrain());
+        o.put("limit_test", c.limitTest());
+        o.put("device", c.device());
+        return o;
+    }
+
+    static TrainConfig configFrom(JsonNode o) {
+        return new TrainConfig(text(o, "model"), num(o, "width"), (int) num(o, "wbits"), (int) num(o, "abits"),
+                text(o, "layer_bits"), Path.of(text(o, "data")), (int) num(o, "batch"), (int) num(o, "epochs"), num(o, "lr"),
+                num(o, "momentum"), num(o, "weight_decay"), text(o, "schedule"), num(o, "warmup"), (long) num(o, "seed"),
+                Path.of(text(o, "out")), (int) num(o, "checkpoint_every"), (int) num(o, "limit_train"),
+                (int) num(o, "limit_test"), text(o, "device"));
+    }
+
+    private static String text(JsonNode o, String key) {
+        JsonNode v = o.get(key);
+        if (v == null || !v.isTextual()) throw new IllegalArgumentException("missing text field config." + key);
+        return v.asText();
+    }
+
+    private static double num(JsonNode o, String key) {
+        JsonNode v = o.get(key);
+        if (v == null || !v.isNumber()) throw new IllegalArgumentException("missing numeric field config." + key);
+        return v.asDouble();
+    }
+
+    /** Resolves a --resume/--checkpoint argument: a sidecar, a weights file, or a directory (newest). */
+    public static Path resolve(Path p) {
+        if (Files.isDirectory(p)) {
+            Path newest = newestIn(p);
+            if (newest == null) throw new BadInputException("no checkpoint (*.json sidecar) found in " + p);
+            return newest;
+        }
+        String n = p.getFileName().toString();
+        if (n.endsWith(".safetensors")) return sidecarFor(p);
+        if (!Files.exists(p)) throw new BadInputException("checkpoint " + p + " does not exist");
+        return p;
+    }
+
+    /** Newest loadable sidecar in dir (or its checkpoints/ subfolder), by global step; null if none. */
+    public static Path newestIn(Path dir) {
+        Path sub = dir.resolve("checkpoints");
+        Path where = Files.isDirectory(sub) ? sub : dir;
+        Path best = null;
+        long bestStep = -1;
+        try (Stream<Path> s = Files.list(where)) {
+            for (Path p : s.filter(f -> f.getFileName().toString().matches("ckpt-.*\\.json")).toList()) {
+                try {
+                    Loaded l = load(p);
+                    if (l.progress().globalStep() > bestStep) {
+                        bestStep = l.progress().globalStep();
+                        best = p;
+                    }
+                } catch (BadInputException ignored) {
+                    // a damaged checkpoint is skipped: an older good one is still a valid resume point
+                }
+            }
+        } catch (IOException e) {
+            throw new BadInputException("cannot list checkpoints in " + where + ": " + e.getMessage());
+        }
+        return best;
+    }
+
+    /** Reads and validates a sidecar and its weights file (hash and contents). Applies nothing. */
+    public static Loaded load(Path sidecar) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(sidecar.toFile());
+        } catch (NoSuchFileException e) {
+            throw new BadInputException("checkpoint " + sidecar + " does not exist");
+        } catch (IOException e) {
+            throw new BadInputException("checkpoint " + sidecar + " is not valid JSON: " + firstLine(e.getMessage()));
+        }
+        if (root == null || !root.isObject() || !FORMAT.equals(root.path("format").asText())) {
+            throw new BadInputException("checkpoint " + sidecar + " is not a wrpn checkpoint sidecar");
+        }
+        if (root.path("version").asInt() != VERSION) {
+            throw new BadInputException("checkpoint " + sidecar + " has version " + root.path("version") + ", this wrpn reads " + VERSION);
+        }
+        try {
+            Path weights = sidecar.resolveSibling(root.get("weights_file").asText());
+            if (!Files.exists(weights)) throw new BadInputException("checkpoint weights " + weights + " are missing");
+            String expected = root.get("weights_sha256").asText();
+            String actual = sha256(weights);
+            if (!expected.equals(actual)) {
+                throw new BadInputException("checkpoint weights " + weights + " are corrupt (SHA-256 does not match the sidecar)");
+            }
+            Safetensors.Contents contents = Safetensors.read(weights);
+            TrainConfig config = configFrom(root.get("config"));
+            JsonNode in = root.get("input");
+            JsonNode norm = root.get("normalization");
+            float[] mean = floats(norm.get("mean"));
+            float[] std = floats(norm.get("std"));
+            JsonNode prog = root.get("progress");
+            Progress progress = new Progress(prog.get("epoch").asInt(), prog.get("step_in_epoch").asInt(), prog.get("global_step").asLong());
+            @SuppressWarnings("unchecked")
+            Map<String, Object> metrics = JSON.convertValue(root.path("metrics"), Map.class);
+            return new Loaded(sidecar, weights, config, progress, new Normalization(mean, std), in.get("height").asInt(),
+                    in.get("width").asInt(), in.get("channels").asInt(), in.get("classes").asInt(),
+                    metrics == null ? Map.of() : metrics, contents);
+        } catch (BadInputException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw new BadInputException("checkpoint " + sidecar + " is malformed: " + firstLine(String.valueOf(e.getMessage())));
+        }
+    }
+
+    private static float[] floats(JsonNode arr) {
+        float[] f = new float[arr.size()];
+        for (int i = 0; i < f.length; i++) f[i] = (float) arr.get(i).asDouble();
+        return f;
+    }
+
+    /**
+     * Copies weights (and momentum, when withOptimizer) into the network. Every tensor is checked
+     * against the network first, so a mismatched checkpoint is refused before anything is changed.
+     */
+    public static void apply(Loaded l, Network net, boolean withOptimizer) {
+        Safetensors.Contents c = l.contents();
+        List<Runnable> writes = new ArrayList<>();
+        Backend b = net.backend();
+        for (Parameter p : net.parameters()) {
+            writes.add(planWrite(l, c, p.name(), p, p.value(), b));
+        }
+        if (withOptimizer) {
+            for (Parameter p : net.trainableParameters()) {
+                writes.add(planWrite(l, c, MOMENTUM_PREFIX + p.name(), p, p.velocity(), b));
+            }
+        }
+        int expected = net.parameters().size() + net.trainableParameters().size();
+        if (c.tensors().size() != expected) {
+            throw new BadInputException("checkpoint " + l.weights() + " holds " + c.tensors().size() + " tensors, the "
+                    + net.model() + " network needs " + expected + ": it was made for a different model");
+        }
+        writes.forEach(Runnable::run);
+    }
+
+    private static Runnable planWrite(Loaded l, Safetensors.Contents c, String name, Parameter p,
+            org.wrpn.tensor.Tensor target, Backend b) {
+        NamedArray a = c.tensors().get(name);
+        if (a == null) throw new BadInputException("checkpoint " + l.weights() + " lacks tensor " + name + ": it was made for a different model");
+        if (a.dtype() != NamedArray.Dtype.F32 || !java.util.Arrays.equals(a.shape(), p.shape().dims())) {
+            throw new BadInputException("checkpoint tensor " + name + " has shape " + java.util.Arrays.toString(a.shape())
+                    + ", the network needs " + p.shape() + ": it was made for a different width or model");
+        }
+        float[] data = a.floats();
+        return () -> b.upload(data, target);
+    }
+
+    static String sha256(Path file) throws IOException {
+        try (InputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
+            byte[] buf = new byte[1 << 16];
+            while (in.read(buf) >= 0) {
+                // digest accumulates as it reads
+            }
+            return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) return "";
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+}

@@ -1,0 +1,61 @@
+package org.wrpn.train;
+
+import org.wrpn.backend.Backend;
+import org.wrpn.backend.LossResult;
+import org.wrpn.data.BatchLoader;
+import org.wrpn.data.Dataset;
+import org.wrpn.data.Normalization;
+import org.wrpn.nn.Network;
+import org.wrpn.tensor.DType;
+import org.wrpn.tensor.Shape;
+import org.wrpn.tensor.Tensor;
+
+/** Test-set loss and accuracy in inference mode (BN running statistics, no augmentation). */
+public final class Evaluator {
+    public record Result(double loss, double accuracy, int count) {}
+
+    private Evaluator() {}
+
+    public static Result evaluate(Network net, Dataset data, Normalization norm, int batch) {
+        Backend b = net.backend();
+        int total = 0;
+        int correct = 0;
+        double loss = 0;
+        try (BatchLoader loader = new BatchLoader(data, norm, batch, false, false, 0, 0, false)) {
+            int prepared = -1;
+            Tensor images = null, labels = null, dlogits = null;
+            try {
+                while (loader.hasNext()) {
+                    BatchLoader.Batch batchData = loader.next();
+                    int n = batchData.size();
+                    if (n != prepared) {
+                        if (images != null) {
+                            images.close();
+                            labels.close();
+                            dlogits.close();
+                        }
+                        net.prepare(n);
+                        images = b.allocate(DType.F32, net.inputShape(n));
+                        labels = b.allocate(DType.I32, Shape.of(n));
+                        dlogits = b.allocate(DType.F32, Shape.of(n, net.classes()));
+                        prepared = n;
+                    }
+                    b.upload(batchData.images(), images);
+                    b.upload(batchData.labels(), labels);
+                    Tensor logits = net.forward(images, false);
+                    LossResult r = b.softmaxCrossEntropy(logits, labels, dlogits, 0f);
+                    loss += r.lossSum();
+                    correct += r.correct();
+                    total += n;
+                }
+            } finally {
+                if (images != null) {
+                    images.close();
+                    labels.close();
+                    dlogits.close();
+                }
+            }
+        }
+        return new Result(loss / Math.max(1, total), correct / (double) Math.max(1, total), total);
+    }
+}

@@ -1,0 +1,170 @@
+package org.wrpn.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.wrpn.BadInputException;
+import org.wrpn.backend.cpu.CpuBackend;
+import org.wrpn.data.DataSource;
+import org.wrpn.data.DataSplit;
+import org.wrpn.nn.Network;
+import org.wrpn.nn.Parameter;
+
+class TrainerTest {
+    static DataSplit fashion;
+
+    @BeforeAll
+    static void load() {
+        fashion = DataSource.open(DataSource.DEFAULT_DIR);
+    }
+
+    static TrainConfig config(Path out, int wbits, int abits, double width, int epochs, int limitTrain, int checkpointEvery) {
+        return new TrainConfig("lenet", width, wbits, abits, "", DataSource.DEFAULT_DIR, 64, epochs, 0.05, 0.9, 5e-4,
+                "cosine", 0.1, 7, out, checkpointEvery, limitTrain, 500, "cpu");
+    }
+
+    static List<float[]> weights(Network net) {
+        List<float[]> ws = new ArrayList<>();
+        for (Parameter p : net.parameters()) {
+            float[] v = new float[(int) p.shape().elements()];
+            net.backend().download(p.value(), v);
+            ws.add(v);
+        }
+        return ws;
+    }
+
+    static void assertSameWeights(List<float[]> a, List<float[]> b) {
+        assertEquals(a.size(), b.size());
+        for (int i = 0; i < a.size(); i++) {
+            // bit-for-bit: compare raw bits so that even -0.0/NaN differences count
+            int[] x = new int[a.get(i).length], y = new int[b.get(i).length];
+            for (int k = 0; k < x.length; k++) {
+                x[k] = Float.floatToRawIntBits(a.get(i)[k]);
+                y[k] = Float.floatToRawIntBits(b.get(i)[k]);
+            }
+            assertArrayEquals(x, y, "parameter " + i + " differs");
+        }
+    }
+
+    @Test
+    void lossFallsOnARealFashionMnistSlice(@TempDir Path dir) {
+        TrainConfig c = config(dir, 4, 4, 1, 2, 3072, 0);
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(c, b, fashion).quiet()) {
+            var test = fashion.test().slice(0, 500);
+            Evaluator.Result before = Evaluator.evaluate(t.network(), test, t.normalization(), 250);
+            Trainer.Result r = t.run();
+            Evaluator.Result after = Evaluator.evaluate(t.network(), test, t.normalization(), 250);
+            assertTrue(after.loss() < 0.6 * before.loss(), "loss " + before.loss() + " -> " + after.loss());
+            assertTrue(after.accuracy() > 0.6, "accuracy " + after.accuracy());
+            assertTrue(r.epochs().get(1).trainLoss() < r.epochs().get(0).trainLoss(), "train loss fell between epochs");
+            assertNotNull(r.lastCheckpoint());
+        }
+    }
+
+    @Test
+    void sameSeedGivesBitIdenticalWeights(@TempDir Path dir) {
+        List<float[]> first, second;
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(config(dir.resolve("a"), 2, 2, 1, 1, 640, 0), b, fashion).quiet()) {
+            t.run();
+            first = weights(t.network());
+        }
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(config(dir.resolve("b"), 2, 2, 1, 1, 640, 0), b, fashion).quiet()) {
+            t.run();
+            second = weights(t.network());
+        }
+        assertSameWeights(first, second);
+    }
+
+    @Test
+    void resumingMidEpochEndsWithTheSameWeights(@TempDir Path dir) throws IOException {
+        // 10 steps per epoch, 2 epochs, a checkpoint every 3 steps: global step 12 is mid-way through epoch 2.
+        TrainConfig full = config(dir.resolve("full"), 4, 4, 1, 2, 640, 3);
+        List<float[]> uninterrupted;
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(full, b, fashion).quiet()) {
+            t.run();
+            uninterrupted = weights(t.network());
+        }
+        Path mid = checkpointAtStep(dir.resolve("full/checkpoints"), 12);
+        Checkpoint.Loaded loaded = Checkpoint.load(mid);
+        assertEquals(1, loaded.progress().epoch());
+        assertEquals(2, loaded.progress().stepInEpoch());
+        TrainConfig resumed = loaded.config().withOut(dir.resolve("resumed"));
+        try (CpuBackend b = new CpuBackend();
+                Trainer t = new Trainer(resumed, b, fashion, loaded.normalization()).quiet()) {
+            t.run(loaded);
+            assertSameWeights(uninterrupted, weights(t.network()));
+        }
+    }
+
+    @Test
+    void stopRequestWritesACheckpointThatResumesToTheSameResult(@TempDir Path dir) {
+        TrainConfig c = config(dir.resolve("a"), 4, 4, 1, 1, 640, 0);
+        List<float[]> uninterrupted;
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(c, b, fashion).quiet()) {
+            t.run();
+            uninterrupted = weights(t.network());
+        }
+        Path stopped;
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(c.withOut(dir.resolve("b")), b, fashion).quiet()) {
+            t.requestStop(); // stops after the first step, with a checkpoint
+            stopped = t.run().lastCheckpoint();
+        }
+        Checkpoint.Loaded l = Checkpoint.load(stopped);
+        assertEquals(1, l.progress().globalStep());
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(l.config().withOut(dir.resolve("b")), b, fashion,
+                l.normalization()).quiet()) {
+            t.run(l);
+            assertSameWeights(uninterrupted, weights(t.network()));
+        }
+    }
+
+    @Test
+    void aCheckpointOfAnotherWidthIsRefusedBeforeAnythingChanges(@TempDir Path dir) {
+        Path ckpt;
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(config(dir.resolve("w1"), 4, 4, 1, 1, 128, 0), b, fashion).quiet()) {
+            ckpt = t.run().lastCheckpoint();
+        }
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(config(dir.resolve("w2"), 4, 4, 2, 1, 128, 0), b, fashion).quiet()) {
+            List<float[]> before = weights(t.network());
+            BadInputException e = assertThrows(BadInputException.class, () -> Checkpoint.apply(Checkpoint.load(ckpt), t.network(), true));
+            assertTrue(e.getMessage().contains("shape"), e.getMessage());
+            assertSameWeights(before, weights(t.network()));
+        }
+    }
+
+    @Test
+    void corruptWeightsAreRefusedAndAnOlderCheckpointIsUsedForResume(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("run");
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(config(out, 4, 4, 1, 1, 640, 4), b, fashion).quiet()) {
+            t.run();
+        }
+        Path newest = Checkpoint.newestIn(out);
+        assertEquals(10, Checkpoint.load(newest).progress().globalStep());
+        Path weights = Checkpoint.load(newest).weights();
+        byte[] bytes = Files.readAllBytes(weights);
+        bytes[bytes.length - 3] ^= 0x40;
+        Files.write(weights, bytes);
+        BadInputException e = assertThrows(BadInputException.class, () -> Checkpoint.load(newest));
+        assertTrue(e.getMessage().contains("corrupt"), e.getMessage());
+        assertEquals(8, Checkpoint.load(Checkpoint.newestIn(out)).progress().globalStep(), "falls back to the previous good one");
+    }
+
+    static Path checkpointAtStep(Path dir, long step) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.filter(p -> p.getFileName().toString().endsWith(String.format("-s%08d.json", step))).findFirst()
+                    .orElseThrow(() -> new AssertionError("no checkpoint at step " + step + " in " + dir));
+        }
+    }
+}
