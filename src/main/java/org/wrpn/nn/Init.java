@@ -15,15 +15,18 @@ final class Init {
     }
 
     /**
-     * Initial scale for a layer whose weights are quantized to k bits: the quantizer clamps to
-     * [-1, 1] with a step of 1/(2^(k-1)-1), so He-scaled weights (std ~0.05) would almost all round to
-     * zero. Batch norm follows every quantized layer, which makes the layer's output independent of
-     * the weight scale, so the weights are scaled up until the quantization grid resolves them.
+     * Gain on He init for a layer whose weights are quantized to k bits. The quantizer has a fixed grid
+     * on [-1, 1] with step 1/(2^(k-1)-1): at 2 bits (ternary, threshold 0.5) He-scaled weights (std
+     * ~0.05) would all round to zero and the layer would be dead. The weights are scaled up to a std
+     * of 0.3 steps when He init is smaller; batch norm follows every quantized layer, so the scale does
+     * not change what the layer computes. Measured on lenet/Fashion-MNIST, one epoch: 0.3 steps beat
+     * 0.5 steps at w2/a2 (0.845 vs 0.837) and is plain He init at 4 and 8 bits, where larger scales
+     * cost accuracy (w4/a4: 0.898 at He vs 0.863 at std 0.5).
      */
     static float quantizedGain(int bits, int fanIn) {
-        if (bits >= 32) return 1f;
+        if (bits >= 32 || bits == 1) return 1f; // binary weights carry their own mean|w| scale
         double he = Math.sqrt(2.0 / fanIn);
-        double target = bits == 1 ? he : Double.parseDouble(System.getProperty("wrpn.initTarget", "0.5")); // binary weights use a mean|w| scale: any scale works
+        double target = 0.3 / ((1 << (bits - 1)) - 1);
         return (float) Math.max(1.0, target / he);
     }
 

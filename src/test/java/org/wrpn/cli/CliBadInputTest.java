@@ -101,7 +101,10 @@ class CliBadInputTest {
     void imagesTooSmallForTheModelAreRefused(@TempDir Path dir) throws IOException {
         writeIdx(dir, 64, 16, 6);
         assertBadInput(run("train", "--data", dir.toString(), "--batch", "8", "--out", dir.resolve("o").toString()), "at least");
-        assertBadInput(run("train", "--model", "resnet20", "--data", dir.toString(), "--batch", "8", "--out",
+        Path tiny = dir.resolve("tiny");
+        Files.createDirectories(tiny);
+        writeIdx(tiny, 64, 16, 3);
+        assertBadInput(run("train", "--model", "resnet20", "--data", tiny.toString(), "--batch", "8", "--out",
                 dir.resolve("o").toString()), "too small");
     }
 
