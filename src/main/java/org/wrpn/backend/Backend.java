@@ -72,6 +72,9 @@ public interface Backend extends AutoCloseable {
     /** Straight-through backward of the activation quantizer: dx = dy where 0 &lt; x &lt; 1, else 0. */
     void quantizeActivationsBackward(Tensor x, Tensor dy, Tensor dx);
 
+    /** dx = dy where the packed 1-bit mask is set, else 0 (the STE backward from a saved mask). */
+    void maskGradient(Tensor packedMask, Tensor dy, Tensor dx);
+
     /** Weight values (not codes) at k bits: k = 32 copies, k = 1 is sign(w)·mean|w|. */
     void quantizeWeights(Tensor w, int bits, Tensor wq);
 
@@ -94,6 +97,11 @@ public interface Backend extends AutoCloseable {
     /** dx = dy where y &gt; 0. */
     void reluBackward(Tensor y, Tensor dy, Tensor dx);
 
+    /** Scratch bytes a convolution of this geometry uses inside the backend (declared to the memory ledger). */
+    default long convWorkspaceBytes(ConvGeometry g) {
+        return 0;
+    }
+
     void conv2dForward(Tensor x, Tensor w, Tensor y, ConvGeometry g);
 
     void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvGeometry g);
@@ -107,6 +115,12 @@ public interface Backend extends AutoCloseable {
      */
     void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
             Tensor runningMean, Tensor runningVar, float momentum, float eps);
+
+    /**
+     * y = (x - mean) * (invStd * gamma) + beta with saved batch statistics, per channel, in float. The
+     * training forward uses this same formula, so recomputing a BN output in backward is bit-exact.
+     */
+    void batchNormApply(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, Tensor y);
 
     void batchNormInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, float eps,
             Tensor y);

@@ -39,7 +39,7 @@ public final class EvalCommand implements Callable<Integer> {
         try (Backend backend = BackendSelector.select(device);
                 Network net = Models.build(ckpt.config().model(), ckpt.config().width(), ckpt.config().precisionPolicy(),
                         ckpt.height(), ckpt.width(), ckpt.channels(), ckpt.classes())) {
-            net.initialize(backend, ckpt.config().seed());
+            net.initialize(backend, ckpt.config().savePolicy(), ckpt.config().seed());
             Checkpoint.apply(ckpt, net, false);
             Evaluator.Result r = Evaluator.evaluate(net, test, ckpt.normalization(), Math.min(batch, test.count()));
             System.out.printf(Locale.ROOT, "test accuracy %.4f loss %.4f on %d images (%s, %s width %s w%d/a%d)%n",

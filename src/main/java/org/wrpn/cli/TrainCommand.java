@@ -37,6 +37,9 @@ public final class TrainCommand implements Callable<Integer> {
             description = "per-layer overrides, e.g. conv1=8/32,fc2=8/8 (first conv and last linear default to 32/32)")
     String layerBits = "";
 
+    @Option(names = "--save", description = "what layers keep for backward: fp32, packed, or auto = packed when activations are quantized (default: ${DEFAULT-VALUE})")
+    String save = D.save();
+
     @Option(names = "--data", description = "data directory: Fashion-MNIST/MNIST IDX or CIFAR-10 binary (default: ${DEFAULT-VALUE})")
     Path data = D.data();
 
@@ -88,7 +91,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TrainConfig config = new TrainConfig(model, width, wbits, abits, layerBits, data, batch, epochs, lr, momentum,
+        TrainConfig config = new TrainConfig(model, width, wbits, abits, layerBits, save, data, batch, epochs, lr, momentum,
                 weightDecay, schedule, warmup, seed, out, checkpointEvery, limitTrain, limitTest, device);
         Checkpoint.Loaded resumeFrom = null;
         if (resume != null) {

@@ -1,19 +1,20 @@
 package org.wrpn.nn;
 
 import org.wrpn.quant.Quantizer;
-import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
 
 /**
- * The activation that feeds a layer: at 32 bits a plain ReLU; at k bits the WRPN quantized clipped
- * ReLU (clamp to [0, 1], k-bit codes) with the straight-through gradient masked to 0 &lt; x &lt; 1.
+ * The activation that feeds a layer: at 32 bits a plain ReLU (keeps its fp32 output for backward);
+ * at k bits the WRPN quantized clipped ReLU (clamp to [0, 1], k-bit codes) with the straight-through
+ * gradient masked to 0 &lt; x &lt; 1. Under the fp32 policy it outputs fp32 values and keeps its
+ * fp32 input for the mask; under the packed policy it outputs packed k-bit codes and keeps only the
+ * 1-bit mask.
  */
 public final class Activation extends Layer {
     private final int bits;
-    private Tensor y;
-    private Tensor dx;
-    private Tensor input;
+    private Feature saved;
+    private Tensor mask;
 
     public Activation(String name, int bits) {
         super(name);
@@ -36,31 +37,64 @@ public final class Activation extends Layer {
 
     @Override
     public void prepare(Shape in) {
-        releaseBuffers();
-        y = backend.allocate(DType.F32, in);
-        dx = backend.allocate(DType.F32, in);
+        // no geometry
     }
 
     @Override
-    public Tensor forward(Tensor x, boolean training) {
-        input = x;
-        if (isQuantized()) backend.quantizeActivations(x, bits, y);
-        else backend.relu(x, y);
+    public Feature forward(Feature x, boolean training) {
+        Shape shape = x.tensor().shape();
+        if (!isQuantized()) {
+            Feature y = ctx.feature(name, shape);
+            try (ExecutionContext.Floats xf = ctx.floats(x, name)) {
+                ctx.backend().relu(xf.tensor(), y.tensor());
+            }
+            x.release();
+            if (training) saved = y.retain();
+            return y;
+        }
+        if (ctx.packed()) {
+            Feature y = ctx.packedFeature(name, shape, bits);
+            if (training) mask = ctx.packedState(name + ".mask", shape, 1);
+            ctx.backend().quantizePack(x.tensor(), bits, y.tensor(), mask);
+            x.release();
+            return y;
+        }
+        Feature y = ctx.feature(name, shape);
+        ctx.backend().quantizeActivations(x.tensor(), bits, y.tensor());
+        if (training) saved = x;
+        else x.release();
         return y;
     }
 
     @Override
-    public Tensor backward(Tensor dy, boolean needsInputGradient) {
-        if (isQuantized()) backend.quantizeActivationsBackward(input, dy, dx);
-        else backend.reluBackward(y, dy, dx);
-        return dx;
+    public boolean canRecompute() {
+        return isQuantized() && mask != null && producer != null && producer.canRecompute();
     }
 
     @Override
-    public void releaseBuffers() {
-        free(y);
-        free(dx);
-        y = dx = null;
-        input = null;
+    public Tensor recompute() {
+        Tensor z = producer.recompute();
+        Tensor y = ctx.temp(name, z.shape());
+        ctx.backend().quantizeActivations(z, bits, y);
+        ctx.free(z);
+        return y;
+    }
+
+    @Override
+    public Feature backward(Feature dy, boolean needsInputGradient) {
+        Feature dx = ctx.feature(name + ".grad", dy.tensor().shape());
+        if (!isQuantized()) {
+            ctx.backend().reluBackward(saved.tensor(), dy.tensor(), dx.tensor());
+        } else if (mask != null) {
+            ctx.backend().maskGradient(mask, dy.tensor(), dx.tensor());
+            ctx.free(mask);
+            mask = null;
+        } else {
+            ctx.backend().quantizeActivationsBackward(saved.tensor(), dy.tensor(), dx.tensor());
+        }
+        if (saved != null) saved.release();
+        saved = null;
+        dy.release();
+        return dx;
     }
 }

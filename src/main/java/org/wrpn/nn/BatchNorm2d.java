@@ -2,12 +2,15 @@ package org.wrpn.nn;
 
 import java.util.List;
 import java.util.SplittableRandom;
-import org.wrpn.backend.Backend;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
 
-/** Batch norm over the channel (last) dimension; also serves linear outputs (N, C). */
+/**
+ * Batch norm over the channel (last) dimension; also serves linear outputs (N, C). Keeps the batch
+ * mean and 1/std for backward. Its input (the conv output) is kept in fp32 under the fp32 policy;
+ * under the packed policy it is recomputed from the producer's saved input codes when needed.
+ */
 public final class BatchNorm2d extends Layer {
     public static final float EPS = 1e-5f;
     public static final float MOMENTUM = 0.1f;
@@ -18,9 +21,9 @@ public final class BatchNorm2d extends Layer {
     private Parameter runningVar;
     private Tensor saveMean;
     private Tensor saveInvStd;
-    private Tensor y;
-    private Tensor dx;
-    private Tensor input;
+    private Feature savedInput;
+    /** The recomputed input, held from a recompute() until backward uses it. */
+    private Tensor recomputedInput;
 
     public BatchNorm2d(String name, int channels) {
         super(name);
@@ -34,62 +37,83 @@ public final class BatchNorm2d extends Layer {
     }
 
     @Override
-    public void initialize(Backend backend, SplittableRandom random) {
-        super.initialize(backend, random);
+    public void initialize(ExecutionContext ctx, SplittableRandom random) {
+        super.initialize(ctx, random);
         Shape s = Shape.of(channels);
-        gamma = Parameter.trainable(backend, name + ".weight", s, false);
-        beta = Parameter.trainable(backend, name + ".bias", s, false);
-        runningMean = Parameter.state(backend, name + ".running_mean", s);
-        runningVar = Parameter.state(backend, name + ".running_var", s);
-        backend.fill(gamma.value(), 1f);
-        backend.fill(runningVar.value(), 1f);
-        saveMean = backend.allocate(DType.F32, s);
-        saveInvStd = backend.allocate(DType.F32, s);
+        gamma = Parameter.trainable(ctx.ledger(), name + ".weight", s, false);
+        beta = Parameter.trainable(ctx.ledger(), name + ".bias", s, false);
+        runningMean = Parameter.state(ctx.ledger(), name + ".running_mean", s);
+        runningVar = Parameter.state(ctx.ledger(), name + ".running_var", s);
+        ctx.backend().fill(gamma.value(), 1f);
+        ctx.backend().fill(runningVar.value(), 1f);
     }
 
     @Override
     public void prepare(Shape in) {
-        releaseBuffers();
         outputShape(in);
-        y = backend.allocate(DType.F32, in);
-        dx = backend.allocate(DType.F32, in);
+    }
+
+    private boolean recomputesInput() {
+        return ctx.packed() && producer != null && producer.canRecompute();
     }
 
     @Override
-    public Tensor forward(Tensor x, boolean training) {
-        input = x;
+    public Feature forward(Feature x, boolean training) {
+        Feature y = ctx.feature(name, x.tensor().shape());
         if (training) {
-            backend.batchNormTrain(x, gamma.value(), beta.value(), y, saveMean, saveInvStd, runningMean.value(),
-                    runningVar.value(), MOMENTUM, EPS);
+            saveMean = ctx.state(name + ".mean", DType.F32, Shape.of(channels));
+            saveInvStd = ctx.state(name + ".invstd", DType.F32, Shape.of(channels));
+            ctx.backend().batchNormTrain(x.tensor(), gamma.value(), beta.value(), y.tensor(), saveMean, saveInvStd,
+                    runningMean.value(), runningVar.value(), MOMENTUM, EPS);
+            if (recomputesInput()) x.release();
+            else savedInput = x;
         } else {
-            backend.batchNormInference(x, gamma.value(), beta.value(), runningMean.value(), runningVar.value(), EPS, y);
+            ctx.backend().batchNormInference(x.tensor(), gamma.value(), beta.value(), runningMean.value(),
+                    runningVar.value(), EPS, y.tensor());
+            x.release();
         }
         return y;
     }
 
     @Override
-    public Tensor backward(Tensor dy, boolean needsInputGradient) {
-        backend.batchNormBackward(input, dy, gamma.value(), saveMean, saveInvStd, dx, gamma.grad(), beta.grad());
+    public boolean canRecompute() {
+        return saveMean != null && (savedInput != null || recomputedInput != null || producer != null && producer.canRecompute());
+    }
+
+    @Override
+    public Tensor recompute() {
+        if (recomputedInput == null && savedInput == null) recomputedInput = producer.recompute();
+        Tensor x = savedInput != null ? savedInput.tensor() : recomputedInput;
+        Tensor y = ctx.temp(name, x.shape());
+        ctx.backend().batchNormApply(x, gamma.value(), beta.value(), saveMean, saveInvStd, y);
+        return y;
+    }
+
+    @Override
+    public Feature backward(Feature dy, boolean needsInputGradient) {
+        Tensor x;
+        if (savedInput != null) {
+            x = savedInput.tensor();
+        } else {
+            if (recomputedInput == null) recomputedInput = producer.recompute();
+            x = recomputedInput;
+        }
+        Feature dx = ctx.feature(name + ".grad", x.shape());
+        ctx.backend().batchNormBackward(x, dy.tensor(), gamma.value(), saveMean, saveInvStd, dx.tensor(), gamma.grad(),
+                beta.grad());
+        if (savedInput != null) savedInput.release();
+        if (recomputedInput != null) ctx.free(recomputedInput);
+        savedInput = null;
+        recomputedInput = null;
+        ctx.free(saveMean);
+        ctx.free(saveInvStd);
+        saveMean = saveInvStd = null;
+        dy.release();
         return dx;
     }
 
     @Override
     public List<Parameter> parameters() {
         return gamma == null ? List.of() : List.of(gamma, beta, runningMean, runningVar);
-    }
-
-    @Override
-    public void releaseBuffers() {
-        free(y);
-        free(dx);
-        y = dx = null;
-        input = null;
-    }
-
-    @Override
-    public void close() {
-        super.close();
-        free(saveMean);
-        free(saveInvStd);
     }
 }

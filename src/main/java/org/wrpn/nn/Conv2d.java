@@ -2,17 +2,18 @@ package org.wrpn.nn;
 
 import java.util.List;
 import java.util.SplittableRandom;
-import org.wrpn.backend.Backend;
 import org.wrpn.backend.ConvGeometry;
+import org.wrpn.backend.MemoryLedger.Category;
 import org.wrpn.quant.Quantizer;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
 
 /**
- * 2-D convolution without bias (batch norm follows), weights (cout, k, k, cin), with weights quantized
- * to {@code weightBits} each step from the fp32 master copy; the gradient passes straight through to
- * the master weights.
+ * 2-D convolution without bias (batch norm follows), weights (cout, k, k, cin), quantized to
+ * {@code weightBits} each step from the fp32 master copy; the gradient passes straight through to the
+ * master weights. Keeps its input for backward in whatever form it arrived: packed codes of the
+ * previous block (stored once, shared with whoever else keeps them) or fp32.
  */
 public final class Conv2d extends Layer {
     private final int cin;
@@ -24,9 +25,8 @@ public final class Conv2d extends Layer {
     private Parameter weight;
     private Tensor quantized;
     private ConvGeometry geometry;
-    private Tensor y;
-    private Tensor dx;
-    private Tensor input;
+    private Shape outShape;
+    private Feature savedInput;
 
     public Conv2d(String name, int cin, int cout, int kernel, int stride, int pad, int weightBits) {
         super(name);
@@ -40,10 +40,6 @@ public final class Conv2d extends Layer {
 
     public int weightBits() {
         return weightBits;
-    }
-
-    public int outChannels() {
-        return cout;
     }
 
     @Override
@@ -60,42 +56,78 @@ public final class Conv2d extends Layer {
     }
 
     @Override
-    public void initialize(Backend backend, SplittableRandom random) {
-        super.initialize(backend, random);
+    public void initialize(ExecutionContext ctx, SplittableRandom random) {
+        super.initialize(ctx, random);
         Shape ws = Shape.of(cout, kernel, kernel, cin);
-        weight = Parameter.trainable(backend, name + ".weight", ws, true);
+        weight = Parameter.trainable(ctx.ledger(), name + ".weight", ws, true);
         int fanIn = kernel * kernel * cin;
-        backend.upload(Init.heNormal((int) ws.elements(), fanIn, Init.quantizedGain(weightBits, fanIn), random), weight.value());
-        if (weightBits != Quantizer.FULL_PRECISION) quantized = backend.allocate(DType.F32, ws);
+        ctx.backend().upload(Init.heNormal((int) ws.elements(), fanIn, Init.quantizedGain(weightBits, fanIn), random), weight.value());
+        if (weightBits != Quantizer.FULL_PRECISION) {
+            quantized = ctx.ledger().allocate(Category.QUANTIZED_WEIGHTS, name + ".weight", DType.F32, ws);
+        }
     }
 
     @Override
     public void prepare(Shape in) {
-        releaseBuffers();
         geometry = geometryFor(in);
-        y = backend.allocate(DType.F32, outputShape(in));
-        dx = backend.allocate(DType.F32, in);
+        outShape = outputShape(in);
     }
 
-    /** The weights the convolution uses: the quantized copy, remade from the master weights. */
-    private Tensor effectiveWeights() {
+    private Tensor weights(boolean requantize) {
         if (quantized == null) return weight.value();
-        backend.quantizeWeights(weight.value(), weightBits, quantized);
+        if (requantize) ctx.backend().quantizeWeights(weight.value(), weightBits, quantized);
         return quantized;
     }
 
-    @Override
-    public Tensor forward(Tensor x, boolean training) {
-        input = x;
-        backend.conv2dForward(x, effectiveWeights(), y, geometry);
+    private Tensor convolve(Feature x, Tensor w) {
+        Tensor y = ctx.temp(name, outShape);
+        try (ExecutionContext.Floats xf = ctx.floats(x, name)) {
+            ctx.ledger().beginWorkspace(ctx.backend().convWorkspaceBytes(geometry));
+            try {
+                ctx.backend().conv2dForward(xf.tensor(), w, y, geometry);
+            } finally {
+                ctx.ledger().endWorkspace();
+            }
+        }
         return y;
     }
 
     @Override
-    public Tensor backward(Tensor dy, boolean needsInputGradient) {
-        backend.conv2dBackwardFilter(input, dy, weight.grad(), geometry);
-        if (!needsInputGradient) return null;
-        backend.conv2dBackwardData(dy, quantized == null ? weight.value() : quantized, dx, geometry);
+    public Feature forward(Feature x, boolean training) {
+        Feature y = new Feature(convolve(x, weights(true)), ctx.ledger());
+        if (training) savedInput = x;
+        else x.release();
+        return y;
+    }
+
+    @Override
+    public boolean canRecompute() {
+        return savedInput != null;
+    }
+
+    @Override
+    public Tensor recompute() {
+        return convolve(savedInput, weights(false));
+    }
+
+    @Override
+    public Feature backward(Feature dy, boolean needsInputGradient) {
+        Feature dx = null;
+        try (ExecutionContext.Floats xf = ctx.floats(savedInput, name)) {
+            ctx.ledger().beginWorkspace(ctx.backend().convWorkspaceBytes(geometry));
+            try {
+                ctx.backend().conv2dBackwardFilter(xf.tensor(), dy.tensor(), weight.grad(), geometry);
+                if (needsInputGradient) {
+                    dx = ctx.feature(name + ".grad", savedInput.tensor().shape());
+                    ctx.backend().conv2dBackwardData(dy.tensor(), weights(false), dx.tensor(), geometry);
+                }
+            } finally {
+                ctx.ledger().endWorkspace();
+            }
+        }
+        savedInput.release();
+        savedInput = null;
+        dy.release();
         return dx;
     }
 
@@ -105,16 +137,9 @@ public final class Conv2d extends Layer {
     }
 
     @Override
-    public void releaseBuffers() {
-        free(y);
-        free(dx);
-        y = dx = null;
-        input = null;
-    }
-
-    @Override
     public void close() {
         super.close();
-        free(quantized);
+        if (quantized != null) ctx.ledger().free(quantized);
+        quantized = null;
     }
 }

@@ -1,13 +1,10 @@
 package org.wrpn.nn;
 
-import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
-import org.wrpn.tensor.Tensor;
 
-/** (N, H, W, C) to (N, C) by averaging each channel. */
+/** (N, H, W, C) to (N, C) by averaging each channel; keeps nothing for backward. */
 public final class GlobalAvgPool extends Layer {
-    private Tensor y;
-    private Tensor dx;
+    private Shape inShape;
 
     public GlobalAvgPool(String name) {
         super(name);
@@ -21,27 +18,24 @@ public final class GlobalAvgPool extends Layer {
 
     @Override
     public void prepare(Shape in) {
-        releaseBuffers();
-        y = backend.allocate(DType.F32, outputShape(in));
-        dx = backend.allocate(DType.F32, in);
+        inShape = in;
     }
 
     @Override
-    public Tensor forward(Tensor x, boolean training) {
-        backend.globalAvgPoolForward(x, y);
+    public Feature forward(Feature x, boolean training) {
+        Feature y = ctx.feature(name, outputShape(inShape));
+        try (ExecutionContext.Floats xf = ctx.floats(x, name)) {
+            ctx.backend().globalAvgPoolForward(xf.tensor(), y.tensor());
+        }
+        x.release();
         return y;
     }
 
     @Override
-    public Tensor backward(Tensor dy, boolean needsInputGradient) {
-        backend.globalAvgPoolBackward(dy, dx);
+    public Feature backward(Feature dy, boolean needsInputGradient) {
+        Feature dx = ctx.feature(name + ".grad", inShape);
+        ctx.backend().globalAvgPoolBackward(dy.tensor(), dx.tensor());
+        dy.release();
         return dx;
-    }
-
-    @Override
-    public void releaseBuffers() {
-        free(y);
-        free(dx);
-        y = dx = null;
     }
 }

@@ -1,19 +1,22 @@
 package org.wrpn.nn;
 
 import java.util.List;
-import org.wrpn.backend.Backend;
+import java.util.SplittableRandom;
 import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
 
 /**
- * A layer with an explicit forward and backward pass. A layer owns its output and input-gradient
- * buffers (sized for one batch size by {@link #prepare}) and keeps what its backward pass needs.
- * forward's input tensor must stay unchanged until backward runs: every layer writes only its own
- * buffers, so within one step nothing overwrites an earlier layer's output.
+ * A layer with an explicit forward and backward pass. forward consumes one reference to its input
+ * and returns a new feature; a layer that needs its input for backward retains it (fp32 policy) or,
+ * under the packed policy, asks its producer to recompute it ({@link #recompute}). backward consumes
+ * dy and returns dx. Everything a layer keeps between the two passes is allocated through the
+ * context's memory ledger, tagged with the layer's name.
  */
 public abstract class Layer implements AutoCloseable {
     protected final String name;
-    protected Backend backend;
+    protected ExecutionContext ctx;
+    /** The layer whose output this layer reads, when it can recompute it; set by Sequential. */
+    protected Layer producer;
 
     protected Layer(String name) {
         this.name = name;
@@ -26,33 +29,39 @@ public abstract class Layer implements AutoCloseable {
     /** Output shape for an input shape (both including the batch dimension). */
     public abstract Shape outputShape(Shape input);
 
-    /** Allocates parameters (once) and initialises them from the given random source. */
-    public void initialize(Backend backend, java.util.SplittableRandom random) {
-        this.backend = backend;
+    /** Binds the layer to its context and allocates its parameters. */
+    public void initialize(ExecutionContext ctx, SplittableRandom random) {
+        this.ctx = ctx;
     }
 
-    /** (Re)allocates per-batch buffers for this input shape. */
+    /** Sets the batch geometry; allocates nothing. */
     public abstract void prepare(Shape input);
 
-    public abstract Tensor forward(Tensor x, boolean training);
+    public abstract Feature forward(Feature x, boolean training);
 
     /** Returns dL/dx, or null when needsInputGradient is false (the first layer). */
-    public abstract Tensor backward(Tensor dy, boolean needsInputGradient);
+    public abstract Feature backward(Feature dy, boolean needsInputGradient);
+
+    /** Whether {@link #recompute} can rebuild this layer's last training-mode output in backward. */
+    public boolean canRecompute() {
+        return false;
+    }
+
+    /** This layer's last training-mode forward output as fp32 values, in a scratch tensor the caller frees. */
+    public Tensor recompute() {
+        throw new IllegalStateException(name + " cannot recompute its output");
+    }
+
+    void setProducer(Layer p) {
+        this.producer = p;
+    }
 
     public List<Parameter> parameters() {
         return List.of();
     }
 
-    /** Frees per-batch buffers. */
-    public abstract void releaseBuffers();
-
     @Override
     public void close() {
-        releaseBuffers();
         for (Parameter p : parameters()) p.close();
-    }
-
-    protected static void free(Tensor t) {
-        if (t != null) t.close();
     }
 }

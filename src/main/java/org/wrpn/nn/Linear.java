@@ -3,7 +3,7 @@ package org.wrpn.nn;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.wrpn.backend.Backend;
+import org.wrpn.backend.MemoryLedger.Category;
 import org.wrpn.quant.Quantizer;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
@@ -11,7 +11,8 @@ import org.wrpn.tensor.Tensor;
 
 /**
  * Fully connected layer y = x w^T (+ b). Accepts any (N, ...) input and flattens it in its
- * channels-last order. Weights quantized like Conv2d; no bias when batch norm follows.
+ * channels-last order. Weights quantized like Conv2d; no bias when batch norm follows. Keeps its
+ * input for backward in the form it arrived (packed codes or fp32).
  */
 public final class Linear extends Layer {
     private final int in;
@@ -21,9 +22,8 @@ public final class Linear extends Layer {
     private Parameter weight;
     private Parameter biasParam;
     private Tensor quantized;
-    private Tensor y;
-    private Tensor dx;
-    private Tensor input;
+    private Shape outShape;
+    private Feature savedInput;
 
     public Linear(String name, int in, int out, int weightBits, boolean bias) {
         super(name);
@@ -46,40 +46,65 @@ public final class Linear extends Layer {
     }
 
     @Override
-    public void initialize(Backend backend, SplittableRandom random) {
-        super.initialize(backend, random);
+    public void initialize(ExecutionContext ctx, SplittableRandom random) {
+        super.initialize(ctx, random);
         Shape ws = Shape.of(out, in);
-        weight = Parameter.trainable(backend, name + ".weight", ws, true);
-        backend.upload(Init.heNormal(out * in, in, Init.quantizedGain(weightBits, in), random), weight.value());
-        if (bias) biasParam = Parameter.trainable(backend, name + ".bias", Shape.of(out), false);
-        if (weightBits != Quantizer.FULL_PRECISION) quantized = backend.allocate(DType.F32, ws);
+        weight = Parameter.trainable(ctx.ledger(), name + ".weight", ws, true);
+        ctx.backend().upload(Init.heNormal(out * in, in, Init.quantizedGain(weightBits, in), random), weight.value());
+        if (bias) biasParam = Parameter.trainable(ctx.ledger(), name + ".bias", Shape.of(out), false);
+        if (weightBits != Quantizer.FULL_PRECISION) {
+            quantized = ctx.ledger().allocate(Category.QUANTIZED_WEIGHTS, name + ".weight", DType.F32, ws);
+        }
     }
 
     @Override
     public void prepare(Shape shape) {
-        releaseBuffers();
-        y = backend.allocate(DType.F32, outputShape(shape));
-        dx = backend.allocate(DType.F32, shape);
+        outShape = outputShape(shape);
     }
 
-    private Tensor effectiveWeights() {
+    private Tensor weights(boolean requantize) {
         if (quantized == null) return weight.value();
-        backend.quantizeWeights(weight.value(), weightBits, quantized);
+        if (requantize) ctx.backend().quantizeWeights(weight.value(), weightBits, quantized);
         return quantized;
     }
 
-    @Override
-    public Tensor forward(Tensor x, boolean training) {
-        input = x;
-        backend.linearForward(x, effectiveWeights(), biasParam == null ? null : biasParam.value(), y);
+    private Tensor multiply(Feature x, Tensor w) {
+        Tensor y = ctx.temp(name, outShape);
+        try (ExecutionContext.Floats xf = ctx.floats(x, name)) {
+            ctx.backend().linearForward(xf.tensor(), w, biasParam == null ? null : biasParam.value(), y);
+        }
         return y;
     }
 
     @Override
-    public Tensor backward(Tensor dy, boolean needsInputGradient) {
-        backend.linearBackward(input, quantized == null ? weight.value() : quantized, dy, needsInputGradient ? dx : null,
-                weight.grad(), biasParam == null ? null : biasParam.grad());
-        return needsInputGradient ? dx : null;
+    public Feature forward(Feature x, boolean training) {
+        Feature y = new Feature(multiply(x, weights(true)), ctx.ledger());
+        if (training) savedInput = x;
+        else x.release();
+        return y;
+    }
+
+    @Override
+    public boolean canRecompute() {
+        return savedInput != null;
+    }
+
+    @Override
+    public Tensor recompute() {
+        return multiply(savedInput, weights(false));
+    }
+
+    @Override
+    public Feature backward(Feature dy, boolean needsInputGradient) {
+        Feature dx = needsInputGradient ? ctx.feature(name + ".grad", savedInput.tensor().shape()) : null;
+        try (ExecutionContext.Floats xf = ctx.floats(savedInput, name)) {
+            ctx.backend().linearBackward(xf.tensor(), weights(false), dy.tensor(), dx == null ? null : dx.tensor(),
+                    weight.grad(), biasParam == null ? null : biasParam.grad());
+        }
+        savedInput.release();
+        savedInput = null;
+        dy.release();
+        return dx;
     }
 
     @Override
@@ -91,16 +116,9 @@ public final class Linear extends Layer {
     }
 
     @Override
-    public void releaseBuffers() {
-        free(y);
-        free(dx);
-        y = dx = null;
-        input = null;
-    }
-
-    @Override
     public void close() {
         super.close();
-        free(quantized);
+        if (quantized != null) ctx.ledger().free(quantized);
+        quantized = null;
     }
 }

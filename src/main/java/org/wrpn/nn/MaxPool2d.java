@@ -5,15 +5,20 @@ import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
 
-/** Max pooling with a square window; keeps the winning positions for backward. */
+/**
+ * Max pooling with a square window. Pools codes as codes: packed input gives packed output of the
+ * same width. Keeps its choices (argmax) for backward, unless the packed policy lets it recompute
+ * them from the quantized block it follows.
+ */
 public final class MaxPool2d extends Layer {
     private final int window;
     private final int stride;
     private final int pad;
     private PoolGeometry geometry;
-    private Tensor y;
+    private Shape inShape;
+    private Shape outShape;
     private Tensor argmax;
-    private Tensor dx;
+    private boolean recomputeChoices;
 
     public MaxPool2d(String name, int window, int stride, int pad) {
         super(name);
@@ -35,31 +40,54 @@ public final class MaxPool2d extends Layer {
 
     @Override
     public void prepare(Shape in) {
-        releaseBuffers();
         geometry = geometryFor(in);
-        Shape out = outputShape(in);
-        y = backend.allocate(DType.F32, out);
-        argmax = backend.allocate(DType.I32, out);
-        dx = backend.allocate(DType.F32, in);
+        inShape = in;
+        outShape = outputShape(in);
     }
 
     @Override
-    public Tensor forward(Tensor x, boolean training) {
-        backend.maxPoolForward(x, y, argmax, geometry);
+    public Feature forward(Feature x, boolean training) {
+        recomputeChoices = training && ctx.packed() && producer != null && producer.canRecompute();
+        Tensor choices = training && !recomputeChoices ? ctx.state(name + ".argmax", DType.I32, outShape)
+                : ctx.tempInts(name, outShape);
+        Feature y;
+        try (ExecutionContext.Floats xf = ctx.floats(x, name)) {
+            if (x.isPacked()) {
+                Tensor pooled = ctx.temp(name, outShape);
+                ctx.backend().maxPoolForward(xf.tensor(), pooled, choices, geometry);
+                y = ctx.packedFeature(name, outShape, x.bits());
+                ctx.backend().quantizePack(pooled, x.bits(), y.tensor(), null);
+                ctx.free(pooled);
+            } else {
+                y = ctx.feature(name, outShape);
+                ctx.backend().maxPoolForward(xf.tensor(), y.tensor(), choices, geometry);
+            }
+        }
+        x.release();
+        if (training && !recomputeChoices) {
+            argmax = choices;
+        } else {
+            ctx.free(choices);
+        }
         return y;
     }
 
     @Override
-    public Tensor backward(Tensor dy, boolean needsInputGradient) {
-        backend.maxPoolBackward(dy, argmax, dx, geometry);
+    public Feature backward(Feature dy, boolean needsInputGradient) {
+        Tensor choices = argmax;
+        if (choices == null) {
+            Tensor input = producer.recompute();
+            Tensor pooled = ctx.temp(name, outShape);
+            choices = ctx.tempInts(name, outShape);
+            ctx.backend().maxPoolForward(input, pooled, choices, geometry);
+            ctx.free(pooled);
+            ctx.free(input);
+        }
+        Feature dx = ctx.feature(name + ".grad", inShape);
+        ctx.backend().maxPoolBackward(dy.tensor(), choices, dx.tensor(), geometry);
+        ctx.free(choices);
+        argmax = null;
+        dy.release();
         return dx;
-    }
-
-    @Override
-    public void releaseBuffers() {
-        free(y);
-        free(argmax);
-        free(dx);
-        y = argmax = dx = null;
     }
 }

@@ -6,8 +6,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.wrpn.backend.Backend;
+import org.wrpn.backend.LossResult;
+import org.wrpn.backend.MemoryLedger;
 import org.wrpn.tensor.Shape;
-import org.wrpn.tensor.Tensor;
 
 /**
  * A model: a layer graph for images of one shape, its parameters and the precision of every layer.
@@ -23,8 +24,10 @@ public final class Network implements AutoCloseable {
     private final int channels;
     private final int classes;
     private final Map<String, LayerPrecision> layerPrecisions;
-    private Backend backend;
+    private ExecutionContext ctx;
     private int preparedBatch = -1;
+    private long lastSavedBytes;
+    private List<MemoryLedger.Entry> lastSavedEntries = new ArrayList<>();
 
     Network(String model, double width, PrecisionPolicy policy, Sequential root, int height, int widthPixels, int channels,
             int classes, Map<String, LayerPrecision> layerPrecisions) {
@@ -81,13 +84,26 @@ public final class Network implements AutoCloseable {
         return layerPrecisions;
     }
 
-    public void initialize(Backend backend, long seed) {
-        this.backend = backend;
-        root.initialize(backend, new SplittableRandom(seed ^ 0x5DEECE66DL));
+    /** Allocates and initialises the parameters; the seed fixes them exactly. */
+    public void initialize(Backend backend, SavePolicy policy, long seed) {
+        this.ctx = new ExecutionContext(backend, policy);
+        root.initialize(ctx, new SplittableRandom(seed ^ 0x5DEECE66DL));
     }
 
     public Backend backend() {
-        return backend;
+        return ctx.backend();
+    }
+
+    public ExecutionContext context() {
+        return ctx;
+    }
+
+    public MemoryLedger ledger() {
+        return ctx.ledger();
+    }
+
+    public SavePolicy savePolicy() {
+        return ctx.policy();
     }
 
     public void prepare(int batch) {
@@ -100,12 +116,65 @@ public final class Network implements AutoCloseable {
         return preparedBatch;
     }
 
-    public Tensor forward(Tensor images, boolean training) {
-        return root.forward(images, training);
+    /** Runs the batch forward; the caller releases the returned logits. images is not consumed. */
+    public Feature forward(org.wrpn.tensor.Tensor images, boolean training) {
+        return root.forward(Feature.borrowed(images), training);
     }
 
-    public void backward(Tensor dlogits) {
-        root.backward(dlogits, false);
+    /** Runs backward from dL/dlogits (consumed); parameter gradients are overwritten. */
+    public void backward(Feature dlogits) {
+        Feature dx = root.backward(dlogits, false);
+        if (dx != null) dx.release();
+    }
+
+    /**
+     * One training pass: forward, softmax cross-entropy, backward. Leaves the gradients in the
+     * parameters and records what the forward pass kept for backward (see {@link #lastSaved}).
+     */
+    public LossResult forwardBackward(org.wrpn.tensor.Tensor images, org.wrpn.tensor.Tensor labels, float gradScale) {
+        MemoryLedger ledger = ctx.ledger();
+        long before = ledger.live(MemoryLedger.Category.ACTIVATIONS) + ledger.live(MemoryLedger.Category.LAYER_STATE);
+        Feature logits = forward(images, true);
+        long logitBytes = logits.tensor().bytes();
+        lastSavedBytes = ledger.live(MemoryLedger.Category.ACTIVATIONS) + ledger.live(MemoryLedger.Category.LAYER_STATE)
+                - before - logitBytes;
+        lastSavedEntries = ledger.liveEntries(MemoryLedger.Category.ACTIVATIONS, MemoryLedger.Category.LAYER_STATE);
+        lastSavedEntries.removeIf(e -> e.owner().equals(lastLayerName()) && e.bytes() == logitBytes);
+        Feature dlogits = ctx.feature("loss.grad", logits.tensor().shape());
+        LossResult r = ctx.backend().softmaxCrossEntropy(logits.tensor(), labels, dlogits.tensor(), gradScale);
+        logits.release();
+        backward(dlogits);
+        return r;
+    }
+
+    /** Inference-mode loss and correct count of one batch. */
+    public LossResult evaluate(org.wrpn.tensor.Tensor images, org.wrpn.tensor.Tensor labels) {
+        Feature logits = forward(images, false);
+        Feature scratch = ctx.feature("loss.grad", logits.tensor().shape());
+        LossResult r = ctx.backend().softmaxCrossEntropy(logits.tensor(), labels, scratch.tensor(), 0f);
+        scratch.release();
+        logits.release();
+        return r;
+    }
+
+    /** Bytes the last training forward pass kept for backward (activations, masks, choices, BN statistics). */
+    public long lastSavedBytes() {
+        return lastSavedBytes;
+    }
+
+    /** What the last training forward pass kept, tensor by tensor. */
+    public List<MemoryLedger.Entry> lastSaved() {
+        return lastSavedEntries;
+    }
+
+    private String lastLayerName() {
+        List<Layer> ls = root.layers();
+        return ls.get(ls.size() - 1).name();
+    }
+
+    /** A new fp32 feature owned by the network's ledger (for the loss gradient). */
+    public Feature newFeature(String owner, Shape shape) {
+        return ctx.feature(owner, shape);
     }
 
     /** Every parameter and state tensor, in a stable order. */
@@ -123,11 +192,6 @@ public final class Network implements AutoCloseable {
         long n = 0;
         for (Parameter p : trainableParameters()) n += p.shape().elements();
         return n;
-    }
-
-    public void releaseBuffers() {
-        root.releaseBuffers();
-        preparedBatch = -1;
     }
 
     @Override

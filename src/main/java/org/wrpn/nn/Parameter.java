@@ -1,6 +1,7 @@
 package org.wrpn.nn;
 
-import org.wrpn.backend.Backend;
+import org.wrpn.backend.MemoryLedger;
+import org.wrpn.backend.MemoryLedger.Category;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
@@ -17,25 +18,27 @@ public final class Parameter implements AutoCloseable {
     private final Tensor value;
     private final Tensor grad;
     private final Tensor velocity;
+    private final MemoryLedger ledger;
 
-    private Parameter(Backend backend, String name, Shape shape, boolean trainable, boolean weightDecay) {
+    private Parameter(MemoryLedger ledger, String name, Shape shape, boolean trainable, boolean weightDecay) {
+        this.ledger = ledger;
         this.name = name;
         this.shape = shape;
         this.trainable = trainable;
         this.weightDecay = weightDecay;
-        this.value = backend.allocate(DType.F32, shape);
-        this.grad = trainable ? backend.allocate(DType.F32, shape) : null;
-        this.velocity = trainable ? backend.allocate(DType.F32, shape) : null;
+        this.value = ledger.allocate(Category.MASTER_WEIGHTS, name, DType.F32, shape);
+        this.grad = trainable ? ledger.allocate(Category.GRADIENTS, name, DType.F32, shape) : null;
+        this.velocity = trainable ? ledger.allocate(Category.OPTIMIZER_STATE, name, DType.F32, shape) : null;
     }
 
     /** A trainable parameter; weightDecay is false for BN scales/shifts and biases. */
-    public static Parameter trainable(Backend backend, String name, Shape shape, boolean weightDecay) {
-        return new Parameter(backend, name, shape, true, weightDecay);
+    public static Parameter trainable(MemoryLedger ledger, String name, Shape shape, boolean weightDecay) {
+        return new Parameter(ledger, name, shape, true, weightDecay);
     }
 
     /** Saved state that the optimizer does not touch, such as BN running statistics. */
-    public static Parameter state(Backend backend, String name, Shape shape) {
-        return new Parameter(backend, name, shape, false, false);
+    public static Parameter state(MemoryLedger ledger, String name, Shape shape) {
+        return new Parameter(ledger, name, shape, false, false);
     }
 
     public String name() {
@@ -68,8 +71,8 @@ public final class Parameter implements AutoCloseable {
 
     @Override
     public void close() {
-        value.close();
-        if (grad != null) grad.close();
-        if (velocity != null) velocity.close();
+        ledger.free(value);
+        if (grad != null) ledger.free(grad);
+        if (velocity != null) ledger.free(velocity);
     }
 }

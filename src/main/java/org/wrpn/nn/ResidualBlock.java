@@ -3,39 +3,25 @@ package org.wrpn.nn;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.wrpn.backend.Backend;
-import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
-import org.wrpn.tensor.Tensor;
 
 /**
  * out = activation(branch(x) + shortcut(x)); shortcut is the identity or a projection (1x1 conv + BN)
- * when the shape changes. The block input feeds both paths, so their input gradients are summed.
+ * when the shape changes. The block input feeds both paths (kept once), so their input gradients
+ * are summed.
  */
 public final class ResidualBlock extends Layer {
     private final Sequential branch;
     private final Sequential shortcut;
     private final Activation activation;
-    private Tensor sum;
-    private Tensor dx;
+    private Shape outShape;
+    private Shape inShape;
 
     public ResidualBlock(String name, Sequential branch, Sequential shortcut, Activation activation) {
         super(name);
         this.branch = branch;
         this.shortcut = shortcut;
         this.activation = activation;
-    }
-
-    public Sequential branch() {
-        return branch;
-    }
-
-    public Sequential shortcut() {
-        return shortcut;
-    }
-
-    public Activation activation() {
-        return activation;
     }
 
     @Override
@@ -47,42 +33,46 @@ public final class ResidualBlock extends Layer {
     }
 
     @Override
-    public void initialize(Backend backend, SplittableRandom random) {
-        super.initialize(backend, random);
-        branch.initialize(backend, random);
-        if (shortcut != null) shortcut.initialize(backend, random);
-        activation.initialize(backend, random);
+    public void initialize(ExecutionContext ctx, SplittableRandom random) {
+        super.initialize(ctx, random);
+        branch.initialize(ctx, random);
+        if (shortcut != null) shortcut.initialize(ctx, random);
+        activation.initialize(ctx, random);
     }
 
     @Override
     public void prepare(Shape in) {
-        releaseBuffers();
-        Shape out = outputShape(in);
+        inShape = in;
+        outShape = outputShape(in);
         branch.prepare(in);
         if (shortcut != null) shortcut.prepare(in);
-        activation.prepare(out);
-        sum = backend.allocate(DType.F32, out);
-        dx = backend.allocate(DType.F32, in);
+        activation.prepare(outShape);
     }
 
     @Override
-    public Tensor forward(Tensor x, boolean training) {
-        Tensor b = branch.forward(x, training);
-        Tensor s = shortcut == null ? x : shortcut.forward(x, training);
-        backend.add(b, s, sum);
+    public Feature forward(Feature x, boolean training) {
+        x.retain(); // one reference for each path
+        Feature b = branch.forward(x, training);
+        Feature s = shortcut == null ? x : shortcut.forward(x, training);
+        Feature sum = ctx.feature(name + ".sum", outShape);
+        try (ExecutionContext.Floats sf = ctx.floats(s, name)) {
+            ctx.backend().add(b.tensor(), sf.tensor(), sum.tensor());
+        }
+        b.release();
+        s.release();
         return activation.forward(sum, training);
     }
 
     @Override
-    public Tensor backward(Tensor dy, boolean needsInputGradient) {
-        Tensor dsum = activation.backward(dy, true);
-        Tensor dBranch = branch.backward(dsum, true);
-        if (shortcut == null) {
-            backend.add(dBranch, dsum, dx);
-        } else {
-            Tensor dShort = shortcut.backward(dsum, true);
-            backend.add(dBranch, dShort, dx);
-        }
+    public Feature backward(Feature dy, boolean needsInputGradient) {
+        Feature dsum = activation.backward(dy, true);
+        dsum.retain(); // both paths read it
+        Feature dBranch = branch.backward(dsum, true);
+        Feature dShort = shortcut == null ? dsum : shortcut.backward(dsum, true);
+        Feature dx = ctx.feature(name + ".grad", inShape);
+        ctx.backend().add(dBranch.tensor(), dShort.tensor(), dx.tensor());
+        dBranch.release();
+        dShort.release();
         return dx;
     }
 
@@ -94,18 +84,7 @@ public final class ResidualBlock extends Layer {
     }
 
     @Override
-    public void releaseBuffers() {
-        branch.releaseBuffers();
-        if (shortcut != null) shortcut.releaseBuffers();
-        activation.releaseBuffers();
-        free(sum);
-        free(dx);
-        sum = dx = null;
-    }
-
-    @Override
     public void close() {
-        releaseBuffers();
         branch.close();
         if (shortcut != null) shortcut.close();
         activation.close();

@@ -4,17 +4,16 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.wrpn.backend.Backend;
 import org.wrpn.tensor.Shape;
-import org.wrpn.tensor.Tensor;
 
-/** Layers applied in order. */
+/** Layers applied in order; each layer's producer is the one before it. */
 public class Sequential extends Layer {
     private final List<Layer> layers;
 
     public Sequential(String name, List<Layer> layers) {
         super(name);
         this.layers = List.copyOf(layers);
+        for (int i = 1; i < this.layers.size(); i++) this.layers.get(i).setProducer(this.layers.get(i - 1));
     }
 
     public List<Layer> layers() {
@@ -29,9 +28,9 @@ public class Sequential extends Layer {
     }
 
     @Override
-    public void initialize(Backend backend, SplittableRandom random) {
-        super.initialize(backend, random);
-        for (Layer l : layers) l.initialize(backend, random);
+    public void initialize(ExecutionContext ctx, SplittableRandom random) {
+        super.initialize(ctx, random);
+        for (Layer l : layers) l.initialize(ctx, random);
     }
 
     @Override
@@ -44,16 +43,16 @@ public class Sequential extends Layer {
     }
 
     @Override
-    public Tensor forward(Tensor x, boolean training) {
-        Tensor t = x;
+    public Feature forward(Feature x, boolean training) {
+        Feature t = x;
         for (Layer l : layers) t = l.forward(t, training);
         return t;
     }
 
     @Override
-    public Tensor backward(Tensor dy, boolean needsInputGradient) {
-        Tensor g = dy;
-        for (int i = layers.size() - 1; i >= 0; i--) {
+    public Feature backward(Feature dy, boolean needsInputGradient) {
+        Feature g = dy;
+        for (int i = layers.size() - 1; i >= 0 && g != null; i--) {
             g = layers.get(i).backward(g, i > 0 || needsInputGradient);
         }
         return g;
@@ -64,11 +63,6 @@ public class Sequential extends Layer {
         List<Parameter> ps = new ArrayList<>();
         for (Layer l : layers) ps.addAll(l.parameters());
         return ps;
-    }
-
-    @Override
-    public void releaseBuffers() {
-        for (Layer l : layers) l.releaseBuffers();
     }
 
     @Override

@@ -106,6 +106,7 @@ public final class Checkpoint {
         o.put("wbits", c.weightBits());
         o.put("abits", c.activationBits());
         o.put("layer_bits", c.layerBits());
+        o.put("save", c.save());
         o.put("data", c.data().toString());
         o.put("batch", c.batch());
         o.put("epochs", c.epochs());
@@ -125,7 +126,7 @@ public final class Checkpoint {
 
     static TrainConfig configFrom(JsonNode o) {
         return new TrainConfig(text(o, "model"), num(o, "width"), (int) num(o, "wbits"), (int) num(o, "abits"),
-                text(o, "layer_bits"), Path.of(text(o, "data")), (int) num(o, "batch"), (int) num(o, "epochs"), num(o, "lr"),
+                text(o, "layer_bits"), text(o, "save"), Path.of(text(o, "data")), (int) num(o, "batch"), (int) num(o, "epochs"), num(o, "lr"),
                 num(o, "momentum"), num(o, "weight_decay"), text(o, "schedule"), num(o, "warmup"), (long) num(o, "seed"),
                 Path.of(text(o, "out")), (int) num(o, "checkpoint_every"), (int) num(o, "limit_train"),
                 (int) num(o, "limit_test"), text(o, "device"));

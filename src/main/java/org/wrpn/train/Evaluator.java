@@ -2,6 +2,7 @@ package org.wrpn.train;
 
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.LossResult;
+import org.wrpn.backend.MemoryLedger.Category;
 import org.wrpn.data.BatchLoader;
 import org.wrpn.data.Dataset;
 import org.wrpn.data.Normalization;
@@ -23,36 +24,32 @@ public final class Evaluator {
         double loss = 0;
         try (BatchLoader loader = new BatchLoader(data, norm, batch, false, false, 0, 0, false)) {
             int prepared = -1;
-            Tensor images = null, labels = null, dlogits = null;
+            Tensor images = null, labels = null;
             try {
                 while (loader.hasNext()) {
                     BatchLoader.Batch batchData = loader.next();
                     int n = batchData.size();
                     if (n != prepared) {
                         if (images != null) {
-                            images.close();
-                            labels.close();
-                            dlogits.close();
+                            net.ledger().free(images);
+                            net.ledger().free(labels);
                         }
                         net.prepare(n);
-                        images = b.allocate(DType.F32, net.inputShape(n));
-                        labels = b.allocate(DType.I32, Shape.of(n));
-                        dlogits = b.allocate(DType.F32, Shape.of(n, net.classes()));
+                        images = net.ledger().allocate(Category.INPUT, "images", DType.F32, net.inputShape(n));
+                        labels = net.ledger().allocate(Category.INPUT, "labels", DType.I32, Shape.of(n));
                         prepared = n;
                     }
                     b.upload(batchData.images(), images);
                     b.upload(batchData.labels(), labels);
-                    Tensor logits = net.forward(images, false);
-                    LossResult r = b.softmaxCrossEntropy(logits, labels, dlogits, 0f);
+                    LossResult r = net.evaluate(images, labels);
                     loss += r.lossSum();
                     correct += r.correct();
                     total += n;
                 }
             } finally {
                 if (images != null) {
-                    images.close();
-                    labels.close();
-                    dlogits.close();
+                    net.ledger().free(images);
+                    net.ledger().free(labels);
                 }
             }
         }

@@ -5,6 +5,7 @@ import java.util.Map;
 import org.wrpn.BadInputException;
 import org.wrpn.nn.LayerPrecision;
 import org.wrpn.nn.PrecisionPolicy;
+import org.wrpn.nn.SavePolicy;
 import org.wrpn.nn.models.Models;
 import org.wrpn.quant.Quantizer;
 
@@ -21,6 +22,7 @@ public record TrainConfig(
         int weightBits,
         int activationBits,
         String layerBits,
+        String save,
         Path data,
         int batch,
         int epochs,
@@ -60,6 +62,8 @@ public record TrainConfig(
             throw new BadInputException("--device must be auto, cpu or cuda; got " + device);
         }
         layerBits = layerBits == null ? "" : layerBits;
+        save = save == null ? "auto" : save;
+        if (!save.equals("auto")) SavePolicy.parse(save);
         precisionPolicy(weightBits, activationBits, layerBits); // validates overrides early
     }
 
@@ -68,23 +72,30 @@ public record TrainConfig(
         return new PrecisionPolicy(w, a, overrides);
     }
 
+    /** --save auto: packed when activations are quantized, fp32 otherwise. */
+    public SavePolicy savePolicy() {
+        if (!save.equals("auto")) return SavePolicy.parse(save);
+        return activationBits == Quantizer.FULL_PRECISION && PrecisionPolicy.parseOverrides(layerBits).isEmpty()
+                ? SavePolicy.FP32 : SavePolicy.PACKED;
+    }
+
     public PrecisionPolicy precisionPolicy() {
         return precisionPolicy(weightBits, activationBits, layerBits);
     }
 
     /** The defaults of `wrpn train`: lenet, width 2, w4/a4, one epoch on Fashion-MNIST. */
     public static TrainConfig defaults() {
-        return new TrainConfig(DEFAULT_MODEL, 2.0, 4, 4, "", org.wrpn.data.DataSource.DEFAULT_DIR, 64, 1, 0.05, 0.9, 5e-4,
+        return new TrainConfig(DEFAULT_MODEL, 2.0, 4, 4, "", "auto", org.wrpn.data.DataSource.DEFAULT_DIR, 64, 1, 0.05, 0.9, 5e-4,
                 "cosine", 0.1, 1, Path.of("runs/latest"), 0, 0, 0, "auto");
     }
 
     public TrainConfig withOut(Path o) {
-        return new TrainConfig(model, width, weightBits, activationBits, layerBits, data, batch, epochs, lr, momentum,
+        return new TrainConfig(model, width, weightBits, activationBits, layerBits, save, data, batch, epochs, lr, momentum,
                 weightDecay, schedule, warmupEpochs, seed, o, checkpointEvery, limitTrain, limitTest, device);
     }
 
     public TrainConfig withEpochs(int e) {
-        return new TrainConfig(model, width, weightBits, activationBits, layerBits, data, batch, e, lr, momentum,
+        return new TrainConfig(model, width, weightBits, activationBits, layerBits, save, data, batch, e, lr, momentum,
                 weightDecay, schedule, Math.min(warmupEpochs, e), seed, out, checkpointEvery, limitTrain, limitTest, device);
     }
 }

@@ -12,6 +12,9 @@ import org.apache.logging.log4j.Logger;
 import org.wrpn.BadInputException;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.LossResult;
+import org.wrpn.backend.MemoryLedger;
+import org.wrpn.backend.MemoryLedger.Category;
+import org.wrpn.backend.Bytes;
 import org.wrpn.data.BatchLoader;
 import org.wrpn.data.DataSplit;
 import org.wrpn.data.Dataset;
@@ -36,7 +39,8 @@ public final class Trainer implements AutoCloseable {
     public record EpochResult(int epoch, double trainLoss, double trainAccuracy, double testLoss, double testAccuracy,
             double seconds, double imagesPerSecond) {}
 
-    public record Result(List<EpochResult> epochs, Path lastCheckpoint, long peakBytes) {
+    /** peakBytes: the memory ledger's high-water mark; savedBytes: what one forward pass kept for backward. */
+    public record Result(List<EpochResult> epochs, Path lastCheckpoint, long peakBytes, long savedBytes) {
         public EpochResult last() {
             return epochs.isEmpty() ? null : epochs.get(epochs.size() - 1);
         }
@@ -71,7 +75,7 @@ public final class Trainer implements AutoCloseable {
         this.norm = normalization != null ? normalization : Normalization.fit(train);
         this.net = Models.build(config.model(), config.width(), config.precisionPolicy(), train.height(), train.width(),
                 train.channels(), train.classes());
-        net.initialize(backend, config.seed());
+        net.initialize(backend, config.savePolicy(), config.seed());
     }
 
     public Network network() {
@@ -123,12 +127,14 @@ public final class Trainer implements AutoCloseable {
         List<Parameter> params = net.trainableParameters();
         List<EpochResult> results = new ArrayList<>();
         Path lastCheckpoint = null;
-        backend.resetPeak();
         Shape inShape = net.inputShape(config.batch());
-        try (MetricsLog metrics = new MetricsLog(out.resolve("metrics.jsonl"));
-                Tensor images = backend.allocate(DType.F32, inShape);
-                Tensor labels = backend.allocate(DType.I32, Shape.of(config.batch()));
-                Tensor dlogits = backend.allocate(DType.F32, Shape.of(config.batch(), net.classes()))) {
+        MemoryLedger ledger = net.ledger();
+        Tensor images = ledger.allocate(Category.INPUT, "images", DType.F32, inShape);
+        Tensor labels = ledger.allocate(Category.INPUT, "labels", DType.I32, Shape.of(config.batch()));
+        ledger.resetPeaks();
+        backend.resetPeak();
+        boolean memoryLogged = false;
+        try (MetricsLog metrics = new MetricsLog(out.resolve("metrics.jsonl"))) {
             for (int epoch = startEpoch; epoch < config.epochs(); epoch++) {
                 net.prepare(config.batch());
                 double lossSum = 0;
@@ -147,13 +153,17 @@ public final class Trainer implements AutoCloseable {
                         double lr = schedule.at(globalStep);
                         backend.upload(batch.images(), images);
                         backend.upload(batch.labels(), labels);
-                        Tensor logits = net.forward(images, true);
-                        LossResult r = backend.softmaxCrossEntropy(logits, labels, dlogits, 1f / config.batch());
+                        LossResult r = net.forwardBackward(images, labels, 1f / config.batch());
                         if (!Double.isFinite(r.lossSum())) {
                             throw new NumericalFailureException("loss is " + r.lossSum() + " at epoch " + (epoch + 1)
                                     + " step " + step + " (global step " + globalStep + ")");
                         }
-                        net.backward(dlogits);
+                        if (!memoryLogged) {
+                            memoryLogged = true;
+                            LOG.info("memory ledger after one step ({} policy): saved activations {}, high-water mark {} ({} measured by the backend)",
+                                    net.savePolicy().flag(), Bytes.format(net.lastSavedBytes()), Bytes.format(ledger.peakTotal()),
+                                    Bytes.format(backend.peakAllocatedBytes()));
+                        }
                         for (Parameter p : params) {
                             backend.sgdStep(p.value(), p.grad(), p.velocity(), (float) lr, (float) config.momentum(),
                                     p.hasWeightDecay() ? (float) config.weightDecay() : 0f);
@@ -175,7 +185,7 @@ public final class Trainer implements AutoCloseable {
                                     Map.of("train_loss", lossSum / seen));
                             if (stopRequested) {
                                 LOG.info("stopped at epoch {} step {}; checkpoint {}", epoch + 1, step + 1, lastCheckpoint);
-                                return new Result(results, lastCheckpoint, backend.peakAllocatedBytes());
+                                return new Result(results, lastCheckpoint, ledger.peakTotal(), net.lastSavedBytes());
                             }
                         }
                     }
@@ -200,8 +210,11 @@ public final class Trainer implements AutoCloseable {
                 metrics.write(record("epoch", epoch + 1, globalStep, m));
                 lastCheckpoint = save(ckptDir, new Checkpoint.Progress(epoch + 1, 0, globalStep), m);
             }
+        } finally {
+            ledger.free(images);
+            ledger.free(labels);
         }
-        return new Result(results, lastCheckpoint, backend.peakAllocatedBytes());
+        return new Result(results, lastCheckpoint, ledger.peakTotal(), net.lastSavedBytes());
     }
 
     private Path save(Path dir, Checkpoint.Progress progress, Map<String, Object> metrics) {

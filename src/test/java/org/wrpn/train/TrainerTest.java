@@ -31,7 +31,7 @@ class TrainerTest {
     }
 
     static TrainConfig config(Path out, int wbits, int abits, double width, int epochs, int limitTrain, int checkpointEvery) {
-        return new TrainConfig("lenet", width, wbits, abits, "", DataSource.DEFAULT_DIR, 64, epochs, 0.05, 0.9, 5e-4,
+        return new TrainConfig("lenet", width, wbits, abits, "", "auto", DataSource.DEFAULT_DIR, 64, epochs, 0.05, 0.9, 5e-4,
                 "cosine", 0.1, 7, out, checkpointEvery, limitTrain, 500, "cpu");
     }
 

@@ -211,6 +211,25 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void maskGradient(Tensor packedMask, Tensor dyT, Tensor dxT) {
+        CpuTensor m = packed(packedMask);
+        float[] dy = f(dyT), dx = f(dxT);
+        sameLength(dy, dx, "maskGradient");
+        if (m.bits != 1 || m.shape.elements() != dy.length) throw new IllegalArgumentException("maskGradient: mask " + m + " for " + dy.length + " values");
+        int channels = m.shape.channels();
+        int wpp = PackedLayout.wordsPerPixel(channels, 1);
+        long pixels = m.shape.pixels();
+        for (long p = 0; p < pixels; p++) {
+            int base = (int) (p * channels);
+            int wbase = (int) (p * wpp);
+            for (int c = 0; c < channels; c++) {
+                boolean pass = ((m.i[wbase + (c >>> 5)] >>> (c & 31)) & 1) != 0;
+                dx[base + c] = pass ? dy[base + c] : 0f;
+            }
+        }
+    }
+
+    @Override
     public void quantizeWeights(Tensor w, int bits, Tensor wq) {
         float[] s = f(w), d = f(wq);
         sameLength(s, d, "quantizeWeights");
@@ -288,6 +307,12 @@ public final class CpuBackend implements Backend {
 
     private static boolean isPointwise(ConvGeometry g) {
         return g.kh() == 1 && g.kw() == 1 && g.stride() == 1 && g.pad() == 0;
+    }
+
+    @Override
+    public long convWorkspaceBytes(ConvGeometry g) {
+        if (isPointwise(g)) return 0;
+        return 4L * imagesPerChunk(g) * g.outH() * g.outW() * g.patch();
     }
 
     private int imagesPerChunk(ConvGeometry g) {
@@ -442,20 +467,31 @@ public final class CpuBackend implements Backend {
                 sumSq[ch] += d * d;
             }
         }
-        float[] scale = new float[c], shift = new float[c];
         for (int ch = 0; ch < c; ch++) {
             double var = sumSq[ch] / m;
-            double inv = 1.0 / Math.sqrt(var + eps);
             mean[ch] = (float) sum[ch];
-            invStd[ch] = (float) inv;
-            scale[ch] = (float) (gamma[ch] * inv);
-            shift[ch] = (float) (beta[ch] - gamma[ch] * inv * sum[ch]);
+            invStd[ch] = (float) (1.0 / Math.sqrt(var + eps));
             double unbiased = m > 1 ? sumSq[ch] / (m - 1) : var;
             runMean[ch] = (float) ((1 - momentum) * runMean[ch] + momentum * sum[ch]);
             runVar[ch] = (float) ((1 - momentum) * runVar[ch] + momentum * unbiased);
         }
+        applyNormalization(x, gamma, beta, mean, invStd, y);
+    }
+
+    @Override
+    public void batchNormApply(Tensor xT, Tensor gammaT, Tensor betaT, Tensor meanT, Tensor invStdT, Tensor yT) {
+        float[] x = f(xT), y = f(yT);
+        sameLength(x, y, "batchNormApply");
+        applyNormalization(x, f(gammaT), f(betaT), f(meanT), f(invStdT), y);
+    }
+
+    private static void applyNormalization(float[] x, float[] gamma, float[] beta, float[] mean, float[] invStd, float[] y) {
+        int c = gamma.length;
+        float[] scale = new float[c];
+        for (int ch = 0; ch < c; ch++) scale[ch] = invStd[ch] * gamma[ch];
+        int m = x.length / c;
         for (int p = 0, k = 0; p < m; p++) {
-            for (int ch = 0; ch < c; ch++, k++) y[k] = x[k] * scale[ch] + shift[ch];
+            for (int ch = 0; ch < c; ch++, k++) y[k] = (x[k] - mean[ch]) * scale[ch] + beta[ch];
         }
     }
 

@@ -1,0 +1,85 @@
+package org.wrpn.nn;
+
+import org.wrpn.backend.Backend;
+import org.wrpn.backend.MemoryLedger;
+import org.wrpn.backend.MemoryLedger.Category;
+import org.wrpn.tensor.DType;
+import org.wrpn.tensor.Shape;
+import org.wrpn.tensor.Tensor;
+
+/** What every layer of one network shares: the backend, the memory ledger and the save policy. */
+public final class ExecutionContext {
+    private final Backend backend;
+    private final MemoryLedger ledger;
+    private final SavePolicy policy;
+
+    public ExecutionContext(Backend backend, SavePolicy policy) {
+        this.backend = backend;
+        this.ledger = new MemoryLedger(backend);
+        this.policy = policy;
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    public MemoryLedger ledger() {
+        return ledger;
+    }
+
+    public SavePolicy policy() {
+        return policy;
+    }
+
+    public boolean packed() {
+        return policy == SavePolicy.PACKED;
+    }
+
+    /** A new fp32 activation or gradient. */
+    public Feature feature(String owner, Shape shape) {
+        return new Feature(ledger.allocate(Category.ACTIVATIONS, owner, DType.F32, shape), ledger);
+    }
+
+    /** New k-bit packed activation codes. */
+    public Feature packedFeature(String owner, Shape shape, int bits) {
+        return new Feature(ledger.allocatePacked(Category.ACTIVATIONS, owner, shape, bits), ledger);
+    }
+
+    /** A scratch fp32 tensor; free it with {@link #free}. */
+    public Tensor temp(String owner, Shape shape) {
+        return ledger.allocate(Category.ACTIVATIONS, owner, DType.F32, shape);
+    }
+
+    public Tensor tempInts(String owner, Shape shape) {
+        return ledger.allocate(Category.ACTIVATIONS, owner, DType.I32, shape);
+    }
+
+    /** Layer state kept for backward (masks, pool choices, BN batch statistics). */
+    public Tensor state(String owner, DType dtype, Shape shape) {
+        return ledger.allocate(Category.LAYER_STATE, owner, dtype, shape);
+    }
+
+    public Tensor packedState(String owner, Shape shape, int bits) {
+        return ledger.allocatePacked(Category.LAYER_STATE, owner, shape, bits);
+    }
+
+    public void free(Tensor t) {
+        ledger.free(t);
+    }
+
+    /** fp32 values of a feature: the tensor itself, or unpacked codes in a scratch tensor. */
+    public Floats floats(Feature f, String owner) {
+        if (!f.isPacked()) return new Floats(f.tensor(), null);
+        Tensor t = temp(owner, f.tensor().shape());
+        backend.unpackValues(f.tensor(), t);
+        return new Floats(t, ledger);
+    }
+
+    /** A view of fp32 values that frees its scratch copy, if any, on close. */
+    public record Floats(Tensor tensor, MemoryLedger owner) implements AutoCloseable {
+        @Override
+        public void close() {
+            if (owner != null) owner.free(tensor);
+        }
+    }
+}

@@ -1,0 +1,86 @@
+package org.wrpn.nn;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.wrpn.backend.LossResult;
+import org.wrpn.backend.MemoryLedger.Category;
+import org.wrpn.backend.cpu.CpuBackend;
+import org.wrpn.nn.models.Models;
+import org.wrpn.tensor.DType;
+import org.wrpn.tensor.Shape;
+import org.wrpn.tensor.Tensor;
+
+/**
+ * One training step under the packed policy (codes + masks kept, the rest recomputed) gives the same
+ * loss, gradients and BN statistics as under the fp32 policy. Recomputation repeats the exact same
+ * float operations on the exact same inputs, so the match is bit for bit, not just within rounding.
+ */
+class SavePolicyGradientTest {
+    static Stream<Arguments> configs() {
+        Stream.Builder<Arguments> b = Stream.builder();
+        for (String model : List.of("lenet", "resnet20")) {
+            for (int[] bits : new int[][] {{4, 4}, {2, 2}, {4, 2}, {1, 1}}) {
+                for (double width : new double[] {1, 2}) b.add(Arguments.of(model, bits[0], bits[1], width));
+            }
+        }
+        return b.build();
+    }
+
+    record Step(LossResult loss, List<float[]> values, long savedBytes, long peak) {}
+
+    static Step step(String model, int wbits, int abits, double width, SavePolicy policy) {
+        int batch = 5;
+        try (CpuBackend backend = new CpuBackend();
+                Network net = Models.build(model, width, PrecisionPolicy.uniform(wbits, abits), 28, 28, 1, 10)) {
+            net.initialize(backend, policy, 42);
+            net.prepare(batch);
+            SplittableRandom r = new SplittableRandom(9);
+            float[] images = new float[batch * 28 * 28];
+            for (int i = 0; i < images.length; i++) images[i] = (float) (r.nextDouble() * 4 - 1);
+            int[] labels = new int[batch];
+            for (int i = 0; i < batch; i++) labels[i] = r.nextInt(10);
+            Tensor x = net.ledger().allocate(Category.INPUT, "images", DType.F32, net.inputShape(batch));
+            Tensor y = net.ledger().allocate(Category.INPUT, "labels", DType.I32, Shape.of(batch));
+            backend.upload(images, x);
+            backend.upload(labels, y);
+            LossResult loss = net.forwardBackward(x, y, 1f / batch);
+            List<float[]> values = new java.util.ArrayList<>();
+            for (Parameter p : net.parameters()) {
+                float[] v = new float[(int) p.shape().elements()];
+                backend.download(p.isTrainable() ? p.grad() : p.value(), v); // gradients; running stats for BN state
+                values.add(v);
+            }
+            net.ledger().free(x);
+            net.ledger().free(y);
+            assertEquals(0, net.ledger().live(Category.ACTIVATIONS), "every activation freed after the step");
+            assertEquals(0, net.ledger().live(Category.LAYER_STATE), "every saved mask/statistic freed after the step");
+            return new Step(loss, values, net.lastSavedBytes(), net.ledger().peakTotal());
+        }
+    }
+
+    @ParameterizedTest(name = "{0} w{1}/a{2} width {3}")
+    @MethodSource("configs")
+    void packedStepEqualsFp32Step(String model, int wbits, int abits, double width) {
+        Step fp32 = step(model, wbits, abits, width, SavePolicy.FP32);
+        Step packed = step(model, wbits, abits, width, SavePolicy.PACKED);
+        assertEquals(fp32.loss().lossSum(), packed.loss().lossSum(), 0.0, "loss");
+        assertEquals(fp32.values().size(), packed.values().size());
+        for (int i = 0; i < fp32.values().size(); i++) {
+            float[] a = fp32.values().get(i), b = packed.values().get(i);
+            for (int k = 0; k < a.length; k++) {
+                assertTrue(Float.isFinite(a[k]), "finite gradient");
+                assertEquals(Float.floatToIntBits(a[k]), Float.floatToIntBits(b[k]),
+                        "tensor " + i + " element " + k + ": " + a[k] + " vs " + b[k]);
+            }
+        }
+        assertTrue(packed.savedBytes() * 4 < fp32.savedBytes(),
+                "packed keeps far less: " + packed.savedBytes() + " vs " + fp32.savedBytes());
+    }
+}
