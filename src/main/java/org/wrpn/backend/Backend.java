@@ -20,6 +20,11 @@ public interface Backend extends AutoCloseable {
     /** One line describing the device, for logs and `wrpn info`. */
     String describe();
 
+    /** False for a backend that only counts memory (the planner's dry run): callers may skip filling data. */
+    default boolean computes() {
+        return true;
+    }
+
     /** Whether this backend implements the op for the given weight and activation bit widths. */
     boolean supports(Op op, int weightBits, int activationBits);
 

@@ -61,7 +61,10 @@ public final class Conv2d extends Layer {
         Shape ws = Shape.of(cout, kernel, kernel, cin);
         weight = Parameter.trainable(ctx.ledger(), name + ".weight", ws, true);
         int fanIn = kernel * kernel * cin;
-        ctx.backend().upload(Init.heNormal((int) ws.elements(), fanIn, Init.quantizedGain(weightBits, fanIn), random), weight.value());
+        if (ctx.backend().computes()) {
+            ctx.backend().upload(Init.heNormal((int) ws.elements(), fanIn, Init.quantizedGain(weightBits, fanIn), random),
+                    weight.value());
+        }
         if (weightBits != Quantizer.FULL_PRECISION) {
             quantized = ctx.ledger().allocate(Category.QUANTIZED_WEIGHTS, name + ".weight", DType.F32, ws);
         }

@@ -50,7 +50,10 @@ public final class Linear extends Layer {
         super.initialize(ctx, random);
         Shape ws = Shape.of(out, in);
         weight = Parameter.trainable(ctx.ledger(), name + ".weight", ws, true);
-        ctx.backend().upload(Init.heNormal(out * in, in, Init.quantizedGain(weightBits, in), random), weight.value());
+        if (ctx.backend().computes()) {
+            ctx.backend().upload(Init.heNormal(out * in, in, Init.quantizedGain(weightBits, in), random),
+                    weight.value());
+        }
         if (bias) biasParam = Parameter.trainable(ctx.ledger(), name + ".bias", Shape.of(out), false);
         if (weightBits != Quantizer.FULL_PRECISION) {
             quantized = ctx.ledger().allocate(Category.QUANTIZED_WEIGHTS, name + ".weight", DType.F32, ws);

@@ -193,7 +193,8 @@ public final class Trainer implements AutoCloseable {
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 double trainLoss = seen == 0 ? Double.NaN : lossSum / seen;
                 double trainAcc = seen == 0 ? Double.NaN : correct / (double) seen;
-                Evaluator.Result eval = Evaluator.evaluate(net, test, norm, Math.min(500, Math.max(1, test.count())));
+                // Evaluating at the training batch size keeps the memory high-water mark that of a training step.
+                Evaluator.Result eval = Evaluator.evaluate(net, test, norm, Math.min(config.batch(), test.count()));
                 EpochResult er = new EpochResult(epoch + 1, trainLoss, trainAcc, eval.loss(), eval.accuracy(), seconds,
                         seen / seconds);
                 results.add(er);

@@ -311,11 +311,22 @@ public final class CpuBackend implements Backend {
 
     @Override
     public long convWorkspaceBytes(ConvGeometry g) {
+        return workspaceBytes(g);
+    }
+
+    /** The im2col buffer one convolution uses: one chunk of images' patches. */
+    public static long workspaceBytes(ConvGeometry g) {
         if (isPointwise(g)) return 0;
         return 4L * imagesPerChunk(g) * g.outH() * g.outW() * g.patch();
     }
 
-    private int imagesPerChunk(ConvGeometry g) {
+    /** Counts im2col scratch as allocated while an op uses it, so the peak includes it. */
+    private void workspaceInUse(long bytes) {
+        long now = allocated.addAndGet(bytes);
+        if (bytes > 0) peak.accumulateAndGet(now, Math::max);
+    }
+
+    private static int imagesPerChunk(ConvGeometry g) {
         long perImage = (long) g.outH() * g.outW() * g.patch();
         return (int) Math.max(1, Math.min(g.n(), COL_BUDGET / Math.max(1, perImage)));
     }
@@ -395,13 +406,19 @@ public final class CpuBackend implements Backend {
             gemm.gemm(x, 0, false, w, 0, true, y, 0, g.n() * rowsPerImage, g.cout(), g.cin(), false);
             return;
         }
-        int chunk = imagesPerChunk(g);
-        for (int first = 0; first < g.n(); first += chunk) {
-            int count = Math.min(chunk, g.n() - first);
-            int rows = count * rowsPerImage;
-            float[] cols = colBuffer(rows * g.patch());
-            im2col(x, g, first, count, cols);
-            gemm.gemm(cols, 0, false, w, 0, true, y, first * rowsPerImage * g.cout(), rows, g.cout(), g.patch(), false);
+        long workspace = workspaceBytes(g);
+        workspaceInUse(workspace);
+        try {
+            int chunk = imagesPerChunk(g);
+            for (int first = 0; first < g.n(); first += chunk) {
+                int count = Math.min(chunk, g.n() - first);
+                int rows = count * rowsPerImage;
+                float[] cols = colBuffer(rows * g.patch());
+                im2col(x, g, first, count, cols);
+                gemm.gemm(cols, 0, false, w, 0, true, y, first * rowsPerImage * g.cout(), rows, g.cout(), g.patch(), false);
+            }
+        } finally {
+            workspaceInUse(-workspace);
         }
     }
 
@@ -415,13 +432,19 @@ public final class CpuBackend implements Backend {
             return;
         }
         java.util.Arrays.fill(dx, 0f);
-        int chunk = imagesPerChunk(g);
-        for (int first = 0; first < g.n(); first += chunk) {
-            int count = Math.min(chunk, g.n() - first);
-            int rows = count * rowsPerImage;
-            float[] cols = colBuffer(rows * g.patch());
-            gemm.gemm(dy, first * rowsPerImage * g.cout(), false, w, 0, false, cols, 0, rows, g.patch(), g.cout(), false);
-            col2im(cols, g, first, count, dx);
+        long workspace = workspaceBytes(g);
+        workspaceInUse(workspace);
+        try {
+            int chunk = imagesPerChunk(g);
+            for (int first = 0; first < g.n(); first += chunk) {
+                int count = Math.min(chunk, g.n() - first);
+                int rows = count * rowsPerImage;
+                float[] cols = colBuffer(rows * g.patch());
+                gemm.gemm(dy, first * rowsPerImage * g.cout(), false, w, 0, false, cols, 0, rows, g.patch(), g.cout(), false);
+                col2im(cols, g, first, count, dx);
+            }
+        } finally {
+            workspaceInUse(-workspace);
         }
     }
 
@@ -434,14 +457,20 @@ public final class CpuBackend implements Backend {
             gemm.gemm(dy, 0, true, x, 0, false, dw, 0, g.cout(), g.cin(), g.n() * rowsPerImage, false);
             return;
         }
-        int chunk = imagesPerChunk(g);
-        for (int first = 0; first < g.n(); first += chunk) {
-            int count = Math.min(chunk, g.n() - first);
-            int rows = count * rowsPerImage;
-            float[] cols = col2Buffer(rows * g.patch());
-            im2col(x, g, first, count, cols);
-            gemm.gemm(dy, first * rowsPerImage * g.cout(), true, cols, 0, false, dw, 0, g.cout(), g.patch(), rows,
-                    first > 0);
+        long workspace = workspaceBytes(g);
+        workspaceInUse(workspace);
+        try {
+            int chunk = imagesPerChunk(g);
+            for (int first = 0; first < g.n(); first += chunk) {
+                int count = Math.min(chunk, g.n() - first);
+                int rows = count * rowsPerImage;
+                float[] cols = col2Buffer(rows * g.patch());
+                im2col(x, g, first, count, cols);
+                gemm.gemm(dy, first * rowsPerImage * g.cout(), true, cols, 0, false, dw, 0, g.cout(), g.patch(), rows,
+                        first > 0);
+            }
+        } finally {
+            workspaceInUse(-workspace);
         }
     }
 

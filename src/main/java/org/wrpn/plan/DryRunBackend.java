@@ -1,0 +1,179 @@
+package org.wrpn.plan;
+
+import java.util.function.ToLongFunction;
+import org.wrpn.backend.Backend;
+import org.wrpn.backend.ConvGeometry;
+import org.wrpn.backend.LossResult;
+import org.wrpn.backend.Op;
+import org.wrpn.backend.PoolGeometry;
+import org.wrpn.quant.PackedLayout;
+import org.wrpn.tensor.DType;
+import org.wrpn.tensor.Shape;
+import org.wrpn.tensor.Tensor;
+
+/**
+ * A backend that allocates nothing and computes nothing: tensors are sizes. The planner runs the
+ * real layer code on it, so the memory ledger sees exactly the allocations a training step makes.
+ * Op-internal workspace follows the target backend's own rule.
+ */
+final class DryRunBackend implements Backend {
+    private final String target;
+    private final ToLongFunction<ConvGeometry> convWorkspace;
+    private long allocated;
+    private long peak;
+
+    DryRunBackend(String target, ToLongFunction<ConvGeometry> convWorkspace) {
+        this.target = target;
+        this.convWorkspace = convWorkspace;
+    }
+
+    private final class SizedTensor implements Tensor {
+        final Shape shape;
+        final DType dtype;
+        final int bits;
+        final long bytes;
+        boolean closed;
+
+        SizedTensor(Shape shape, DType dtype, int bits, long bytes) {
+            this.shape = shape;
+            this.dtype = dtype;
+            this.bits = bits;
+            this.bytes = bytes;
+            allocated += bytes;
+            peak = Math.max(peak, allocated);
+        }
+
+        @Override
+        public Shape shape() {
+            return shape;
+        }
+
+        @Override
+        public DType dtype() {
+            return dtype;
+        }
+
+        @Override
+        public int bits() {
+            return bits;
+        }
+
+        @Override
+        public long bytes() {
+            return bytes;
+        }
+
+        @Override
+        public void close() {
+            if (!closed) {
+                closed = true;
+                allocated -= bytes;
+            }
+        }
+    }
+
+    @Override
+    public String name() {
+        return "plan(" + target + ")";
+    }
+
+    @Override
+    public String describe() {
+        return "memory planner for the " + target + " backend";
+    }
+
+    @Override
+    public boolean computes() {
+        return false;
+    }
+
+    @Override
+    public boolean supports(Op op, int weightBits, int activationBits) {
+        return true;
+    }
+
+    @Override
+    public Tensor allocate(DType dtype, Shape shape) {
+        long n = shape.elements();
+        return new SizedTensor(shape, dtype, dtype == DType.I8 ? 8 : 32, dtype == DType.I8 ? n : 4 * n);
+    }
+
+    @Override
+    public Tensor allocatePacked(Shape shape, int bits) {
+        return new SizedTensor(shape, DType.PACKED, bits, PackedLayout.bytes(shape.pixels(), shape.channels(), bits));
+    }
+
+    @Override
+    public long allocatedBytes() {
+        return allocated;
+    }
+
+    @Override
+    public long peakAllocatedBytes() {
+        return peak;
+    }
+
+    @Override
+    public void resetPeak() {
+        peak = allocated;
+    }
+
+    @Override
+    public long convWorkspaceBytes(ConvGeometry g) {
+        return convWorkspace.applyAsLong(g);
+    }
+
+    @Override
+    public LossResult softmaxCrossEntropy(Tensor logits, Tensor labels, Tensor dlogits, float gradScale) {
+        return new LossResult(0, 0, labels.shape().dim(0));
+    }
+
+    @Override
+    public float weightCodes(Tensor w, int bits, Tensor codes) {
+        return 1f;
+    }
+
+    @Override
+    public double sumSquares(Tensor x) {
+        return 0;
+    }
+
+    // Everything below moves no data.
+    @Override public void upload(float[] src, Tensor dst) {}
+    @Override public void upload(int[] src, Tensor dst) {}
+    @Override public void download(Tensor src, float[] dst) {}
+    @Override public void download(Tensor src, int[] dst) {}
+    @Override public void copy(Tensor src, Tensor dst) {}
+    @Override public void fill(Tensor dst, float value) {}
+    @Override public void addInPlace(Tensor dst, Tensor src) {}
+    @Override public void add(Tensor a, Tensor b, Tensor out) {}
+    @Override public void quantizeActivations(Tensor x, int bits, Tensor y) {}
+    @Override public void quantizeActivationsBackward(Tensor x, Tensor dy, Tensor dx) {}
+    @Override public void maskGradient(Tensor packedMask, Tensor dy, Tensor dx) {}
+    @Override public void quantizeWeights(Tensor w, int bits, Tensor wq) {}
+    @Override public void quantizePack(Tensor x, int bits, Tensor packedCodes, Tensor packedMask) {}
+    @Override public void unpackValues(Tensor packedCodes, Tensor y) {}
+    @Override public void unpackCodes(Tensor packedCodes, Tensor codes) {}
+    @Override public void relu(Tensor x, Tensor y) {}
+    @Override public void reluBackward(Tensor y, Tensor dy, Tensor dx) {}
+    @Override public void conv2dForward(Tensor x, Tensor w, Tensor y, ConvGeometry g) {}
+    @Override public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvGeometry g) {}
+    @Override public void conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, ConvGeometry g) {}
+    @Override public void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
+            Tensor runningMean, Tensor runningVar, float momentum, float eps) {}
+    @Override public void batchNormApply(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, Tensor y) {}
+    @Override public void batchNormInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+            float eps, Tensor y) {}
+    @Override public void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
+            Tensor dgamma, Tensor dbeta) {}
+    @Override public void maxPoolForward(Tensor x, Tensor y, Tensor argmax, PoolGeometry g) {}
+    @Override public void maxPoolBackward(Tensor dy, Tensor argmax, Tensor dx, PoolGeometry g) {}
+    @Override public void globalAvgPoolForward(Tensor x, Tensor y) {}
+    @Override public void globalAvgPoolBackward(Tensor dy, Tensor dx) {}
+    @Override public void linearForward(Tensor x, Tensor w, Tensor b, Tensor y) {}
+    @Override public void linearBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) {}
+    @Override public void sgdStep(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay) {}
+
+    @Override
+    public void close() {}
+}

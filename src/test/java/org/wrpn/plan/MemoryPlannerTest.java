@@ -1,0 +1,92 @@
+package org.wrpn.plan;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.wrpn.backend.MemoryLedger.Category;
+import org.wrpn.backend.cpu.CpuBackend;
+import org.wrpn.data.DataSource;
+import org.wrpn.data.DataSplit;
+import org.wrpn.nn.Network;
+import org.wrpn.nn.PrecisionPolicy;
+import org.wrpn.nn.SavePolicy;
+import org.wrpn.nn.models.Models;
+import org.wrpn.tensor.DType;
+import org.wrpn.tensor.Shape;
+import org.wrpn.tensor.Tensor;
+import org.wrpn.train.TrainConfig;
+import org.wrpn.train.Trainer;
+
+/** The planner's answers match what a real training step allocates on the CPU backend. */
+class MemoryPlannerTest {
+
+    /** Runs one real step and returns the CPU backend's own high-water mark (its array accounting). */
+    static long measuredPeak(String model, double width, int wbits, int abits, SavePolicy policy, int batch) {
+        try (CpuBackend backend = new CpuBackend();
+                Network net = Models.build(model, width, PrecisionPolicy.uniform(wbits, abits), 28, 28, 1, 10)) {
+            net.initialize(backend, policy, 3);
+            net.prepare(batch);
+            Tensor x = net.ledger().allocate(Category.INPUT, "images", DType.F32, net.inputShape(batch));
+            Tensor y = net.ledger().allocate(Category.INPUT, "labels", DType.I32, Shape.of(batch));
+            backend.upload(new float[batch * 28 * 28], x);
+            backend.upload(new int[batch], y);
+            backend.resetPeak();
+            net.forwardBackward(x, y, 1f / batch);
+            assertEquals(backend.peakAllocatedBytes(), net.ledger().peakTotal(),
+                    "the ledger accounts for every byte the backend allocated");
+            return backend.peakAllocatedBytes();
+        }
+    }
+
+    @ParameterizedTest(name = "{0} width {1} w{2}/a{3} {4} batch {5}")
+    @CsvSource({
+        "lenet, 1, 4, 4, PACKED, 16",
+        "lenet, 2, 2, 2, PACKED, 32",
+        "lenet, 2, 32, 32, FP32, 32",
+        "lenet, 2, 4, 4, FP32, 8",
+        "resnet20, 1, 4, 4, PACKED, 8",
+        "resnet20, 2, 2, 2, PACKED, 4",
+        "resnet20, 1, 32, 32, FP32, 8",
+    })
+    void plannerMatchesAMeasuredStep(String model, double width, int wbits, int abits, SavePolicy policy, int batch) {
+        long planned = MemoryPlanner.plan(PlanRequest.of(model, width, wbits, abits, policy, batch)).total();
+        long measured = measuredPeak(model, width, wbits, abits, policy, batch);
+        assertTrue(Math.abs(planned - measured) <= 0.05 * measured, "planned " + planned + " vs measured " + measured);
+    }
+
+    @Test
+    void plannerMatchesTheTrainersHighWaterMark(@TempDir Path dir) {
+        DataSplit data = DataSource.open(DataSource.DEFAULT_DIR);
+        TrainConfig c = new TrainConfig("lenet", 1, 4, 4, "", "packed", DataSource.DEFAULT_DIR, 32, 1, 0.05, 0.9, 5e-4,
+                "cosine", 0, 1, dir, 0, 96, 64, "cpu");
+        long trainerPeak;
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(c, b, data).quiet()) {
+            trainerPeak = t.run().peakBytes();
+        }
+        long planned = MemoryPlanner.plan(PlanRequest.of("lenet", 1, 4, 4, SavePolicy.PACKED, 32)).total();
+        assertTrue(Math.abs(planned - trainerPeak) <= 0.05 * trainerPeak, "planned " + planned + " vs trainer " + trainerPeak);
+    }
+
+    @Test
+    void twoBitPackedResnet20KeepsSixteenTimesLessThanFp32() {
+        long fp32 = MemoryPlanner.plan(PlanRequest.of("resnet20", 2, 32, 32, SavePolicy.FP32, 16)).savedActivations();
+        long packed = MemoryPlanner.plan(PlanRequest.of("resnet20", 2, 2, 2, SavePolicy.PACKED, 16)).savedActivations();
+        assertTrue(fp32 >= 16 * packed, "fp32 " + fp32 + " vs packed " + packed);
+    }
+
+    @Test
+    void largestBatchFitsAndTheNextDoesNot() {
+        PlanRequest r = PlanRequest.of("lenet", 2, 4, 4, SavePolicy.PACKED, 1);
+        long budget = 64L << 20;
+        int b = MemoryPlanner.largestBatch(r, budget);
+        assertTrue(b > 1, "some batch fits 64 MiB");
+        assertTrue(MemoryPlanner.plan(r.withBatch(b)).total() <= budget);
+        assertTrue(MemoryPlanner.plan(r.withBatch(b + 1)).total() > budget);
+        assertEquals(0, MemoryPlanner.largestBatch(r, 1000), "nothing fits 1000 bytes");
+    }
+}
