@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 /** The `wrpn` command line. Exit codes: 0 done, 1 internal error, 2 bad input, 4 numerical failure. */
 @Command(name = "wrpn", mixinStandardHelpOptions = true, version = "wrpn 0.1.0",
         description = "Train wide reduced-precision networks with k-bit packed activations.",
-        subcommands = {TrainCommand.class, EvalCommand.class, PlanCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {TrainCommand.class, EvalCommand.class, PlanCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
     public static final int EXIT_INTERNAL = 1;

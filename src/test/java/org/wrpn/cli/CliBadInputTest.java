@@ -59,6 +59,37 @@ class CliBadInputTest {
         assertBadInput(run(("train --no-progress --out /tmp/wrpn-cli-test " + flags).split(" ")), fragment);
     }
 
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "--input 3x32|--input must be CxHxW",
+        "--input 3xAx32|--input must be CxHxW",
+        "--budget lots|--budget must be a positive size",
+        "--budget -5G|--budget must be a positive size",
+        "--save int4|--save must be fp32 or packed",
+        "--model alexnet|unknown model",
+        "--wbits 7|--wbits must be one of",
+        "--batch 0|--batch must be positive",
+        "--device tpu|plan --device must be cpu or cuda",
+    })
+    void invalidPlanFlags(String flags, String fragment) {
+        assertBadInput(run(("plan " + flags).split(" ")), fragment);
+    }
+
+    @Test
+    void planPrintsJsonWithTheLargestBatch() {
+        java.io.ByteArrayOutputStream bo = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.out;
+        System.setOut(new java.io.PrintStream(bo, true));
+        try {
+            assertEquals(0, run("plan", "--model", "resnet20", "--width", "2", "--wbits", "2", "--abits", "2", "--save",
+                    "packed", "--input", "3x32x32", "--batch", "32", "--budget", "256M", "--json").code());
+        } finally {
+            System.setOut(old);
+        }
+        String out = bo.toString();
+        assertTrue(out.contains("\"saved_activations_bytes\"") && out.contains("\"largest_batch\""), out);
+    }
+
     @Test
     void missingDataFilesNameWhatIsMissing(@TempDir Path dir) {
         assertBadInput(run("train", "--data", dir.toString(), "--out", dir.resolve("o").toString()), "train-images");

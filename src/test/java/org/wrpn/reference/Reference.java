@@ -177,6 +177,17 @@ public final class Reference {
         return new BnTrain(y, st);
     }
 
+    /** BN with given batch statistics: y = gamma * (x - mean) * invStd + beta. */
+    public static double[] batchNormApply(double[] x, double[] gamma, double[] beta, double[] mean, double[] invStd) {
+        int channels = gamma.length;
+        double[] y = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            int c = i % channels;
+            y[i] = gamma[c] * (x[i] - mean[c]) * invStd[c] + beta[c];
+        }
+        return y;
+    }
+
     /** run = (1 - momentum) * run + momentum * batch. */
     public static double[] runningUpdate(double[] run, double[] batch, double momentum) {
         double[] r = new double[run.length];
@@ -496,5 +507,12 @@ public final class Reference {
         long[] m = new long[x.length];
         for (int i = 0; i < x.length; i++) m[i] = activationMask(x[i]) ? 1 : 0;
         return m;
+    }
+
+    /** STE backward from a saved mask: dx = dy where the mask code is 1. */
+    public static float[] maskGradient(long[] mask, float[] dy) {
+        float[] dx = new float[dy.length];
+        for (int i = 0; i < dy.length; i++) dx[i] = mask[i] == 1 ? dy[i] : 0f;
+        return dx;
     }
 }
