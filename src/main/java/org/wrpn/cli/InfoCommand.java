@@ -5,10 +5,12 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.wrpn.backend.BackendSelector;
+import org.wrpn.backend.cuda.CudaDevice;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "info", mixinStandardHelpOptions = true, description = "Show the backend auto would choose, and why.")
+@Command(name = "info", mixinStandardHelpOptions = true,
+        description = "Show the backend auto would choose and why, the GPU (if any) and the PTX kernels of this build.")
 public final class InfoCommand implements Callable<Integer> {
     @Option(names = "--json", description = "machine-readable output")
     boolean json;
@@ -16,9 +18,21 @@ public final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         BackendSelector.CudaStatus cuda = BackendSelector.cudaStatus();
+        BackendSelector.Choice auto = BackendSelector.autoChoice();
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("backend", cuda.available() ? "cuda" : "cpu");
-        m.put("reason", cuda.reason());
+        m.put("backend", auto.backend());
+        m.put("reason", auto.reason());
+        m.put("cuda_available", cuda.available());
+        m.put("cuda_reason", cuda.reason());
+        CudaDevice d = cuda.device();
+        if (d != null) {
+            m.put("gpu", d.name());
+            m.put("gpu_memory_bytes", d.totalMemoryBytes());
+            m.put("compute_capability", d.computeCapability());
+            m.put("multiprocessors", d.multiprocessors());
+            m.put("driver_cuda_version", d.driverCudaVersion());
+        }
+        m.put("ptx", cuda.ptx());
         m.put("cpu_cores", Runtime.getRuntime().availableProcessors());
         m.put("java", System.getProperty("java.version"));
         m.put("max_heap_bytes", Runtime.getRuntime().maxMemory());

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Builds, on a machine without a GPU, the bundle a bare GPU machine needs for the one-call GPU check
+# (no Java and no network there), then prints the device tool call that runs it.
+#   benchmarks/device-check.sh            build bundle/ (git-ignored) and print the call
+#   benchmarks/device-check.sh --local    build it and run it here (GPU tests skip): CI tests the bundle
+#   benchmarks/device-check.sh --check    only check that the inputs exist (JDK 25 with jlink, mvn, nvcc)
+# Bundle: a stripped jlink'd Temurin 25 runtime, the wrpn jar with its PTX, the runtime jars the GPU
+# path needs (never ND4J/JavaCPP/OpenBLAS), the cuda test classes and the reference, the JUnit
+# console launcher, run.sh and COMMIT. Must stay under 60 MiB (the device tool carries 64 MiB).
+# Env: JAVA_HOME (JDK 25), BUILD_DIR (Maven build dir, default target/), BUNDLE (default bundle/).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MODE="${1:-build}"
+BUNDLE="${BUNDLE:-$ROOT/bundle}"
+BUILD_DIR="${BUILD_DIR:-$ROOT/target}"
+LIMIT_MIB=60
+# java.base, java.logging (JCuda, JUnit), jdk.unsupported (jackson), java.management (JMX beans).
+# Not java.desktop: only log4j-core needs it, so the bundle logs through log4j-api's simple logger.
+MODULES=java.base,java.logging,jdk.unsupported,java.management
+
+die() { echo "device-check: $*" >&2; exit 1; }
+
+find_jdk() {
+  local c
+  for c in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/temurin-25*; do
+    if [[ -n "$c" && -x "$c/bin/jlink" && "$("$c/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)" == 25 ]]; then
+      echo "$c"; return 0
+    fi
+  done
+  return 1
+}
+
+check_inputs() {
+  JDK="$(find_jdk)" || die "needs a JDK 25 with jlink (set JAVA_HOME)"
+  command -v mvn >/dev/null || die "needs Maven"
+  [[ -f "$ROOT/benchmarks/gpu-bundle/run.sh" ]] || die "missing benchmarks/gpu-bundle/run.sh"
+  if ! command -v nvcc >/dev/null && [[ ! -x "${CUDA_HOME:-/nonexistent}/bin/nvcc" && ! -x /usr/local/cuda/bin/nvcc ]]; then
+    die "needs nvcc to build the PTX kernels (PATH, CUDA_HOME or /usr/local/cuda)"
+  fi
+  echo "device-check: inputs ok (JDK $JDK)"
+}
+
+check_inputs
+[[ $MODE == --check ]] && exit 0
+[[ $MODE == build || $MODE == --local ]] || die "unknown argument $MODE (use --local or --check)"
+export JAVA_HOME="$JDK"
+export MAVEN_OPTS="${MAVEN_OPTS:---sun-misc-unsafe-memory-access=allow}"
+MVN=(mvn -B -q -Dwrpn.buildDir="$BUILD_DIR")
+
+echo "device-check: building jar and test classes"
+(cd "$ROOT" && "${MVN[@]}" -DskipTests package)
+JAR="$(ls "$BUILD_DIR"/wrpn-*.jar | grep -v -- '-all.jar' | head -1)"
+unzip -l "$JAR" ptx/index.txt >/dev/null 2>&1 || die "$JAR has no PTX (was nvcc found during the build?)"
+
+rm -rf "$BUNDLE"
+mkdir -p "$BUNDLE/lib" "$BUNDLE/lib-test" "$BUNDLE/test-classes/org/wrpn/backend"
+cp "$JAR" "$BUNDLE/lib/"
+
+# Runtime jars of the GPU path, chosen by name: whatever else Maven resolves (ND4J and its
+# dependencies) stays out. JCuda's natives are cut down to the driver binding (1 of 26 MB).
+CPFILE="$BUILD_DIR/device-check-classpath.txt"
+(cd "$ROOT" && "${MVN[@]}" org.apache.maven.plugins:maven-dependency-plugin:3.9.0:build-classpath \
+  -Dmdep.includeScope=runtime -Dmdep.outputFile="$CPFILE")
+tr ':' '\n' <"$CPFILE" | while read -r j; do
+  case "$(basename "$j")" in
+    jcuda-natives-*)
+      tmp="$(mktemp -d)"
+      (cd "$tmp" && unzip -q "$j" 'lib/libJCudaDriver-*' && "$JDK/bin/jar" cf "$BUNDLE/lib/$(basename "$j")" lib)
+      rm -rf "$tmp" ;;
+    jcuda-[0-9]*|picocli-*|jackson-databind-*|jackson-core-*|jackson-annotations-*|log4j-api-*)
+      cp "$j" "$BUNDLE/lib/" ;;
+  esac
+done
+for need in jcuda-natives jcuda- picocli jackson-databind log4j-api; do
+  ls "$BUNDLE/lib" | grep -q "^$need" || die "runtime jar $need not found in the Maven classpath"
+done
+if ls "$BUNDLE/lib" | grep -qiE 'nd4j|javacpp|openblas'; then die "ND4J/JavaCPP jars slipped into the bundle"; fi
+
+# Test classes: the cuda tests, their fixture and the executable reference (no ND4J-backed tests).
+cp -r "$BUILD_DIR/test-classes/org/wrpn/backend/cuda" "$BUNDLE/test-classes/org/wrpn/backend/"
+cp -r "$BUILD_DIR/test-classes/org/wrpn/reference" "$BUNDLE/test-classes/org/wrpn/"
+cp "$BUILD_DIR"/test-classes/org/wrpn/backend/BackendFixture*.class "$BUNDLE/test-classes/org/wrpn/backend/"
+
+JUNIT_VERSION="$(sed -n 's:.*<junit.version>\(.*\)</junit.version>.*:\1:p' "$ROOT/pom.xml" | head -1)"
+(cd "$ROOT" && "${MVN[@]}" org.apache.maven.plugins:maven-dependency-plugin:3.9.0:copy \
+  -Dartifact="org.junit.platform:junit-platform-console-standalone:$JUNIT_VERSION" \
+  -DoutputDirectory="$BUNDLE/lib-test" -Dmdep.stripVersion=true)
+
+echo "device-check: jlink ($MODULES)"
+"$JDK/bin/jlink" --add-modules "$MODULES" --strip-debug --no-header-files --no-man-pages \
+  --compress=zip-9 --output "$BUNDLE/jre"
+# libjvm.so ships with its symbol table: 5 MB that a run never needs.
+command -v strip >/dev/null && strip --strip-unneeded "$BUNDLE/jre/lib/server/libjvm.so"
+
+cp "$ROOT/benchmarks/gpu-bundle/run.sh" "$BUNDLE/run.sh"
+chmod +x "$BUNDLE/run.sh"
+commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[[ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]] && commit="$commit+uncommitted"
+echo "$commit built $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$BUNDLE/COMMIT"
+
+size_kib=$(du -sk "$BUNDLE" | cut -f1)
+echo "device-check: bundle $BUNDLE is $((size_kib / 1024)) MiB ($size_kib KiB)"
+(( size_kib < LIMIT_MIB * 1024 )) || die "bundle is over $LIMIT_MIB MiB"
+
+if [[ $MODE == --local ]]; then
+  echo "device-check: running the bundle here (--local)"
+  OUT="${OUT:-$BUILD_DIR/device-check-local}" bash "$BUNDLE/run.sh" --local
+  exit $?
+fi
+
+cat <<EOF
+
+Run it on a GPU with the device tool (from the repository root; bundle/ is git-ignored, so carry it):
+  run(command="bash bundle/run.sh", carry=["bundle"], timeout_s=420)
+Its report is \$OUT/report.md (with tests.txt, info.json, pack-bandwidth.csv, nvidia-smi.txt beside it);
+record the run in benchmarks/results/device-log.md.
+EOF
