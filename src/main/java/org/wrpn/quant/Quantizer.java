@@ -32,8 +32,7 @@ public final class Quantizer {
 
     /** Activation code u = rint(clamp(x, 0, 1) * (2^k - 1)). */
     public static int activationCode(float x, int k) {
-        if (Float.isNaN(x)) return 0;
-        float c = x < 0f ? 0f : (x > 1f ? 1f : x);
+        float c = x > 0f ? (x < 1f ? x : 1f) : 0f; // NaN fails both comparisons: code 0
         return (int) Math.rint(c * (float) activationLevels(k));
     }
 

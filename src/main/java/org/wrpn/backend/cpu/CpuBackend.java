@@ -21,6 +21,7 @@ public final class CpuBackend implements Backend {
     private static final int COL_BUDGET = 4 << 20;
 
     private final NdGemm gemm = new NdGemm();
+    final ArrayPool pool = new ArrayPool();
     private final AtomicLong allocated = new AtomicLong();
     private final AtomicLong peak = new AtomicLong();
     private float[] col = new float[0];
@@ -197,7 +198,7 @@ public final class CpuBackend implements Backend {
         float levels = Quantizer.activationLevels(bits);
         for (int k = 0; k < s.length; k++) {
             float v = s[k];
-            float c = Float.isNaN(v) ? 0f : (v < 0f ? 0f : (v > 1f ? 1f : v));
+            float c = v > 0f ? (v < 1f ? v : 1f) : 0f; // NaN fails both comparisons: code 0
             d[k] = (float) Math.rint(c * levels) / levels;
         }
     }
@@ -256,16 +257,44 @@ public final class CpuBackend implements Backend {
         float[] s = f(x);
         CpuTensor p = packed(packedCodes);
         if (p.bits != bits || !p.shape.equals(t(x).shape)) throw new IllegalArgumentException("quantizePack: " + x + " into " + p);
+        CpuTensor m = null;
+        if (packedMask != null) {
+            m = packed(packedMask);
+            if (m.bits != 1 || !m.shape.equals(p.shape)) throw new IllegalArgumentException("mask must be 1-bit " + p.shape);
+        }
         int channels = p.shape.channels();
         long pixels = p.shape.pixels();
-        int[] codes = new int[s.length];
-        for (int k = 0; k < s.length; k++) codes[k] = Quantizer.activationCode(s[k], bits);
-        PackedLayout.pack(codes, pixels, channels, bits, p.i);
-        if (packedMask != null) {
-            CpuTensor m = packed(packedMask);
-            if (m.bits != 1 || !m.shape.equals(p.shape)) throw new IllegalArgumentException("mask must be 1-bit " + p.shape);
-            for (int k = 0; k < s.length; k++) codes[k] = Quantizer.activationPassesGradient(s[k]) ? 1 : 0;
-            PackedLayout.pack(codes, pixels, channels, 1, m.i);
+        int per = 32 / bits;
+        int wpp = PackedLayout.wordsPerPixel(channels, bits);
+        int mpp = PackedLayout.wordsPerPixel(channels, 1);
+        float levels = Quantizer.activationLevels(bits);
+        for (long px = 0; px < pixels; px++) {
+            int src = (int) (px * channels);
+            int dst = (int) (px * wpp);
+            for (int w = 0; w < wpp; w++) {
+                int word = 0;
+                int c0 = w * per;
+                int c1 = Math.min(channels, c0 + per);
+                for (int c = c0; c < c1; c++) {
+                    float v = s[src + c];
+                    float clamped = v > 0f ? (v < 1f ? v : 1f) : 0f; // the contract of Quantizer.activationCode
+                    word |= ((int) Math.rint(clamped * levels)) << ((c - c0) * bits);
+                }
+                p.i[dst + w] = word;
+            }
+            if (m != null) {
+                int mdst = (int) (px * mpp);
+                for (int w = 0; w < mpp; w++) {
+                    int word = 0;
+                    int c0 = w * 32;
+                    int c1 = Math.min(channels, c0 + 32);
+                    for (int c = c0; c < c1; c++) {
+                        float v = s[src + c];
+                        word |= (v > 0f & v < 1f ? 1 : 0) << (c - c0);
+                    }
+                    m.i[mdst + w] = word;
+                }
+            }
         }
     }
 
@@ -274,10 +303,24 @@ public final class CpuBackend implements Backend {
         CpuTensor p = packed(packedCodes);
         float[] d = f(y);
         expectLength(d, p.shape.elements(), "unpackValues");
-        int[] codes = new int[d.length];
-        PackedLayout.unpack(p.i, p.shape.pixels(), p.shape.channels(), p.bits, codes);
-        float levels = Quantizer.activationLevels(p.bits);
-        for (int k = 0; k < d.length; k++) d[k] = codes[k] / levels;
+        int channels = p.shape.channels();
+        long pixels = p.shape.pixels();
+        int bits = p.bits;
+        int per = 32 / bits;
+        int mask = (1 << bits) - 1;
+        int wpp = PackedLayout.wordsPerPixel(channels, bits);
+        float levels = Quantizer.activationLevels(bits);
+        float[] value = new float[mask + 1];
+        for (int u = 0; u <= mask; u++) value[u] = u / levels; // the same division as the quantizer
+        for (long px = 0; px < pixels; px++) {
+            int src = (int) (px * wpp);
+            int dst = (int) (px * channels);
+            for (int w = 0, c = 0; w < wpp; w++) {
+                int word = p.i[src + w];
+                int end = Math.min(channels, c + per);
+                for (; c < end; c++, word >>>= bits) d[dst + c] = value[word & mask];
+            }
+        }
     }
 
     @Override
@@ -356,7 +399,10 @@ public final class CpuBackend implements Backend {
                         for (int kx = 0; kx < g.kw(); kx++, dst += cin) {
                             int ix = ox * g.stride() - g.pad() + kx;
                             if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-                                java.util.Arrays.fill(out, dst, dst + cin, 0f);
+                                for (int c = 0; c < cin; c++) out[dst + c] = 0f;
+                            } else if (cin < 16) { // arraycopy's call overhead dominates tiny copies
+                                int src = imageBase + (iy * w + ix) * cin;
+                                for (int c = 0; c < cin; c++) out[dst + c] = x[src + c];
                             } else {
                                 System.arraycopy(x, imageBase + (iy * w + ix) * cin, out, dst, cin);
                             }
@@ -579,28 +625,36 @@ public final class CpuBackend implements Backend {
         int oh = g.outH(), ow = g.outW(), c = g.c();
         expectLength(x, (long) g.n() * g.h() * g.w() * c, "maxPool input");
         expectLength(y, (long) g.n() * oh * ow * c, "maxPool output");
-        int o = 0;
         for (int n = 0; n < g.n(); n++) {
             for (int oy = 0; oy < oh; oy++) {
                 for (int ox = 0; ox < ow; ox++) {
-                    for (int ch = 0; ch < c; ch++, o++) {
-                        float best = Float.NEGATIVE_INFINITY;
-                        int bestIdx = -1;
-                        for (int ky = 0; ky < g.window(); ky++) {
-                            int iy = oy * g.stride() - g.pad() + ky;
-                            if (iy < 0 || iy >= g.h()) continue;
-                            for (int kx = 0; kx < g.window(); kx++) {
-                                int ix = ox * g.stride() - g.pad() + kx;
-                                if (ix < 0 || ix >= g.w()) continue;
-                                int idx = ((n * g.h() + iy) * g.w() + ix) * c + ch;
-                                if (bestIdx < 0 || x[idx] > best) {
-                                    best = x[idx];
-                                    bestIdx = idx;
+                    int o = ((n * oh + oy) * ow + ox) * c;
+                    boolean first = true;
+                    // window cells in row-major order; per cell a contiguous channel vector, so the first
+                    // maximum wins ties and padding never takes part
+                    for (int ky = 0; ky < g.window(); ky++) {
+                        int iy = oy * g.stride() - g.pad() + ky;
+                        if (iy < 0 || iy >= g.h()) continue;
+                        for (int kx = 0; kx < g.window(); kx++) {
+                            int ix = ox * g.stride() - g.pad() + kx;
+                            if (ix < 0 || ix >= g.w()) continue;
+                            int base = ((n * g.h() + iy) * g.w() + ix) * c;
+                            if (first) {
+                                for (int ch = 0; ch < c; ch++) {
+                                    y[o + ch] = x[base + ch];
+                                    arg[o + ch] = base + ch;
+                                }
+                                first = false;
+                            } else {
+                                for (int ch = 0; ch < c; ch++) {
+                                    float v = x[base + ch];
+                                    if (v > y[o + ch]) {
+                                        y[o + ch] = v;
+                                        arg[o + ch] = base + ch;
+                                    }
                                 }
                             }
                         }
-                        y[o] = best;
-                        arg[o] = bestIdx;
                     }
                 }
             }
@@ -742,6 +796,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void close() {
         gemm.close();
+        pool.clear();
         col = new float[0];
         col2 = new float[0];
     }

@@ -25,11 +25,11 @@ final class CpuTensor implements Tensor {
         long n = shape.elements();
         switch (dtype) {
             case F32 -> {
-                f = new float[checkedLength(n)];
+                f = owner.pool.floats(checkedLength(n));
                 bytes = 4L * n;
             }
             case I32 -> {
-                i = new int[checkedLength(n)];
+                i = owner.pool.ints(checkedLength(n));
                 bytes = 4L * n;
             }
             case I8 -> {
@@ -38,7 +38,7 @@ final class CpuTensor implements Tensor {
             }
             case PACKED -> {
                 long words = shape.pixels() * PackedLayout.wordsPerPixel(shape.channels(), bits);
-                i = new int[checkedLength(words)];
+                i = owner.pool.ints(checkedLength(words));
                 bytes = 4L * words;
             }
             default -> throw new IllegalArgumentException("unknown dtype " + dtype);
@@ -82,6 +82,8 @@ final class CpuTensor implements Tensor {
     public void close() {
         if (closed) return;
         closed = true;
+        owner.pool.recycle(f);
+        owner.pool.recycle(i);
         f = null;
         i = null;
         b = null;

@@ -1,0 +1,54 @@
+package org.wrpn.backend.cpu;
+
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Reuses the arrays of closed tensors, keyed by exact length: a training step allocates the same
+ * shapes every step, and fresh multi-megabyte arrays each step would cost zeroing and GC churn.
+ * Arrays come back zero-filled. The pool holds at most {@link #MAX_CACHED_BYTES}.
+ */
+final class ArrayPool {
+    static final long MAX_CACHED_BYTES = 1L << 30;
+    private final Map<Integer, ArrayDeque<float[]>> floats = new HashMap<>();
+    private final Map<Integer, ArrayDeque<int[]>> ints = new HashMap<>();
+    private long cachedBytes;
+
+    synchronized float[] floats(int n) {
+        ArrayDeque<float[]> q = floats.get(n);
+        float[] a = q == null ? null : q.poll();
+        if (a == null) return new float[n];
+        cachedBytes -= 4L * n;
+        Arrays.fill(a, 0f);
+        return a;
+    }
+
+    synchronized int[] ints(int n) {
+        ArrayDeque<int[]> q = ints.get(n);
+        int[] a = q == null ? null : q.poll();
+        if (a == null) return new int[n];
+        cachedBytes -= 4L * n;
+        Arrays.fill(a, 0);
+        return a;
+    }
+
+    synchronized void recycle(float[] a) {
+        if (a == null || cachedBytes + 4L * a.length > MAX_CACHED_BYTES) return;
+        floats.computeIfAbsent(a.length, k -> new ArrayDeque<>()).push(a);
+        cachedBytes += 4L * a.length;
+    }
+
+    synchronized void recycle(int[] a) {
+        if (a == null || cachedBytes + 4L * a.length > MAX_CACHED_BYTES) return;
+        ints.computeIfAbsent(a.length, k -> new ArrayDeque<>()).push(a);
+        cachedBytes += 4L * a.length;
+    }
+
+    synchronized void clear() {
+        floats.clear();
+        ints.clear();
+        cachedBytes = 0;
+    }
+}
