@@ -79,6 +79,18 @@ class MemoryPlannerTest {
         assertTrue(fp32 >= 16 * packed, "fp32 " + fp32 + " vs packed " + packed);
     }
 
+    /** The example of README.md ("What a training step keeps"), kept compiling and true. */
+    @Test
+    void readmeExample() {
+        PlanRequest req = PlanRequest.of("resnet20", 2.0, 2, 2, SavePolicy.PACKED, 128);
+        MemoryPlan plan = MemoryPlanner.plan(req);
+        long bytes = plan.total();
+        long saved = plan.savedActivations();
+        int batch = MemoryPlanner.largestBatch(req, 8L << 30);
+        assertTrue(saved < bytes && bytes < (1L << 30), "saved " + saved + " of " + bytes);
+        assertTrue(batch > 128, "batch " + batch);
+    }
+
     @Test
     void largestBatchFitsAndTheNextDoesNot() {
         PlanRequest r = PlanRequest.of("lenet", 2, 4, 4, SavePolicy.PACKED, 1);
