@@ -1,24 +1,30 @@
 package org.wrpn.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
-import java.util.Locale;
 import java.util.concurrent.Callable;
-import org.apache.logging.log4j.LogManager;
-import org.apache.logging.log4j.Logger;
-import org.wrpn.backend.Backend;
-import org.wrpn.backend.BackendSelector;
-import org.wrpn.data.DataSource;
+import org.wrpn.BadInputException;
 import org.wrpn.data.DataSplit;
+import org.wrpn.job.JobProcess;
+import org.wrpn.job.JobSpec;
 import org.wrpn.train.Checkpoint;
 import org.wrpn.train.TrainConfig;
 import org.wrpn.train.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = "Train a WRPN network (defaults: lenet, width 2, w4/a4, 1 epoch on Fashion-MNIST).")
+        description = {"Train a WRPN network (defaults: lenet, width 2, w4/a4, 1 epoch on Fashion-MNIST).",
+            "Exit codes: 0 done, 1 internal error, 2 bad input, 3 out of memory (with the largest batch that fits),",
+            "4 numerical failure, 130/143 stopped by SIGINT/SIGTERM after a checkpoint."})
 public final class TrainCommand implements Callable<Integer> {
-    private static final Logger LOG = LogManager.getLogger(TrainCommand.class);
     private static final TrainConfig D = TrainConfig.defaults();
 
     @Option(names = "--model", description = "lenet, resnet20, resnet32, resnet56, resnet18 (default: ${DEFAULT-VALUE})")
@@ -82,52 +88,83 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--device", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE})")
     String device = D.device();
 
-    @Option(names = "--resume", arity = "0..1", fallbackValue = "",
-            description = "resume from a checkpoint (file or directory; without a value: the newest in --out)")
+    @Option(names = "--checkpoint-dir", description = "where checkpoints are written and resumed from (default: OUT/checkpoints)")
+    Path checkpointDir;
+
+    @Option(names = "--resume", arity = "0..1", fallbackValue = JobSpec.RESUME_AUTO, paramLabel = "auto|never|CKPT|DIR",
+            description = "auto (alone: the same): continue from the newest good checkpoint of this run, if any; never: start over;"
+                    + " a checkpoint or run directory: continue that run. Default: never, or auto with --spec")
     String resume;
+
+    @Option(names = "--spec", paramLabel = "JOB.json",
+            description = "read the job from a JSON spec (docs/job-spec.schema.json); flags given beside it override its keys")
+    Path specFile;
+
+    @Option(names = "--print-spec", description = "print the job spec these flags make, as JSON, and exit")
+    boolean printSpec;
+
+    @Option(names = "--status", paramLabel = "text|json",
+            description = "json: status events as JSON lines on stdout instead of the summary line (default: ${DEFAULT-VALUE})")
+    String status = "text";
+
+    @Option(names = "--status-file", paramLabel = "FILE", description = "also append status events as JSON lines to FILE")
+    Path statusFile;
 
     @Option(names = "--no-progress", description = "no progress bar")
     boolean noProgress;
 
+    @ParentCommand
+    Main parent;
+
+    @Spec
+    CommandSpec command;
+
     @Override
     public Integer call() throws Exception {
-        TrainConfig config = new TrainConfig(model, width, wbits, abits, layerBits, save, data, batch, epochs, lr, momentum,
-                weightDecay, schedule, warmup, seed, out, checkpointEvery, limitTrain, limitTest, device);
-        Checkpoint.Loaded resumeFrom = null;
-        if (resume != null) {
-            Path where = resume.isEmpty() ? out : Path.of(resume);
-            resumeFrom = Checkpoint.load(Checkpoint.resolve(where));
-            // The run continues as it was configured; only the output directory follows the command line.
-            config = resumeFrom.config().withOut(out);
+        JobProcess.Options options = new JobProcess.Options(status.equals("json"), statusFile, !noProgress,
+                parent != null && parent.ownsProcess(), null);
+        JobSpec job;
+        try {
+            if (!status.equals("text") && !status.equals("json")) throw new BadInputException("--status must be text or json; got " + status);
+            JsonNode document = specFile == null ? null : JobSpec.readTree(specFile);
+            job = JobSpec.fromJson(document, specFile == null ? null : specFile.toString(), flags());
+        } catch (BadInputException e) {
+            JobProcess.refused(options, System.out, e);
+            throw e;
         }
-        DataSplit split = DataSource.open(config.data());
-        if (resumeFrom != null) checkInput(resumeFrom, split);
-        try (Backend backend = BackendSelector.select(config.device());
-                Trainer trainer = new Trainer(config, backend, split, resumeFrom == null ? null : resumeFrom.normalization())) {
-            if (noProgress) trainer.quiet();
-            Trainer.Result r = trainer.run(resumeFrom);
-            Trainer.EpochResult last = r.last();
-            if (last != null) {
-                System.out.printf(Locale.ROOT, "test accuracy %.4f (loss %.4f) after %d epoch(s); %.0f img/s; checkpoint %s%n",
-                        last.testAccuracy(), last.testLoss(), last.epoch(), last.imagesPerSecond(), r.lastCheckpoint());
-            } else {
-                System.out.println("nothing left to train; checkpoint " + r.lastCheckpoint());
+        if (printSpec) {
+            System.out.println(job.toJsonString());
+            return Main.EXIT_OK;
+        }
+        return JobProcess.run(job, options, System.out, command.commandLine().getErr());
+    }
+
+    /**
+     * The spec keys the flags set: all of them without --spec (resume defaulting to never, as before
+     * specs existed), only those given on the command line with it.
+     */
+    private ObjectNode flags() {
+        ObjectNode o = JsonNodeFactory.instance.objectNode();
+        ParseResult given = command.commandLine().getParseResult();
+        for (OptionSpec opt : command.options()) {
+            String key = JobSpec.keyOfFlag(opt.longestName());
+            if (key == null) continue;
+            boolean matched = given != null && given.hasMatchedOption(opt);
+            if (specFile != null && !matched) continue;
+            Object v = opt.getValue();
+            if (key.equals("resume") && !matched) v = JobSpec.RESUME_NEVER;
+            if (v == null) continue;
+            switch (v) {
+                case Integer i -> o.put(key, i);
+                case Long l -> o.put(key, l);
+                case Double d -> o.put(key, d);
+                default -> o.put(key, v.toString());
             }
         }
-        return Main.EXIT_OK;
+        return o;
     }
 
     static void checkInput(Checkpoint.Loaded ckpt, DataSplit split) {
-        var t = split.train();
-        if (t.height() != ckpt.height() || t.width() != ckpt.width() || t.channels() != ckpt.channels()) {
-            throw new org.wrpn.BadInputException(String.format(Locale.ROOT,
-                    "checkpoint %s expects %dx%dx%d images, the data has %dx%dx%d", ckpt.sidecar(), ckpt.height(),
-                    ckpt.width(), ckpt.channels(), t.height(), t.width(), t.channels()));
-        }
-        if (t.classes() != ckpt.classes()) {
-            throw new org.wrpn.BadInputException("checkpoint " + ckpt.sidecar() + " has " + ckpt.classes()
-                    + " classes, the data has " + t.classes());
-        }
-        LOG.debug("checkpoint input matches the data");
+        Trainer.checkInput(ckpt, split);
     }
 }

@@ -99,7 +99,8 @@ public final class Checkpoint {
         return sidecar;
     }
 
-    static ObjectNode configJson(TrainConfig c) {
+    /** The config as the sidecar records it; a job spec uses the same keys. */
+    public static ObjectNode configJson(TrainConfig c) {
         ObjectNode o = JSON.createObjectNode();
         o.put("model", c.model());
         o.put("width", c.width());

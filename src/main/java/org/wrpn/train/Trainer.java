@@ -19,6 +19,8 @@ import org.wrpn.data.BatchLoader;
 import org.wrpn.data.DataSplit;
 import org.wrpn.data.Dataset;
 import org.wrpn.data.Normalization;
+import org.wrpn.nn.Feature;
+import org.wrpn.nn.Layer;
 import org.wrpn.nn.Network;
 import org.wrpn.nn.Parameter;
 import org.wrpn.nn.models.Models;
@@ -39,6 +41,28 @@ public final class Trainer implements AutoCloseable {
     public record EpochResult(int epoch, double trainLoss, double trainAccuracy, double testLoss, double testAccuracy,
             double seconds, double imagesPerSecond) {}
 
+    /** Why a checkpoint was written. */
+    public enum CheckpointReason { PERIODIC, EPOCH, STOP }
+
+    /** Callbacks from {@link #run}, on the training thread. An exception thrown here ends the run. */
+    public interface Listener {
+        /** Training starts at {@code at} (not zero when resumed); the whole run is {@code totalSteps} steps. */
+        default void started(Checkpoint.Progress at, long totalSteps, int batchesPerEpoch) {}
+
+        /** A step finished: stepInEpoch steps of epoch (0-based) are done, globalStep in all. */
+        default void stepEnded(int epoch, int stepInEpoch, long globalStep) {}
+
+        default void epochEnded(EpochResult result, long globalStep) {}
+
+        default void checkpointWritten(Path sidecar, Checkpoint.Progress progress, CheckpointReason reason) {}
+    }
+
+    /** Sees, and may change, each normalized training batch (N, H, W, C) before it is uploaded. */
+    @FunctionalInterface
+    public interface BatchHook {
+        void accept(long globalStep, float[] images);
+    }
+
     /** peakBytes: the memory ledger's high-water mark; savedBytes: what one forward pass kept for backward. */
     public record Result(List<EpochResult> epochs, Path lastCheckpoint, long peakBytes, long savedBytes) {
         public EpochResult last() {
@@ -55,6 +79,10 @@ public final class Trainer implements AutoCloseable {
     private final Network net;
     private boolean showProgress = true;
     private volatile boolean stopRequested;
+    private volatile boolean stoppedEarly;
+    private Listener listener = new Listener() {};
+    private BatchHook batchHook;
+    private Path checkpointDir;
 
     public Trainer(TrainConfig config, Backend backend, DataSplit split) {
         this(config, backend, split, null);
@@ -91,9 +119,33 @@ public final class Trainer implements AutoCloseable {
         return this;
     }
 
-    /** Ask the run to stop after the current step (it writes a checkpoint first). */
+    public Trainer listener(Listener l) {
+        listener = l;
+        return this;
+    }
+
+    public Trainer batchHook(BatchHook hook) {
+        batchHook = hook;
+        return this;
+    }
+
+    /** Where checkpoints go; default OUT/checkpoints. */
+    public Trainer checkpointDir(Path dir) {
+        checkpointDir = dir;
+        return this;
+    }
+
+    /**
+     * Ask the run to stop after the current step (it writes a checkpoint first). A request during the
+     * last step of an epoch lets the epoch end, evaluate and checkpoint as usual, then stops.
+     */
     public void requestStop() {
         stopRequested = true;
+    }
+
+    /** Whether the last {@link #run} returned early because of {@link #requestStop}. */
+    public boolean stoppedEarly() {
+        return stoppedEarly;
     }
 
     public Result run() {
@@ -107,7 +159,7 @@ public final class Trainer implements AutoCloseable {
         LrSchedule schedule = new LrSchedule(config.schedule(), config.lr(),
                 Math.round(config.warmupEpochs() * batchesPerEpoch), totalSteps);
         Path out = config.out();
-        Path ckptDir = out.resolve("checkpoints");
+        Path ckptDir = checkpointDir != null ? checkpointDir : out.resolve("checkpoints");
         int startEpoch = 0;
         int startStep = 0;
         long globalStep = 0;
@@ -134,8 +186,15 @@ public final class Trainer implements AutoCloseable {
         ledger.resetPeaks();
         backend.resetPeak();
         boolean memoryLogged = false;
+        stoppedEarly = false;
+        listener.started(new Checkpoint.Progress(startEpoch, startStep, globalStep), totalSteps, batchesPerEpoch);
         try (MetricsLog metrics = new MetricsLog(out.resolve("metrics.jsonl"))) {
             for (int epoch = startEpoch; epoch < config.epochs(); epoch++) {
+                if (stopRequested && epoch > startEpoch) { // the previous epoch's checkpoint is the resume point
+                    LOG.info("stopped after epoch {}; checkpoint {}", epoch, lastCheckpoint);
+                    stoppedEarly = true;
+                    return new Result(results, lastCheckpoint, ledger.peakTotal(), net.lastSavedBytes());
+                }
                 net.prepare(config.batch());
                 double lossSum = 0;
                 long correct = 0;
@@ -150,13 +209,16 @@ public final class Trainer implements AutoCloseable {
                     loader.startAt(firstStep);
                     for (int step = firstStep; step < batchesPerEpoch; step++) {
                         BatchLoader.Batch batch = loader.next();
+                        if (batchHook != null) batchHook.accept(globalStep, batch.images());
                         double lr = schedule.at(globalStep);
                         backend.upload(batch.images(), images);
                         backend.upload(batch.labels(), labels);
                         LossResult r = net.forwardBackward(images, labels, 1f / config.batch());
-                        if (!Double.isFinite(r.lossSum())) {
-                            throw new NumericalFailureException("loss is " + r.lossSum() + " at epoch " + (epoch + 1)
-                                    + " step " + step + " (global step " + globalStep + ")");
+                        // Checked before the update, so the weights (and the last checkpoint) stay finite. A NaN
+                        // that a quantizer hides from the loss still reaches the first layer's gradient through
+                        // backward, so one reduction per step suffices; all layers are searched only on failure.
+                        if (!Double.isFinite(r.lossSum()) || !Double.isFinite(backend.sumSquares(params.get(0).grad()))) {
+                            throw numericalFailure(r.lossSum(), images, params, batch.images(), epoch, step, globalStep);
                         }
                         if (!memoryLogged) {
                             memoryLogged = true;
@@ -169,6 +231,7 @@ public final class Trainer implements AutoCloseable {
                                     p.hasWeightDecay() ? (float) config.weightDecay() : 0f);
                         }
                         globalStep++;
+                        listener.stepEnded(epoch, step + 1, globalStep);
                         lossSum += r.lossSum();
                         correct += r.correct();
                         seen += r.count();
@@ -178,13 +241,16 @@ public final class Trainer implements AutoCloseable {
                             metrics.write(record("step", epoch + 1, globalStep, Map.of("loss", r.meanLoss(), "accuracy",
                                     r.correct() / (double) r.count(), "lr", lr, "images_per_second", seen / seconds)));
                         }
-                        boolean periodic = config.checkpointEvery() > 0 && globalStep % config.checkpointEvery() == 0
-                                && step + 1 < batchesPerEpoch;
-                        if (periodic || stopRequested) {
-                            lastCheckpoint = save(ckptDir, new Checkpoint.Progress(epoch, step + 1, globalStep),
-                                    Map.of("train_loss", lossSum / seen));
-                            if (stopRequested) {
+                        boolean lastStep = step + 1 == batchesPerEpoch;
+                        boolean periodic = config.checkpointEvery() > 0 && globalStep % config.checkpointEvery() == 0 && !lastStep;
+                        boolean stop = stopRequested && !lastStep;
+                        if (periodic || stop) {
+                            Checkpoint.Progress at = new Checkpoint.Progress(epoch, step + 1, globalStep);
+                            lastCheckpoint = save(ckptDir, at, Map.of("train_loss", lossSum / seen));
+                            listener.checkpointWritten(lastCheckpoint, at, stop ? CheckpointReason.STOP : CheckpointReason.PERIODIC);
+                            if (stop) {
                                 LOG.info("stopped at epoch {} step {}; checkpoint {}", epoch + 1, step + 1, lastCheckpoint);
+                                stoppedEarly = true;
                                 return new Result(results, lastCheckpoint, ledger.peakTotal(), net.lastSavedBytes());
                             }
                         }
@@ -209,7 +275,10 @@ public final class Trainer implements AutoCloseable {
                 m.put("seconds", seconds);
                 m.put("images_per_second", seen / seconds);
                 metrics.write(record("epoch", epoch + 1, globalStep, m));
-                lastCheckpoint = save(ckptDir, new Checkpoint.Progress(epoch + 1, 0, globalStep), m);
+                listener.epochEnded(er, globalStep);
+                Checkpoint.Progress at = new Checkpoint.Progress(epoch + 1, 0, globalStep);
+                lastCheckpoint = save(ckptDir, at, m);
+                listener.checkpointWritten(lastCheckpoint, at, CheckpointReason.EPOCH);
             }
         } finally {
             ledger.free(images);
@@ -218,7 +287,68 @@ public final class Trainer implements AutoCloseable {
         return new Result(results, lastCheckpoint, ledger.peakTotal(), net.lastSavedBytes());
     }
 
+    /**
+     * Names where the failing step first went non-finite: it replays the step's forward pass layer by
+     * layer (same batch, same weights: the update was not applied) and names the first layer whose
+     * fp32 output is not finite; failing that, the last layer in forward order with a non-finite
+     * gradient. Runs only on failure; what the replay keeps for backward is left to the trainer's close.
+     */
+    private NumericalFailureException numericalFailure(double loss, Tensor images, List<Parameter> params, float[] hostImages,
+            int epoch, int step, long globalStep) {
+        String layer = firstNonFiniteOutput(images);
+        String gradient = null;
+        for (Parameter p : params) if (!Double.isFinite(backend.sumSquares(p.grad()))) gradient = p.name();
+        if (layer == null && gradient != null) layer = layerOf(gradient);
+        String where = " at epoch " + (epoch + 1) + " step " + step + " (global step " + globalStep + ")";
+        StringBuilder m = new StringBuilder(Double.isFinite(loss) ? "non-finite gradients" + where : "loss is " + loss + where);
+        if (layer != null) m.append(": first non-finite values in layer ").append(layer);
+        long badInputs = 0;
+        for (float v : hostImages) if (!Float.isFinite(v)) badInputs++;
+        if (badInputs > 0) m.append("; the input batch holds ").append(badInputs).append(" non-finite value(s)");
+        return new NumericalFailureException(m.toString(), layer, globalStep);
+    }
+
+    private String firstNonFiniteOutput(Tensor images) {
+        Feature t = Feature.borrowed(images);
+        for (Layer l : net.root().layers()) {
+            t = l.forward(t, true);
+            if (t.tensor().dtype() == DType.F32 && !Double.isFinite(backend.sumSquares(t.tensor()))) {
+                t.release();
+                return l.name();
+            }
+        }
+        t.release();
+        return null;
+    }
+
+    /** "stage2.block0.conv1.weight" -> "stage2.block0.conv1". */
+    private static String layerOf(String parameterName) {
+        int dot = parameterName.lastIndexOf('.');
+        return dot < 0 ? parameterName : parameterName.substring(0, dot);
+    }
+
+    /** Refuses a checkpoint made for images of another shape or class count than the data. */
+    public static void checkInput(Checkpoint.Loaded ckpt, DataSplit split) {
+        Dataset t = split.train();
+        if (t.height() != ckpt.height() || t.width() != ckpt.width() || t.channels() != ckpt.channels()) {
+            throw new BadInputException(String.format(java.util.Locale.ROOT,
+                    "checkpoint %s expects %dx%dx%d images, the data has %dx%dx%d", ckpt.sidecar(), ckpt.height(),
+                    ckpt.width(), ckpt.channels(), t.height(), t.width(), t.channels()));
+        }
+        if (t.classes() != ckpt.classes()) {
+            throw new BadInputException("checkpoint " + ckpt.sidecar() + " has " + ckpt.classes() + " classes, the data has "
+                    + t.classes());
+        }
+    }
+
     private Path save(Path dir, Checkpoint.Progress progress, Map<String, Object> metrics) {
+        // A quantizer maps a NaN master weight to a finite code, hiding it from the loss: never checkpoint one.
+        for (Parameter p : net.parameters()) {
+            if (!Double.isFinite(backend.sumSquares(p.value()))) {
+                throw new NumericalFailureException("parameter " + p.name() + " is not finite at global step "
+                        + progress.globalStep() + "; the checkpoint was not written", layerOf(p.name()), progress.globalStep());
+            }
+        }
         try {
             return Checkpoint.save(dir, net, config, progress, norm, metrics);
         } catch (IOException e) {

@@ -1,0 +1,294 @@
+package org.wrpn.job;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import org.wrpn.BadInputException;
+import org.wrpn.backend.Backend;
+import org.wrpn.backend.BackendSelector;
+import org.wrpn.backend.Bytes;
+import org.wrpn.data.DataSource;
+import org.wrpn.data.DataSplit;
+import org.wrpn.data.Dataset;
+import org.wrpn.plan.MemoryPlanner;
+import org.wrpn.plan.PlanRequest;
+import org.wrpn.train.Checkpoint;
+import org.wrpn.train.TrainConfig;
+import org.wrpn.train.Trainer;
+
+/**
+ * One job from spec to result, on the calling thread: the resume decision, a memory check against
+ * the plan, the trainer with its own backend, events, and the mapping of every failure to an exit
+ * code. Nothing here is shared between jobs.
+ */
+final class JobRun {
+    private static final Logger LOG = LogManager.getLogger(JobRun.class);
+    /** Keys that may differ between a spec and the checkpoint it auto-resumes: they do not change the weights. */
+    private static final Set<String> SAME_RUN_IGNORES = Set.of("out", "data", "device", "limit_test", "resume", "checkpoint_dir", "checkpoint_every");
+
+    private final JobSpec spec;
+    private final JobListener listener;
+    private final Trainer.BatchHook batchHook;
+    private final boolean progressBar;
+    private JobStatus status = JobStatus.starting();
+    private volatile JobResult result;
+    private Trainer trainer;
+    private int stopCode;
+    private PlanRequest planRequest;
+    private long budgetBytes;
+
+    JobRun(JobSpec spec, JobListener listener, Trainer.BatchHook batchHook, boolean progressBar) {
+        this.spec = spec;
+        this.listener = listener == null ? JobListener.NONE : listener;
+        this.batchHook = batchHook;
+        this.progressBar = progressBar;
+    }
+
+    JobSpec spec() {
+        return spec;
+    }
+
+    synchronized JobStatus status() {
+        return status;
+    }
+
+    JobResult result() {
+        return result;
+    }
+
+    /** The first request wins; its exit code is the job's if it stops early. */
+    synchronized void requestStop(int exitCode) {
+        if (status.state().isFinal()) return;
+        if (stopCode == 0) stopCode = exitCode;
+        status = status.withState(JobState.STOPPING);
+        if (trainer != null) trainer.requestStop();
+    }
+
+    synchronized boolean stopRequested() {
+        return stopCode != 0;
+    }
+
+    private synchronized void attach(Trainer t) {
+        trainer = t;
+        if (stopCode != 0) t.requestStop();
+    }
+
+    private synchronized void detach() {
+        trainer = null;
+    }
+
+    private synchronized int stopCode() {
+        return stopCode;
+    }
+
+    private synchronized void update(java.util.function.UnaryOperator<JobStatus> f) {
+        status = f.apply(status);
+    }
+
+    JobResult run() {
+        try {
+            return execute();
+        } catch (Throwable t) { // every failure becomes an exit code and a "failed" event
+            return fail(t);
+        }
+    }
+
+    private JobResult execute() {
+        Checkpoint.Loaded resume = resumePoint();
+        TrainConfig config = spec.config();
+        if (resume != null && !isAutoOrNever(spec.resume())) {
+            config = resume.config().withOut(config.out()); // an explicit checkpoint continues its own run
+        }
+        if (resume != null) {
+            Path sidecar = resume.sidecar();
+            update(s -> s.withCheckpoint(sidecar));
+        }
+        if (resume != null && resume.progress().epoch() >= config.epochs()) {
+            Checkpoint.Progress p = resume.progress();
+            update(s -> s.withState(JobState.RUNNING).at(p.epoch(), p.stepInEpoch(), p.globalStep()).withTotalSteps(p.globalStep()));
+            emit(new JobEvent.Started(spec, "none", resume.sidecar(), p.epoch(), p.stepInEpoch(), p.globalStep(), p.globalStep()));
+            return finish(JobState.COMPLETED, ExitCode.OK, List.of(), null, "nothing left to train");
+        }
+        DataSplit split = DataSource.open(config.data());
+        if (resume != null) Trainer.checkInput(resume, split);
+        checkMemory(config, split.train());
+        try (Backend backend = BackendSelector.select(config.device());
+                Trainer t = new Trainer(config, backend, split, resume == null ? null : resume.normalization())) {
+            if (!progressBar) t.quiet();
+            t.checkpointDir(spec.checkpoints()).batchHook(batchHook).listener(events(backend.describe(), resume));
+            attach(t);
+            Trainer.Result r;
+            try {
+                r = t.run(resume);
+            } finally {
+                detach();
+            }
+            boolean stopped = t.stoppedEarly();
+            String summary = stopped ? "stopped; restart the same spec to resume" : "completed";
+            return finish(stopped ? JobState.STOPPED : JobState.COMPLETED, stopped ? stopCode() : ExitCode.OK, r.epochs(),
+                    r.last(), summary);
+        }
+    }
+
+    private static boolean isAutoOrNever(String resume) {
+        return resume.equals(JobSpec.RESUME_AUTO) || resume.equals(JobSpec.RESUME_NEVER);
+    }
+
+    /** The checkpoint this start continues, per the spec's resume setting; null to start fresh. */
+    private Checkpoint.Loaded resumePoint() {
+        String r = spec.resume();
+        if (r.equals(JobSpec.RESUME_NEVER)) return null;
+        if (!r.equals(JobSpec.RESUME_AUTO)) return Checkpoint.load(Checkpoint.resolve(Path.of(r)));
+        Path dir = spec.checkpoints();
+        if (!Files.isDirectory(dir)) return null;
+        Path newest = Checkpoint.newestIn(dir); // skips damaged checkpoints
+        if (newest == null) return null;
+        Checkpoint.Loaded l = Checkpoint.load(newest);
+        checkSameRun(l);
+        LOG.info("resuming automatically from {}", newest);
+        return l;
+    }
+
+    /** Refuses to auto-resume a checkpoint of another run: its weights would not be this spec's. */
+    private void checkSameRun(Checkpoint.Loaded l) {
+        ObjectNode theirs = JobSpec.of(l.config()).toJson();
+        ObjectNode ours = JobSpec.of(spec.config()).toJson();
+        List<String> diffs = new ArrayList<>();
+        for (String key : JobSpec.keys()) {
+            if (SAME_RUN_IGNORES.contains(key)) continue;
+            JsonNode a = theirs.get(key), b = ours.get(key);
+            if (a == null ? b != null : !a.equals(b)) diffs.add(key + " is " + a + " there and " + b + " here");
+        }
+        if (!diffs.isEmpty()) {
+            throw new BadInputException("checkpoint " + l.sidecar() + " belongs to another run (" + String.join(", ", diffs)
+                    + "); use another out or checkpoint_dir, or resume \"never\" to start over");
+        }
+    }
+
+    /** Fails fast, with the planner's suggestion, when one step cannot fit the device or the heap. */
+    private void checkMemory(TrainConfig config, Dataset train) {
+        String device = deviceKind(config.device());
+        planRequest = planRequest(config, train, device);
+        budgetBytes = memoryBudget(device);
+        long needed = MemoryPlanner.plan(planRequest).total();
+        if (needed > budgetBytes) throw outOfMemory(needed, null);
+    }
+
+    private OutOfMemoryFailure outOfMemory(long needed, Throwable cause) {
+        int largest = MemoryPlanner.largestBatch(planRequest, budgetBytes);
+        int batch = planRequest.batch();
+        String what = deviceKind(spec.config().device()).equals("cuda") ? "GPU memory" : "the JVM heap (-Xmx)";
+        StringBuilder m = new StringBuilder();
+        if (cause == null) {
+            m.append(String.format(Locale.ROOT, "batch %d needs %s for one training step (memory plan), more than the %s of %s",
+                    batch, Bytes.format(needed), Bytes.format(budgetBytes), what));
+        } else {
+            m.append("batch ").append(batch).append(" ran out of ").append(what).append(" (").append(ExitCode.oneLine(cause.getMessage()))
+                    .append(')');
+            // The plan fitted but the run did not (other allocations): suggest less than the plan allows.
+            if (largest >= batch) largest = batch / 2;
+        }
+        if (largest > 0) m.append("; the largest batch that fits is ").append(largest).append(" (--batch ").append(largest).append(')');
+        else m.append("; not even a batch of 1 fits: lower --width or the bits");
+        return new OutOfMemoryFailure(m.toString(), needed, budgetBytes, largest, cause);
+    }
+
+    static String deviceKind(String device) {
+        return switch (device) {
+            case "cuda" -> "cuda";
+            case "auto" -> BackendSelector.autoChoice().backend();
+            default -> "cpu";
+        };
+    }
+
+    /** Device memory on a GPU; on the CPU the tensors are Java arrays, so the heap limit. */
+    static long memoryBudget(String deviceKind) {
+        if (deviceKind.equals("cuda")) {
+            var d = BackendSelector.cudaStatus().device();
+            if (d != null) return d.totalMemoryBytes();
+        }
+        return Runtime.getRuntime().maxMemory();
+    }
+
+    static PlanRequest planRequest(TrainConfig c, Dataset train, String deviceKind) {
+        return new PlanRequest(c.model(), c.width(), c.precisionPolicy(), c.savePolicy(), c.batch(), train.channels(),
+                train.height(), train.width(), train.classes(), deviceKind);
+    }
+
+    private Trainer.Listener events(String backend, Checkpoint.Loaded resume) {
+        Path resumedFrom = resume == null ? null : resume.sidecar();
+        return new Trainer.Listener() {
+            @Override
+            public void started(Checkpoint.Progress at, long totalSteps, int batchesPerEpoch) {
+                update(s -> (s.state() == JobState.STARTING ? s.withState(JobState.RUNNING) : s)
+                        .at(at.epoch(), at.stepInEpoch(), at.globalStep()).withTotalSteps(totalSteps));
+                emit(new JobEvent.Started(spec, backend, resumedFrom, at.epoch(), at.stepInEpoch(), at.globalStep(), totalSteps));
+            }
+
+            @Override
+            public void stepEnded(int epoch, int stepInEpoch, long globalStep) {
+                update(s -> s.at(epoch, stepInEpoch, globalStep));
+            }
+
+            @Override
+            public void epochEnded(Trainer.EpochResult result, long globalStep) {
+                update(s -> s.at(result.epoch(), 0, globalStep));
+                emit(new JobEvent.EpochEnded(result, globalStep));
+            }
+
+            @Override
+            public void checkpointWritten(Path sidecar, Checkpoint.Progress p, Trainer.CheckpointReason reason) {
+                update(s -> s.withCheckpoint(sidecar));
+                emit(new JobEvent.CheckpointWritten(sidecar, p.epoch(), p.stepInEpoch(), p.globalStep(), reason));
+            }
+        };
+    }
+
+    private JobResult finish(JobState state, int code, List<Trainer.EpochResult> epochs, Trainer.EpochResult last, String summary) {
+        JobStatus s;
+        synchronized (this) {
+            status = status.ended(state, code, null);
+            s = status;
+        }
+        result = new JobResult(state, code, epochs, s.lastCheckpoint(), null, summary);
+        emit(new JobEvent.Finished(state, code, s.lastCheckpoint(), s.globalStep(), last));
+        return result;
+    }
+
+    private JobResult fail(Throwable t) {
+        Throwable cause = t;
+        if (ExitCode.isOutOfMemory(t) && !(t instanceof OutOfMemoryFailure) && planRequest != null) {
+            try {
+                cause = outOfMemory(MemoryPlanner.plan(planRequest).total(), t);
+            } catch (RuntimeException e) {
+                t.addSuppressed(e);
+            }
+        }
+        int code = ExitCode.of(cause);
+        String message = ExitCode.message(cause);
+        if (code == ExitCode.INTERNAL) LOG.debug("job failed", cause);
+        JobStatus s;
+        synchronized (this) {
+            status = status.ended(JobState.FAILED, code, message);
+            s = status;
+        }
+        result = new JobResult(JobState.FAILED, code, List.of(), s.lastCheckpoint(), cause, message);
+        emit(new JobEvent.Failed(cause, code, message, s.lastCheckpoint()));
+        return result;
+    }
+
+    private void emit(JobEvent e) {
+        try {
+            listener.onEvent(e);
+        } catch (RuntimeException ex) {
+            LOG.warn("a job listener failed on {}: {}", e.getClass().getSimpleName(), ex.toString());
+        }
+    }
+}
