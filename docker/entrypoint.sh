@@ -1,0 +1,12 @@
+#!/bin/sh
+# Entrypoint of the wrpn image: runs the CLI with the image's Java runtime. exec replaces the shell,
+# so the JVM receives SIGTERM/SIGINT from the init (tini) and checkpoints before it stops; its exit
+# code (0 done, 2 bad input, 3 out of memory, 4 numerical failure, 130/143 interrupted) is the
+# container's. Data is read from /data and runs are written under /runs (volumes).
+set -eu
+WRPN_HOME="${WRPN_HOME:-/opt/wrpn}"
+JAVA="${WRPN_JAVA:-$WRPN_HOME/jre/bin/java}"
+JAR="${WRPN_JAR:-$WRPN_HOME/wrpn.jar}"
+cd "${WRPN_RUNS:-/runs}"
+exec "$JAVA" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+  ${WRPN_JAVA_OPTS:-} -jar "$JAR" "$@"
