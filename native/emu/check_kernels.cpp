@@ -3,6 +3,7 @@
 // Small grids on purpose, so that grid-stride loops wrap. Prints "N passed, M failed".
 //   native/emu/run.sh
 #include "cuda_emu.h"
+#include "check.h"
 
 #include <cstdio>
 #include <random>
@@ -13,17 +14,7 @@
 #include "../../cuda/quantize.cu"
 #include "../../cuda/reduce.cu"
 
-static int passed = 0, failed = 0;
 static std::mt19937_64 rng(12345);
-
-static void check(bool ok, const std::string& what) {
-    if (ok) {
-        passed++;
-    } else {
-        failed++;
-        if (failed <= 20) std::printf("FAIL %s\n", what.c_str());
-    }
-}
 
 // ---- the contract, scalar -------------------------------------------------------------------
 static uint32_t ref_act_code(float x, int k) {
@@ -202,6 +193,5 @@ int main() {
         test_pack(k, 300, 64, 3, 96);
     }
     for (long n : {1L, 3L, 4L, 5L, 63L, 1000L, 4099L}) test_elementwise(n);
-    std::printf("kernel emulation: %d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return summary("kernel emulation");
 }

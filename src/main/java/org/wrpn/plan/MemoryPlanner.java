@@ -5,6 +5,7 @@ import org.wrpn.backend.Backend;
 import org.wrpn.backend.MemoryLedger;
 import org.wrpn.backend.MemoryLedger.Category;
 import org.wrpn.backend.cpu.CpuBackend;
+import org.wrpn.backend.cuda.CudaSupport;
 import org.wrpn.nn.Network;
 import org.wrpn.nn.models.Models;
 import org.wrpn.tensor.DType;
@@ -27,7 +28,8 @@ public final class MemoryPlanner {
     private MemoryPlanner() {}
 
     public static MemoryPlan plan(PlanRequest r) {
-        Backend dry = new DryRunBackend(r.device(), r.device().equals("cpu") ? CpuBackend::workspaceBytes : g -> 0L);
+        Backend dry = new DryRunBackend(r.device(),
+                r.device().equals("cpu") ? CpuBackend::workspaceBytes : CudaSupport::convWorkspaceBytes);
         try (Network net = Models.build(r.model(), r.width(), r.precision(), r.height(), r.imageWidth(), r.channels(),
                 r.classes())) {
             net.initialize(dry, r.save(), 0);

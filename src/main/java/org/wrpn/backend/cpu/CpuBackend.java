@@ -603,18 +603,21 @@ public final class CpuBackend implements Backend {
                 sumDyXhat[ch] += dy[k] * xhat;
             }
         }
-        float[] a = new float[c], b = new float[c], cc = new float[c];
+        float[] k0 = new float[c], meanDy = new float[c], meanDyXhat = new float[c];
         for (int ch = 0; ch < c; ch++) {
             dgamma[ch] = (float) sumDyXhat[ch];
             dbeta[ch] = (float) sumDy[ch];
-            double k0 = gamma[ch] * (double) invStd[ch];
-            // dx = k0 * (dy - mean(dy) - xhat * mean(dy * xhat)), xhat = (x - mean) * invStd
-            a[ch] = (float) k0;
-            b[ch] = (float) (k0 * sumDyXhat[ch] / m * invStd[ch]);
-            cc[ch] = (float) (-k0 * sumDy[ch] / m + k0 * sumDyXhat[ch] / m * invStd[ch] * mean[ch]);
+            k0[ch] = gamma[ch] * invStd[ch];
+            meanDy[ch] = (float) (sumDy[ch] / m);
+            meanDyXhat[ch] = (float) (sumDyXhat[ch] / m);
         }
+        // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat)); in terms of xhat, not a folded
+        // a*dy - b*x + c, which cancels badly when a channel's values sit close together.
         for (int p = 0, k = 0; p < m; p++) {
-            for (int ch = 0; ch < c; ch++, k++) dx[k] = a[ch] * dy[k] - b[ch] * x[k] + cc[ch];
+            for (int ch = 0; ch < c; ch++, k++) {
+                float xhat = (x[k] - mean[ch]) * invStd[ch];
+                dx[k] = k0[ch] * (dy[k] - meanDy[ch] - xhat * meanDyXhat[ch]);
+            }
         }
     }
 

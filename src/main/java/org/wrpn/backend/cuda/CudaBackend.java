@@ -25,7 +25,6 @@ import org.wrpn.backend.ConvGeometry;
 import org.wrpn.backend.LossResult;
 import org.wrpn.backend.Op;
 import org.wrpn.backend.PoolGeometry;
-import org.wrpn.backend.UnsupportedOperationError;
 import org.wrpn.quant.PackedLayout;
 import org.wrpn.quant.Quantizer;
 import org.wrpn.tensor.DType;
@@ -38,8 +37,11 @@ import org.wrpn.tensor.Tensor;
  * process's {@link CudaRuntime}. Work is queued on the stream; only downloads and scalar results
  * (weightCodes at k = 1, sumSquares, maxAbs, sum) wait for it.
  *
- * <p>Implemented so far: memory, copies, fill, add, the quantizers, pack/unpack and reductions.
- * Layer ops say so through {@link #supports} and throw {@link UnsupportedOperationError}.
+ * <p>Every op of a training step is here: the quantizers, pack/unpack, convolution (implicit-GEMM
+ * SIMT kernels, split-K weight gradient), batch norm, pooling, linear, softmax cross-entropy and
+ * SGD. A step leaves the GPU only for the loss and correct-count scalars (and for whatever scalar the
+ * caller asks for, such as sumSquares). Op-internal scratch (split-K partial sums, batch-norm and loss
+ * partials) comes from the caching allocator and is released when the op has been queued.
  */
 public final class CudaBackend implements Backend {
     static final int BLOCK = 256;
@@ -57,6 +59,8 @@ public final class CudaBackend implements Backend {
     private final CUdeviceptr sumResult = new CUdeviceptr();
     private final CUdeviceptr meanResult = new CUdeviceptr();
     private final CUdeviceptr maxResult = new CUdeviceptr();
+    /** The loss kernel's totals: double loss sum, int correct count, int first bad label (or -1). */
+    private final CUdeviceptr lossResult = new CUdeviceptr();
     private final Set<CudaTensor> live = Collections.newSetFromMap(new IdentityHashMap<>());
     private boolean closed;
 
@@ -74,6 +78,7 @@ public final class CudaBackend implements Backend {
         CudaRuntime.check(cuMemAlloc(sumResult, 8), "cuMemAlloc(reduction result)");
         CudaRuntime.check(cuMemAlloc(meanResult, 4), "cuMemAlloc(reduction result)");
         CudaRuntime.check(cuMemAlloc(maxResult, 4), "cuMemAlloc(reduction result)");
+        CudaRuntime.check(cuMemAlloc(lossResult, 16), "cuMemAlloc(loss result)");
     }
 
     private static final class DriverMemory implements DeviceAllocator.RawMemory<CUdeviceptr> {
@@ -120,11 +125,6 @@ public final class CudaBackend implements Backend {
     @Override
     public boolean supports(Op op, int weightBits, int activationBits) {
         return CudaSupport.supports(op, weightBits, activationBits);
-    }
-
-    private UnsupportedOperationError notYet(String what) {
-        return new UnsupportedOperationError("cuda backend does not implement " + what
-                + " yet; use --device cpu (missing: " + CudaSupport.missingForTraining() + ")");
     }
 
     // ---- memory -------------------------------------------------------------------------------
@@ -556,94 +556,327 @@ public final class CudaBackend implements Backend {
         return v[0];
     }
 
-    // ---- layers (not yet on the GPU) ------------------------------------------------------------
+    // ---- layers -------------------------------------------------------------------------------
 
     @Override
     public void relu(Tensor x, Tensor y) {
-        throw notYet("relu");
+        CudaTensor s = of(x, DType.F32, "relu"), d = of(y, DType.F32, "relu");
+        sameElements(s, d, "relu");
+        elementwise("relu_f32", s.elements(), s, d, s.elements());
     }
 
     @Override
     public void reluBackward(Tensor y, Tensor dy, Tensor dx) {
-        throw notYet("relu backward");
+        CudaTensor s = of(y, DType.F32, "reluBackward"), g = of(dy, DType.F32, "reluBackward");
+        CudaTensor d = of(dx, DType.F32, "reluBackward");
+        sameElements(s, g, "reluBackward");
+        sameElements(s, d, "reluBackward");
+        elementwise("relu_bwd_f32", s.elements(), s, g, d, s.elements());
+    }
+
+    /** Scratch device memory for the duration of one op, from the caching allocator (so counted). */
+    private final class Scratch implements AutoCloseable {
+        private final DeviceAllocator.Block<CUdeviceptr> block;
+
+        Scratch(long bytes) {
+            ensureOpen();
+            rt.makeCurrent();
+            block = allocator.allocate(bytes);
+        }
+
+        CUdeviceptr at(long byteOffset) {
+            return block.pointer().withByteOffset(byteOffset);
+        }
+
+        @Override
+        public void close() {
+            // Stream-ordered reuse: whatever takes the block next queues behind the kernels using it.
+            allocator.release(block);
+        }
+    }
+
+    /** A launch with an exact grid (tiled kernels that derive their tile from blockIdx). */
+    private void launchBlocks(String kernel, long blocks, int threads, Object... args) {
+        ensureOpen();
+        rt.makeCurrent();
+        rt.launch(kernel, blocks, threads, 0, stream, params(args));
+    }
+
+    private static long gemmBlocks(long m, long n) {
+        long t = CudaSupport.GEMM_TILE;
+        return ((m + t - 1) / t) * ((n + t - 1) / t);
+    }
+
+    private void checkConv(CudaTensor x, CudaTensor w, CudaTensor y, ConvGeometry g) {
+        long xs = (long) g.n() * g.h() * g.w() * g.cin(), ws = (long) g.cout() * g.patch();
+        long ys = (long) g.n() * g.outH() * g.outW() * g.cout();
+        if (x.elements() != xs || w.elements() != ws || y.elements() != ys) {
+            throw new IllegalArgumentException("convolution " + g + ": input " + x + ", weights " + w + ", output " + y);
+        }
+    }
+
+    private Object[] convArgs(ConvGeometry g) {
+        return new Object[] {g.n(), g.h(), g.w(), g.cin(), g.cout(), g.kh(), g.kw(), g.stride(), g.pad(), g.outH(), g.outW()};
+    }
+
+    private static Object[] concat(Object[] a, Object... b) {
+        Object[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    @Override
+    public long convWorkspaceBytes(ConvGeometry g) {
+        return CudaSupport.convWorkspaceBytes(g);
     }
 
     @Override
     public void conv2dForward(Tensor x, Tensor w, Tensor y, ConvGeometry g) {
-        throw notYet("conv2d");
+        CudaTensor xt = of(x, DType.F32, "conv2dForward"), wt = of(w, DType.F32, "conv2dForward");
+        CudaTensor yt = of(y, DType.F32, "conv2dForward");
+        checkConv(xt, wt, yt, g);
+        launchBlocks("conv2d_fprop_f32_f32_f32", gemmBlocks((long) g.n() * g.outH() * g.outW(), g.cout()), BLOCK,
+                concat(new Object[] {xt, wt, yt}, convArgs(g)));
     }
 
     @Override
     public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvGeometry g) {
-        throw notYet("conv2d backward data");
+        CudaTensor dyt = of(dy, DType.F32, "conv2dBackwardData"), wt = of(w, DType.F32, "conv2dBackwardData");
+        CudaTensor dxt = of(dx, DType.F32, "conv2dBackwardData");
+        checkConv(dxt, wt, dyt, g);
+        launchBlocks("conv2d_dgrad_f32_f32_f32", gemmBlocks((long) g.n() * g.h() * g.w(), g.cin()), BLOCK,
+                concat(new Object[] {dyt, wt, dxt}, convArgs(g)));
     }
 
     @Override
     public void conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, ConvGeometry g) {
-        throw notYet("conv2d backward filter");
+        CudaTensor xt = of(x, DType.F32, "conv2dBackwardFilter"), dyt = of(dy, DType.F32, "conv2dBackwardFilter");
+        CudaTensor dwt = of(dw, DType.F32, "conv2dBackwardFilter");
+        checkConv(xt, dwt, dyt, g);
+        long pixels = (long) g.n() * g.outH() * g.outW();
+        int splits = CudaSupport.wgradSplits(g);
+        long blocks = gemmBlocks(g.cout(), g.patch());
+        if (splits == 1) {
+            launchBlocks("conv2d_wgrad_f32_f32_f32", blocks, BLOCK, concat(new Object[] {xt, dyt, dwt}, concat(convArgs(g), 1, 0)));
+            return;
+        }
+        int perSplit = (int) CudaSupport.wgradPixelsPerSplit(pixels, splits);
+        long mn = (long) g.cout() * g.patch();
+        try (Scratch partial = new Scratch(CudaSupport.convWorkspaceBytes(g))) {
+            launchBlocks("conv2d_wgrad_f32_f32_f32", blocks * splits, BLOCK,
+                    concat(new Object[] {xt, dyt, partial.at(0)}, concat(convArgs(g), splits, perSplit)));
+            launch("conv2d_splitk_reduce_f32", mn, partial.at(0), dwt, mn, splits);
+        }
+    }
+
+    private CudaTensor perChannel(Tensor t, int channels, String what) {
+        CudaTensor c = of(t, DType.F32, what);
+        if (c.elements() != channels) throw new IllegalArgumentException(what + ": expected " + channels + " values, got " + c);
+        return c;
+    }
+
+    /** Launch arguments of a (rows, C) batch-norm reduction: rows, C, chunks. */
+    private record BnShape(long rows, int channels, int chunks) {
+        long blocks() {
+            return (long) chunks * ((channels + 31) / 32);
+        }
+    }
+
+    private static BnShape bnShape(CudaTensor x, int channels) {
+        long rows = x.elements() / channels;
+        if (rows * channels != x.elements()) {
+            throw new IllegalArgumentException("batch norm over " + channels + " channels of " + x);
+        }
+        return new BnShape(rows, channels, CudaSupport.bnChunks(rows));
     }
 
     @Override
     public void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
             Tensor runningMean, Tensor runningVar, float momentum, float eps) {
-        throw notYet("batch norm");
+        CudaTensor xt = of(x, DType.F32, "batchNormTrain"), yt = of(y, DType.F32, "batchNormTrain");
+        sameElements(xt, yt, "batchNormTrain");
+        CudaTensor gt = of(gamma, DType.F32, "batchNormTrain gamma");
+        int c = (int) gt.elements();
+        CudaTensor bt = perChannel(beta, c, "batchNormTrain beta"), mt = perChannel(saveMean, c, "batchNormTrain mean");
+        CudaTensor it = perChannel(saveInvStd, c, "batchNormTrain invStd");
+        CudaTensor rm = perChannel(runningMean, c, "batchNormTrain running mean");
+        CudaTensor rv = perChannel(runningVar, c, "batchNormTrain running var");
+        BnShape s = bnShape(xt, c);
+        long partialBytes = 8L * s.chunks() * c;
+        try (Scratch sc = new Scratch(partialBytes + 8L * c)) {
+            CUdeviceptr partial = sc.at(0), mean = sc.at(partialBytes);
+            launchBlocks("bn_partial_sum_f32_f64", s.blocks(), BLOCK, xt, s.rows(), c, s.chunks(), partial);
+            launch("bn_mean_f64", c, partial, s.rows(), c, s.chunks(), mean);
+            launchBlocks("bn_partial_sqdev_f32_f64", s.blocks(), BLOCK, xt, mean, s.rows(), c, s.chunks(), partial);
+            launch("bn_train_stats_f32", c, partial, mean, s.rows(), c, s.chunks(), mt, it, rm, rv, momentum, eps);
+        }
+        launch("bn_apply_f32", xt.elements(), xt, gt, bt, mt, it, yt, xt.elements(), c);
     }
 
     @Override
     public void batchNormApply(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, Tensor y) {
-        throw notYet("batch norm");
+        CudaTensor xt = of(x, DType.F32, "batchNormApply"), yt = of(y, DType.F32, "batchNormApply");
+        sameElements(xt, yt, "batchNormApply");
+        CudaTensor gt = of(gamma, DType.F32, "batchNormApply gamma");
+        int c = (int) gt.elements();
+        bnShape(xt, c);
+        launch("bn_apply_f32", xt.elements(), xt, gt, perChannel(beta, c, "batchNormApply beta"),
+                perChannel(mean, c, "batchNormApply mean"), perChannel(invStd, c, "batchNormApply invStd"), yt,
+                xt.elements(), c);
     }
 
     @Override
     public void batchNormInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, float eps,
             Tensor y) {
-        throw notYet("batch norm");
+        CudaTensor xt = of(x, DType.F32, "batchNormInference"), yt = of(y, DType.F32, "batchNormInference");
+        sameElements(xt, yt, "batchNormInference");
+        CudaTensor gt = of(gamma, DType.F32, "batchNormInference gamma");
+        int c = (int) gt.elements();
+        bnShape(xt, c);
+        try (Scratch coef = new Scratch(8L * c)) {
+            launch("bn_inference_coef_f32", c, gt, perChannel(beta, c, "batchNormInference beta"),
+                    perChannel(runningMean, c, "batchNormInference running mean"),
+                    perChannel(runningVar, c, "batchNormInference running var"), eps, c, coef.at(0));
+            launch("bn_scale_shift_f32", xt.elements(), xt, coef.at(0), yt, xt.elements(), c);
+        }
     }
 
     @Override
     public void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
             Tensor dgamma, Tensor dbeta) {
-        throw notYet("batch norm backward");
+        CudaTensor xt = of(x, DType.F32, "batchNormBackward"), gy = of(dy, DType.F32, "batchNormBackward");
+        CudaTensor gx = of(dx, DType.F32, "batchNormBackward");
+        sameElements(xt, gy, "batchNormBackward");
+        sameElements(xt, gx, "batchNormBackward");
+        CudaTensor gt = of(gamma, DType.F32, "batchNormBackward gamma");
+        int c = (int) gt.elements();
+        CudaTensor mt = perChannel(saveMean, c, "batchNormBackward mean");
+        CudaTensor it = perChannel(saveInvStd, c, "batchNormBackward invStd");
+        CudaTensor dg = perChannel(dgamma, c, "batchNormBackward dgamma"), db = perChannel(dbeta, c, "batchNormBackward dbeta");
+        BnShape s = bnShape(xt, c);
+        long partialBytes = 16L * s.chunks() * c;
+        try (Scratch sc = new Scratch(partialBytes + 12L * c)) {
+            CUdeviceptr partial = sc.at(0), coef = sc.at(partialBytes);
+            launchBlocks("bn_partial_bwd_f32_f64", s.blocks(), BLOCK, xt, gy, mt, it, s.rows(), c, s.chunks(), partial);
+            launch("bn_bwd_coef_f32", c, partial, gt, it, s.rows(), c, s.chunks(), dg, db, coef);
+            launch("bn_bwd_apply_f32", xt.elements(), xt, gy, mt, it, coef, gx, xt.elements(), c);
+        }
+    }
+
+    private static Object[] poolArgs(PoolGeometry g) {
+        return new Object[] {g.n(), g.h(), g.w(), g.c(), g.window(), g.stride(), g.pad(), g.outH(), g.outW()};
+    }
+
+    private static void checkPool(CudaTensor x, CudaTensor y, PoolGeometry g, String what) {
+        long xs = (long) g.n() * g.h() * g.w() * g.c(), ys = (long) g.n() * g.outH() * g.outW() * g.c();
+        if (x.elements() != xs || y.elements() != ys) throw new IllegalArgumentException(what + " " + g + ": " + x + " -> " + y);
     }
 
     @Override
     public void maxPoolForward(Tensor x, Tensor y, Tensor argmax, PoolGeometry g) {
-        throw notYet("max pool");
+        CudaTensor xt = of(x, DType.F32, "maxPoolForward"), yt = of(y, DType.F32, "maxPoolForward");
+        CudaTensor at = of(argmax, DType.I32, "maxPoolForward argmax");
+        checkPool(xt, yt, g, "maxPoolForward");
+        sameElements(yt, at, "maxPoolForward argmax");
+        launch("maxpool_fwd_f32", yt.elements(), concat(new Object[] {xt, yt, at}, poolArgs(g)));
     }
 
     @Override
     public void maxPoolBackward(Tensor dy, Tensor argmax, Tensor dx, PoolGeometry g) {
-        throw notYet("max pool backward");
+        CudaTensor gy = of(dy, DType.F32, "maxPoolBackward"), at = of(argmax, DType.I32, "maxPoolBackward argmax");
+        CudaTensor gx = of(dx, DType.F32, "maxPoolBackward");
+        checkPool(gx, gy, g, "maxPoolBackward");
+        sameElements(gy, at, "maxPoolBackward argmax");
+        launch("maxpool_bwd_f32", gx.elements(), concat(new Object[] {gy, at, gx}, poolArgs(g)));
+    }
+
+    /** (n, hw, c) of a (n, h, w, c) tensor. */
+    private static int[] gapDims(CudaTensor t) {
+        Shape s = t.shape;
+        int n = s.dim(0), c = s.channels();
+        return new int[] {n, (int) (s.elements() / ((long) n * c)), c};
     }
 
     @Override
     public void globalAvgPoolForward(Tensor x, Tensor y) {
-        throw notYet("global average pool");
+        CudaTensor xt = of(x, DType.F32, "globalAvgPoolForward"), yt = of(y, DType.F32, "globalAvgPoolForward");
+        int[] d = gapDims(xt);
+        if (yt.elements() != (long) d[0] * d[2]) throw new IllegalArgumentException("globalAvgPool " + xt + " -> " + yt);
+        launch("gap_fwd_f32", yt.elements(), xt, yt, d[0], d[1], d[2]);
     }
 
     @Override
     public void globalAvgPoolBackward(Tensor dy, Tensor dx) {
-        throw notYet("global average pool backward");
+        CudaTensor gy = of(dy, DType.F32, "globalAvgPoolBackward"), gx = of(dx, DType.F32, "globalAvgPoolBackward");
+        int[] d = gapDims(gx);
+        if (gy.elements() != (long) d[0] * d[2]) throw new IllegalArgumentException("globalAvgPool backward " + gy + " -> " + gx);
+        launch("gap_bwd_f32", gx.elements(), gy, gx, d[0], d[1], d[2], 1f / d[1]);
+    }
+
+    /** (n, in, out) of a linear layer with weights (out, in). */
+    private static int[] linearDims(CudaTensor x, CudaTensor w) {
+        int out = w.shape.dim(0), in = w.shape.dim(1);
+        long n = x.elements() / in;
+        if (w.shape.rank() != 2 || n * in != x.elements()) throw new IllegalArgumentException("linear: input " + x + ", weights " + w);
+        return new int[] {(int) n, in, out};
     }
 
     @Override
     public void linearForward(Tensor x, Tensor w, Tensor b, Tensor y) {
-        throw notYet("linear");
+        CudaTensor xt = of(x, DType.F32, "linearForward"), wt = of(w, DType.F32, "linearForward");
+        CudaTensor yt = of(y, DType.F32, "linearForward");
+        int[] d = linearDims(xt, wt);
+        if (yt.elements() != (long) d[0] * d[2]) throw new IllegalArgumentException("linear output " + yt);
+        CudaTensor bt = b == null ? null : perChannel(b, d[2], "linearForward bias");
+        launchBlocks("linear_fprop_f32_f32_f32", gemmBlocks(d[0], d[2]), BLOCK, xt, wt, bt, yt, d[0], d[1], d[2]);
     }
 
     @Override
     public void linearBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) {
-        throw notYet("linear backward");
+        CudaTensor xt = of(x, DType.F32, "linearBackward"), wt = of(w, DType.F32, "linearBackward");
+        CudaTensor gy = of(dy, DType.F32, "linearBackward"), gw = of(dw, DType.F32, "linearBackward dw");
+        int[] d = linearDims(xt, wt);
+        if (gy.elements() != (long) d[0] * d[2]) throw new IllegalArgumentException("linear dy " + gy);
+        sameElements(wt, gw, "linearBackward dw");
+        if (dx != null) {
+            CudaTensor gx = of(dx, DType.F32, "linearBackward dx");
+            sameElements(xt, gx, "linearBackward dx");
+            launchBlocks("linear_dgrad_f32_f32_f32", gemmBlocks(d[0], d[1]), BLOCK, gy, wt, gx, d[0], d[1], d[2]);
+        }
+        launchBlocks("linear_wgrad_f32_f32_f32", gemmBlocks(d[2], d[1]), BLOCK, xt, gy, gw, d[0], d[1], d[2]);
+        if (db != null) launch("linear_bias_grad_f32_f64", d[2], gy, perChannel(db, d[2], "linearBackward db"), d[0], d[2]);
     }
 
     @Override
     public LossResult softmaxCrossEntropy(Tensor logits, Tensor labels, Tensor dlogits, float gradScale) {
-        throw notYet("softmax cross-entropy");
+        CudaTensor z = of(logits, DType.F32, "softmaxCrossEntropy"), dz = of(dlogits, DType.F32, "softmaxCrossEntropy");
+        CudaTensor lab = of(labels, DType.I32, "softmaxCrossEntropy labels");
+        sameElements(z, dz, "softmaxCrossEntropy");
+        int n = (int) lab.elements();
+        int classes = (int) (z.elements() / n);
+        if ((long) n * classes != z.elements()) throw new IllegalArgumentException("softmaxCrossEntropy: " + z + " for " + n + " labels");
+        try (Scratch sc = new Scratch(12L * n)) {
+            CUdeviceptr loss = sc.at(0), hit = sc.at(8L * n);
+            launch("softmax_xent_f32", n, z, lab, dz, n, classes, gradScale, loss, hit);
+            launchBlocks("softmax_xent_total", 1, BLOCK, loss, hit, n, lossResult);
+        }
+        ByteBuffer r = ByteBuffer.allocate(16).order(java.nio.ByteOrder.nativeOrder());
+        stagedDownload(lossResult, 16, (b, off, len) -> r.put(0, b, 0, 16));
+        int bad = r.getInt(12);
+        if (bad >= 0) {
+            int[] label = new int[1];
+            stagedDownload(lab.ptr().withByteOffset(4L * bad), 4, (b, off, len) -> label[0] = b.getInt(0));
+            throw new IllegalArgumentException("label " + label[0] + " (sample " + bad + ") outside 0.." + (classes - 1));
+        }
+        return new LossResult(r.getDouble(0), r.getInt(8), n);
     }
 
     @Override
     public void sgdStep(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay) {
-        throw notYet("SGD");
+        CudaTensor p = of(param, DType.F32, "sgdStep"), g = of(grad, DType.F32, "sgdStep"), v = of(velocity, DType.F32, "sgdStep");
+        sameElements(p, g, "sgdStep");
+        sameElements(p, v, "sgdStep");
+        elementwise("sgd_momentum_f32", p.elements(), p, g, v, p.elements(), lr, momentum, weightDecay);
     }
 
     @Override
@@ -665,6 +898,7 @@ public final class CudaBackend implements Backend {
             cuMemFree(sumResult);
             cuMemFree(meanResult);
             cuMemFree(maxResult);
+            cuMemFree(lossResult);
             cuStreamDestroy(stream);
         }
     }

@@ -3,25 +3,82 @@ package org.wrpn.backend.cuda;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
+import org.wrpn.backend.ConvGeometry;
 import org.wrpn.backend.Op;
 import org.wrpn.quant.Quantizer;
 
 /**
- * Which Backend ops the CUDA backend implements so far. Pure Java (no driver classes), so that
- * backend selection can ask without loading JCuda.
+ * What the CUDA backend implements, and the launch rules that decide its scratch memory. Pure Java
+ * (no driver classes), so that backend selection and the memory planner can ask without loading
+ * JCuda.
  */
 public final class CudaSupport {
     private CudaSupport() {}
 
-    private static final Set<Op> IMPLEMENTED = EnumSet.of(Op.QUANTIZE_ACTIVATIONS, Op.QUANTIZE_WEIGHTS, Op.PACK);
+    private static final Set<Op> IMPLEMENTED = EnumSet.allOf(Op.class);
+
+    /** Rows of the GEMM tiles of cuda/gemm.cuh (M and N are both 64). */
+    static final int GEMM_TILE = 64;
+    /** k-slice of the GEMM main loop: a split-K range is a multiple of it. */
+    static final int GEMM_K_SLICE = 16;
+    /** wgrad splits its reduction over output pixels only when it has at least this many. */
+    static final int SPLIT_MIN_PIXELS = 4096;
+    /** Output pixels per split at least. */
+    static final int SPLIT_PIXELS = 2048;
+    static final int MAX_SPLITS = 64;
+    /** wgrad aims at this many blocks (tiles x splits) when it splits: about two waves of a large GPU. */
+    static final int SPLIT_TARGET_BLOCKS = 256;
+    static final int BN_MAX_CHUNKS = 128;
+    static final int BN_ROWS_PER_CHUNK = 512;
 
     public static boolean supports(Op op, int weightBits, int activationBits) {
         return IMPLEMENTED.contains(op) && Quantizer.isValidWeightBits(weightBits)
                 && Quantizer.isValidActivationBits(activationBits);
     }
 
-    /** Ops a training step needs that the CUDA backend does not implement yet (empty once it can train). */
+    /** Ops a training step needs that the CUDA backend does not implement (empty: it trains). */
     public static List<Op> missingForTraining() {
         return EnumSet.complementOf(EnumSet.copyOf(IMPLEMENTED)).stream().toList();
+    }
+
+    /**
+     * How many k-ranges conv2d_wgrad splits its sum over the n*outH*outW output pixels into: enough
+     * blocks to fill a large GPU when the (cout x patch) tiles alone are few, never a range under
+     * 2048 pixels, at most 64. A function of the geometry alone, so results do not depend on the card.
+     */
+    public static int wgradSplits(ConvGeometry g) {
+        long pixels = (long) g.n() * g.outH() * g.outW();
+        if (pixels < SPLIT_MIN_PIXELS) return 1;
+        long tiles = tiles(g.cout()) * tiles(g.patch());
+        long wanted = Math.min(pixels / SPLIT_PIXELS, (SPLIT_TARGET_BLOCKS + tiles - 1) / tiles);
+        int splits = (int) Math.max(1, Math.min(MAX_SPLITS, wanted));
+        if (splits == 1) return 1;
+        long per = wgradPixelsPerSplit(pixels, splits);
+        return (int) ((pixels + per - 1) / per);
+    }
+
+    /** Output pixels per wgrad split: a multiple of the GEMM k-slice. */
+    static long wgradPixelsPerSplit(long pixels, int splits) {
+        long per = (pixels + splits - 1) / splits;
+        return (per + GEMM_K_SLICE - 1) / GEMM_K_SLICE * GEMM_K_SLICE;
+    }
+
+    private static long tiles(long n) {
+        return (n + GEMM_TILE - 1) / GEMM_TILE;
+    }
+
+    /**
+     * Device scratch one convolution of this geometry takes from the allocator: the split-K partial
+     * sums of its weight gradient ([splits][cout][patch] floats), or nothing. The memory planner
+     * declares the same bytes.
+     */
+    public static long convWorkspaceBytes(ConvGeometry g) {
+        int splits = wgradSplits(g);
+        return splits > 1 ? 4L * splits * g.cout() * g.patch() : 0;
+    }
+
+    /** Row ranges of batch norm's per-channel reductions: a function of the row count alone. */
+    static int bnChunks(long rows) {
+        return (int) Math.max(1, Math.min(BN_MAX_CHUNKS, (rows + BN_ROWS_PER_CHUNK - 1) / BN_ROWS_PER_CHUNK));
     }
 }

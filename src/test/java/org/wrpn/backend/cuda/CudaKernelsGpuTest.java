@@ -15,7 +15,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.wrpn.backend.BackendFixture;
-import org.wrpn.backend.ConvGeometry;
 import org.wrpn.backend.Op;
 import org.wrpn.backend.UnsupportedOperationError;
 import org.wrpn.reference.Reference;
@@ -166,12 +165,11 @@ class CudaKernelsGpuTest {
     }
 
     @Test
-    void unimplementedOpsSaySoInsteadOfAnswering() {
-        assertFalse(be.supports(Op.CONV2D, 4, 4));
-        assertTrue(be.supports(Op.PACK, 32, 4));
-        ConvGeometry g = new ConvGeometry(1, 4, 4, 1, 1, 3, 3, 1, 1);
-        Tensor x = outF32(1, 4, 4, 1), w = outF32(1, 3, 3, 1), y = outF32(1, 4, 4, 1);
-        assertThrows(UnsupportedOperationError.class, () -> be.conv2dForward(x, w, y, g));
+    void unsupportedBitWidthsAreRefusedClearly() {
+        assertTrue(be.supports(Op.CONV2D, 4, 4));
+        assertFalse(be.supports(Op.PACK, 32, 3));
+        UnsupportedOperationError e = assertThrows(UnsupportedOperationError.class, () -> be.requireSupport(Op.PACK, 32, 3));
+        assertTrue(e.getMessage().contains("cuda"), e.getMessage());
     }
 
     // ---- memory ----------------------------------------------------------------------------------

@@ -43,12 +43,16 @@ class CudaSelectionTest {
     }
 
     @Test
-    void aPartialCudaBackendIsNotChosenByAutoForTraining() {
-        assertFalse(CudaSupport.missingForTraining().isEmpty());
-        assertTrue(CudaSupport.supports(Op.PACK, 32, 4));
-        assertFalse(CudaSupport.supports(Op.CONV2D, 4, 4));
+    void theCudaBackendImplementsEveryOpATrainingStepNeeds() {
+        assertTrue(CudaSupport.missingForTraining().isEmpty(), CudaSupport.missingForTraining().toString());
+        for (Op op : Op.values()) {
+            assertTrue(CudaSupport.supports(op, 4, 4), op.toString());
+            assertTrue(CudaSupport.supports(op, 1, 32), op.toString());
+        }
         assertFalse(CudaSupport.supports(Op.PACK, 32, 3));
-        assertEquals("cpu", BackendSelector.autoChoice().backend());
+        assertFalse(CudaSupport.supports(Op.CONV2D, 3, 4));
+        // auto takes CUDA exactly when it can run
+        assertEquals(BackendSelector.cudaStatus().available() ? "cuda" : "cpu", BackendSelector.autoChoice().backend());
     }
 
     @Test

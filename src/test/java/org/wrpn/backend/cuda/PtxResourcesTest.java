@@ -78,7 +78,8 @@ class PtxResourcesTest {
         }
         Assumptions.assumeTrue(System.getProperty("wrpn.skipPtx") == null, "built with -Dwrpn.skipPtx");
         assertNotNull(idx, "nvcc is on this machine but the build made no /ptx/index.txt");
-        assertEquals(List.of("elementwise", "pack", "quantize", "reduce"), idx.moduleNames().stream().sorted().toList());
+        assertEquals(List.of("batchnorm", "conv", "elementwise", "linear", "loss", "optim", "pack", "pool", "quantize", "reduce"),
+                idx.moduleNames().stream().sorted().toList());
         for (PtxIndex.Entry e : idx.entries()) {
             assertEquals("sm_80", e.target(), e.toString());
             String ptx = resource("/ptx/" + e.file());
@@ -97,7 +98,9 @@ class PtxResourcesTest {
         List<String> launched = new ArrayList<>();
         for (String src : List.of("CudaBackend.java")) {
             String java = Files.readString(Path.of("src/main/java/org/wrpn/backend/cuda", src));
-            Matcher m = Pattern.compile("\"((?:quantize|binarize|unpack|reduce|add|mask)_[a-z0-9_]*)\"").matcher(java);
+            Matcher m = Pattern.compile(
+                    "\"((?:quantize|binarize|unpack|reduce|add|mask|relu|conv2d|linear|bn|maxpool|gap|softmax|sgd)_[a-z0-9_]*)\"")
+                    .matcher(java);
             while (m.find()) {
                 if (!m.group(1).endsWith("_u")) launched.add(m.group(1));  // "..._u" + bits: expanded below
             }
@@ -113,7 +116,7 @@ class PtxResourcesTest {
                 }
             }
         }
-        assertTrue(launched.size() > 10, "found the kernel names in CudaBackend.java: " + launched);
+        assertTrue(launched.size() > 40, "found the kernel names in CudaBackend.java: " + launched);
         for (String k : launched) {
             assertTrue(all.indexOf(".entry " + k + "(") >= 0, "kernel " + k + " is launched but no PTX defines it");
         }

@@ -1,0 +1,16 @@
+package org.wrpn.reference;
+
+import org.wrpn.backend.Backend;
+import org.wrpn.backend.cuda.LayerOpsContract;
+
+/**
+ * The layer-op contract the GPU tests hold the CUDA backend to, run here on the reference backend:
+ * on a machine without a GPU this is what keeps those checks (shapes, tolerances, poisoning) honest,
+ * and it shows that ReferenceBackend, the other side of the GPU whole-step test, is the spec.
+ */
+class ReferenceBackendContractTest extends LayerOpsContract {
+    @Override
+    protected Backend open() {
+        return new ReferenceBackend();
+    }
+}
