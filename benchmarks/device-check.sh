@@ -6,7 +6,8 @@
 #   benchmarks/device-check.sh --check    only check that the inputs exist (JDK 25 with jlink, mvn, nvcc)
 # Bundle: a stripped jlink'd Temurin 25 runtime, the wrpn jar with its PTX, the runtime jars the GPU
 # path needs (never ND4J/JavaCPP/OpenBLAS), the cuda test classes and the reference, the JUnit
-# console launcher, run.sh and COMMIT. Must stay under 60 MiB (the device tool carries 64 MiB).
+# console launcher, run.sh, the PyTorch peer, the GPU training check with its Fashion-MNIST slice
+# (train-check.sh) and COMMIT. Must stay under 60 MiB (the device tool carries 64 MiB).
 # Env: JAVA_HOME (JDK 25), BUILD_DIR (Maven build dir, default target/), BUNDLE (default bundle/).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,9 +15,9 @@ MODE="${1:-build}"
 BUNDLE="${BUNDLE:-$ROOT/bundle}"
 BUILD_DIR="${BUILD_DIR:-$ROOT/target}"
 LIMIT_MIB=60
-# java.base, java.logging (JCuda, JUnit), jdk.unsupported (jackson), java.management (JMX beans).
-# Not java.desktop: only log4j-core needs it, so the bundle logs through log4j-api's simple logger.
-MODULES=java.base,java.logging,jdk.unsupported,java.management
+# Runtime modules: docker/jlink-runtime.sh, profile gpu-bundle (java.base, java.logging for JCuda and
+# JUnit, jdk.unsupported for Jackson, java.management for JMX beans; not java.desktop: only
+# log4j-core needs it, so the bundle logs through log4j-api's simple logger).
 
 die() { echo "device-check: $*" >&2; exit 1; }
 
@@ -76,6 +77,11 @@ for need in jcuda-natives jcuda- picocli jackson-databind log4j-api; do
 done
 if ls "$BUNDLE/lib" | grep -qiE 'nd4j|javacpp|openblas'; then die "ND4J/JavaCPP jars slipped into the bundle"; fi
 
+# The GPU path must not reach ND4J: no backend/cuda class may refer to ND4J, JavaCPP or the CPU backend.
+bad="$("$JDK/bin/jdeps" -verbose:class --multi-release 25 --ignore-missing-deps "$JAR" 2>/dev/null \
+  | grep -E '^\s+org\.wrpn\.backend\.cuda\.' | grep -E 'org\.nd4j|org\.bytedeco|org\.wrpn\.backend\.cpu' || true)"
+[[ -z "$bad" ]] || die "backend/cuda refers to ND4J or the CPU backend:"$'\n'"$bad"
+
 # Test classes: the cuda tests, their fixture and the executable reference (no ND4J-backed tests).
 cp -r "$BUILD_DIR/test-classes/org/wrpn/backend/cuda" "$BUNDLE/test-classes/org/wrpn/backend/"
 cp -r "$BUILD_DIR/test-classes/org/wrpn/reference" "$BUNDLE/test-classes/org/wrpn/"
@@ -86,14 +92,26 @@ JUNIT_VERSION="$(sed -n 's:.*<junit.version>\(.*\)</junit.version>.*:\1:p' "$ROO
   -Dartifact="org.junit.platform:junit-platform-console-standalone:$JUNIT_VERSION" \
   -DoutputDirectory="$BUNDLE/lib-test" -Dmdep.stripVersion=true)
 
-echo "device-check: jlink ($MODULES)"
-"$JDK/bin/jlink" --add-modules "$MODULES" --strip-debug --no-header-files --no-man-pages \
-  --compress=zip-9 --output "$BUNDLE/jre"
-# libjvm.so ships with its symbol table: 5 MB that a run never needs.
-command -v strip >/dev/null && strip --strip-unneeded "$BUNDLE/jre/lib/server/libjvm.so"
+# The same jlink recipe as the Docker image (docker/jlink-runtime.sh), gpu-bundle profile.
+"$ROOT/docker/jlink-runtime.sh" "$JDK" "$BUNDLE/jre" gpu-bundle
 
 cp "$ROOT/benchmarks/gpu-bundle/run.sh" "$BUNDLE/run.sh"
 chmod +x "$BUNDLE/run.sh"
+# The PyTorch peer of `wrpn bench` runs beside it on the GPU machine (PyTorch is installed there).
+mkdir -p "$BUNDLE/peers"
+cp "$ROOT/benchmarks/peers/pytorch_wrpn.py" "$BUNDLE/peers/"
+
+# ---- BEGIN GPU training check (CUDA backend part 2, issue 5; backend/cuda owns this block) ----------
+# train-check.sh (run by run.sh), the CPU run it compares with, and a Fashion-MNIST slice (the first
+# train_images/test_images of cpu-reference.txt, ~6 MiB) for its one-epoch GPU training.
+cp "$ROOT/benchmarks/gpu-bundle/train-check.sh" "$ROOT/benchmarks/gpu-bundle/cpu-reference.txt" "$BUNDLE/"
+chmod +x "$BUNDLE/train-check.sh"
+FASHION="${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}"
+[[ -d "$FASHION" ]] || die "needs Fashion-MNIST in $FASHION (apt-get install dataset-fashion-mnist, or set FASHION_MNIST)"
+"$ROOT/benchmarks/gpu-bundle/fashion-slice.sh" "$FASHION" "$BUNDLE/data/fashion-slice" \
+  "$(sed -n 's/^train_images=//p' "$ROOT/benchmarks/gpu-bundle/cpu-reference.txt")" \
+  "$(sed -n 's/^test_images=//p' "$ROOT/benchmarks/gpu-bundle/cpu-reference.txt")"
+# ---- END GPU training check ------------------------------------------------------------------------
 commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [[ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]] && commit="$commit+uncommitted"
 echo "$commit built $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$BUNDLE/COMMIT"
@@ -113,5 +131,6 @@ cat <<EOF
 Run it on a GPU with the device tool (from the repository root; bundle/ is git-ignored, so carry it):
   run(command="bash bundle/run.sh", carry=["bundle"], timeout_s=420)
 Its report is \$OUT/report.md (with tests.txt, info.json, pack-bandwidth.csv, nvidia-smi.txt beside it);
-record the run in benchmarks/results/device-log.md.
+record the run in benchmarks/results/device-log.md. gpu-bench.tar.gz holds the CSV/JSON of
+\`wrpn bench --device cuda\` and of the PyTorch peer: see benchmarks/README.md to commit and plot them.
 EOF

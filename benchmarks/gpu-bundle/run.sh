@@ -3,9 +3,11 @@
 # on the machine but an NVIDIA driver: the bundle carries the Java runtime, jars, PTX and tests.
 #   bash bundle/run.sh           on the GPU machine: GPU tests must run (-Dwrpn.requireGpu=true)
 #   bash bundle/run.sh --local   anywhere: the same bundle, GPU tests skip, no benchmark
-# Writes report.md, tests.txt, info.json, nvidia-smi.txt, classes.log.gz and, on a GPU, bench.txt and
-# pack-bandwidth.csv under $OUT (else bundle/out): 7 files, inside the device tool's 8.
-# Each step has its own time limit so that the whole run stays well inside 6 minutes.
+# Writes report.md, tests.txt, info.json, nvidia-smi.txt, classes.log.gz and, on a GPU, bench.txt,
+# pack-bandwidth.csv and gpu-bench.tar.gz (`wrpn bench --device cuda` and the PyTorch peer: CSV, JSON,
+# logs) under $OUT (else bundle/out): 8 files, the device tool's limit.
+# Each step has its own time limit so that the whole run stays well inside 6 minutes; the bench
+# steps shrink theirs to what is left of DEADLINE seconds and are skipped when too little is.
 set -uo pipefail
 B="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 MODE=gpu
@@ -54,17 +56,78 @@ timeout 240 "$JAVA" "${JOPTS[@]}" -Dwrpn.requireGpu=$REQUIRE -Dwrpn.cuda.syncLau
   --select-class org.wrpn.backend.cuda.DeviceAllocatorTest \
   --select-class org.wrpn.backend.cuda.KernelArithmeticTest \
   --select-class org.wrpn.backend.cuda.CudaSelectionTest \
+  --select-class org.wrpn.backend.cuda.CudaLayersGpuTest \
+  --select-class org.wrpn.backend.cuda.CudaTrainingStepGpuTest \
   --details=tree --disable-banner --disable-ansi-colors --fail-if-no-tests 2>&1 | tee "$OUT/tests.txt"
 TEST_RC=${PIPESTATUS[0]}
 ND4J_LOADED=$(grep -cE " (org\.nd4j|org\.bytedeco)\." "$OUT/classes.log" 2>/dev/null || true)
 echo "ND4J/JavaCPP classes loaded: ${ND4J_LOADED:-0}"
 gzip -f "$OUT/classes.log" 2>/dev/null || true
 
+# ---- BEGIN GPU training check (CUDA backend part 2, issue 5; backend/cuda owns this block) ----------
+# lenet width 2 w4a4, one epoch on the bundled slice, against the CPU run; resnet20 width 2 w2a2 step
+# time and peak memory against the planner (train-check.sh). Its section goes into report.md.
+step "GPU training check (train-check.sh $MODE)"
+TRAIN_MD="${TMPDIR:-/tmp}/wrpn-train-check.md"
+rm -f "$TRAIN_MD"
+timeout 260 bash "$B/train-check.sh" "$MODE" "$TRAIN_MD"
+TRAIN_RC=$?
+# ---- END GPU training check ------------------------------------------------------------------------
+
 BENCH_RC=skipped
 if [[ $MODE == gpu ]]; then
   step "pack/unpack bandwidth vs device-to-device copy"
   timeout 150 "$JAVA" "${JOPTS[@]}" -Xmx8g -cp "$CP" org.wrpn.backend.cuda.PackBenchmark --out "$OUT" 2>&1 | tee "$OUT/bench.txt"
   BENCH_RC=${PIPESTATUS[0]}
+fi
+
+# wrpn bench (kernels at the layer shapes of lenet/resnet20, train rows: planned until CUDA can
+# train) and the PyTorch peer beside it, with the ratios. Their files travel as one archive.
+DEADLINE=330
+left() { echo $(( DEADLINE - ($(date +%s) - START) )); }
+WB="$OUT/gpu-bench"
+WRPN_BENCH_RC=skipped
+PEER_RC=skipped
+BENCH_ND4J=0
+export WRPN_COMMIT="$(cut -d' ' -f1 "$B/COMMIT" 2>/dev/null || echo unknown)"
+if [[ $MODE == gpu ]]; then
+  mkdir -p "$WB"
+  step "wrpn bench all --device cuda"
+  t=$(left); (( t > 120 )) && t=120
+  if (( t >= 30 )); then
+    timeout $t "$JAVA" "${JOPTS[@]}" -Xmx8g -Xlog:class+load=info:file="$WB/bench-classes.log" -cp "$CP" \
+      org.wrpn.cli.Main bench all --device cuda --out "$WB" --no-progress --time-budget $(( t - 25 )) 2>&1 | tee "$WB/wrpn-bench.txt"
+    WRPN_BENCH_RC=${PIPESTATUS[0]}
+    BENCH_ND4J=$(grep -cE " (org\.nd4j|org\.bytedeco)\." "$WB/bench-classes.log" 2>/dev/null || true)
+    gzip -f "$WB/bench-classes.log" 2>/dev/null || true
+  else
+    echo "skipped: $t s left" | tee "$WB/wrpn-bench.txt"
+  fi
+  step "PyTorch peer (benchmarks/peers/pytorch_wrpn.py)"
+  t=$(left); (( t > 150 )) && t=150
+  if (( t >= 40 )) && command -v python3 >/dev/null; then
+    peer_args=(--device cuda --out "$WB" --time-budget $(( t - 30 )))
+    [[ -f "$WB/kernels-cuda.json" ]] && peer_args+=(--wrpn-kernels "$WB/kernels-cuda.json")
+    [[ -f "$WB/train-cuda.json" ]] && peer_args+=(--wrpn-train "$WB/train-cuda.json")
+    PYTHONUNBUFFERED=1 timeout $t python3 "$B/peers/pytorch_wrpn.py" "${peer_args[@]}" 2>&1 | tee "$WB/pytorch.txt"
+    PEER_RC=${PIPESTATUS[0]}
+  else
+    echo "skipped: $t s left or no python3" | tee "$WB/pytorch.txt"
+  fi
+  tar czf "$OUT/gpu-bench.tar.gz" -C "$OUT" gpu-bench && rm -rf "$WB"
+else
+  # Here: the bench CLI loads from the bundle without ND4J and refuses a missing GPU cleanly.
+  step "wrpn bench --device cuda without a GPU (must refuse, exit 2)"
+  "$JAVA" "${JOPTS[@]}" -cp "$CP" org.wrpn.cli.Main bench kernels --device cuda --out "${TMPDIR:-/tmp}/wrpn-bench-local" \
+    --no-progress >/dev/null 2>"$OUT/bench-local.txt"
+  rc=$?
+  cat "$OUT/bench-local.txt"
+  if [[ $rc -eq 2 ]] && grep -q "not available" "$OUT/bench-local.txt"; then WRPN_BENCH_RC=0; else WRPN_BENCH_RC=$rc; fi
+  rm -f "$OUT/bench-local.txt"
+  if command -v python3 >/dev/null; then
+    python3 -m py_compile "$B/peers/pytorch_wrpn.py" && PEER_RC=0 || PEER_RC=1
+    echo "pytorch_wrpn.py compiles: exit $PEER_RC"
+  fi
 fi
 
 step "report"
@@ -91,6 +154,19 @@ summary="$(grep -E "(tests|containers) (successful|failed|skipped|aborted|found)
     echo '```'
   fi
   echo
+  echo "## wrpn bench --device cuda (exit $WRPN_BENCH_RC; ND4J/JavaCPP classes loaded: $BENCH_ND4J) and PyTorch peer (exit $PEER_RC)"
+  echo
+  if [[ -f "$OUT/gpu-bench.tar.gz" ]]; then
+    echo "files: gpu-bench.tar.gz ($(tar tzf "$OUT/gpu-bench.tar.gz" | grep -v '/$' | sed 's:^gpu-bench/::' | tr '\n' ' '))"
+    echo
+    echo '```'
+    tar xzf "$OUT/gpu-bench.tar.gz" -O gpu-bench/wrpn-bench.txt 2>/dev/null | grep -vE '^(wrote|no plots)' | head -150
+    echo '```'
+    tar xzf "$OUT/gpu-bench.tar.gz" -O gpu-bench/pytorch-cuda.md 2>/dev/null
+  fi
+  echo
+  [[ -f "$TRAIN_MD" ]] && cat "$TRAIN_MD"  # GPU training check (CUDA backend part 2)
+  echo
   echo "total: $(( $(date +%s) - START )) s"
 } >"$OUT/report.md"
 cat "$OUT/report.md"
@@ -98,7 +174,11 @@ cat "$OUT/report.md"
 rc=0
 [[ $INFO_RC -eq 0 ]] || rc=1
 [[ $TEST_RC -eq 0 ]] || rc=1
+[[ $TRAIN_RC -eq 0 ]] || rc=1  # GPU training check (CUDA backend part 2)
 [[ "${ND4J_LOADED:-0}" == 0 ]] || rc=1
 [[ $BENCH_RC == skipped || $BENCH_RC -eq 0 ]] || rc=1
+[[ $WRPN_BENCH_RC == skipped || $WRPN_BENCH_RC -eq 0 ]] || rc=1
+[[ $PEER_RC == skipped || $PEER_RC -eq 0 ]] || rc=1
+[[ "${BENCH_ND4J:-0}" == 0 ]] || rc=1
 echo "run.sh: exit $rc after $(( $(date +%s) - START )) s"
 exit $rc

@@ -1,0 +1,115 @@
+package org.wrpn.bench;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.wrpn.backend.Backend;
+import org.wrpn.backend.cuda.CudaBackend;
+import org.wrpn.backend.cuda.CudaTimer;
+import org.wrpn.tensor.DType;
+import org.wrpn.tensor.Shape;
+import org.wrpn.tensor.Tensor;
+
+/**
+ * Times one op: warm-up runs, then repeats, each with the caches flushed first (outside the timed
+ * span) so that a tensor smaller than the last-level cache is not timed from cache. On the CPU the
+ * host clock; on CUDA a pair of events on the backend's stream, the L2 flushed by a memset.
+ */
+abstract class KernelClock implements AutoCloseable {
+    /** Seconds per repeat. */
+    abstract double[] time(Runnable op, int warmup, int reps);
+
+    abstract String method();
+
+    @Override
+    public void close() {}
+
+    static KernelClock of(Backend backend) {
+        return backend instanceof CudaBackend cuda ? new Cuda(cuda) : new Host();
+    }
+
+    /** Wall clock around a synchronous CPU op; a flush writes twice the last-level cache first. */
+    static final class Host extends KernelClock {
+        private final byte[] flush = new byte[(int) Math.min(1L << 30, Math.max(32L << 20, 2 * lastLevelCacheBytes()))];
+        private byte tick;
+
+        @Override
+        double[] time(Runnable op, int warmup, int reps) {
+            // The JIT compiles the op's loops during the first calls: warm up for 0.1 s at least.
+            long start = System.nanoTime();
+            for (int i = 0; i < warmup || (System.nanoTime() - start < 100_000_000L && i < 50); i++) op.run();
+            double[] s = new double[reps];
+            for (int i = 0; i < reps; i++) {
+                flush();
+                long t = System.nanoTime();
+                op.run();
+                s[i] = (System.nanoTime() - t) / 1e9;
+            }
+            return s;
+        }
+
+        private void flush() {
+            tick++;
+            java.util.Arrays.fill(flush, tick);
+        }
+
+        @Override
+        String method() {
+            return "host clock (System.nanoTime); warm-up at least 0.1 s; " + (flush.length >> 20)
+                    + " MiB written between repeats to flush the caches";
+        }
+
+        static long lastLevelCacheBytes() {
+            for (String index : new String[] {"index3", "index2"}) {
+                try {
+                    String s = Files.readString(Path.of("/sys/devices/system/cpu/cpu0/cache/" + index + "/size")).trim();
+                    long mult = s.endsWith("K") ? 1024 : s.endsWith("M") ? 1 << 20 : 1;
+                    return Long.parseLong(s.replaceAll("[^0-9]", "")) * mult;
+                } catch (java.io.IOException | RuntimeException ignored) {
+                    // try the next level
+                }
+            }
+            return 32L << 20;
+        }
+    }
+
+    /** CUDA events around the op on the backend's stream; a memset of 2x L2 before each repeat. */
+    static final class Cuda extends KernelClock {
+        private final CudaBackend be;
+        private final Tensor flush;
+        private final long flushBytes;
+
+        Cuda(CudaBackend be) {
+            this.be = be;
+            long l2 = be.device().l2CacheBytes();
+            flushBytes = Math.max(8L << 20, 2 * (l2 > 0 ? l2 : 64L << 20));
+            flush = be.allocate(DType.F32, Shape.of((int) (flushBytes / 4)));
+        }
+
+        @Override
+        double[] time(Runnable op, int warmup, int reps) {
+            for (int i = 0; i < warmup; i++) op.run();
+            be.synchronize();
+            double[] s = new double[reps];
+            try (CudaTimer t = be.newTimer()) {
+                for (int i = 0; i < reps; i++) {
+                    be.fill(flush, i);
+                    t.start();
+                    op.run();
+                    t.stop();
+                    s[i] = t.elapsedMillis() / 1e3;
+                }
+            }
+            return s;
+        }
+
+        @Override
+        String method() {
+            return "CUDA events on the backend stream, L2 flushed by a " + (flushBytes >> 20) + " MiB memset between repeats";
+        }
+
+        @Override
+        public void close() {
+            flush.close();
+        }
+    }
+}

@@ -1,0 +1,76 @@
+package org.wrpn.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `wrpn bench` end to end on tiny configurations: files, fields, confirmation of the largest batch, bad input. */
+class BenchCommandTest {
+    private static int run(StringWriter err, String... args) {
+        return Main.run(new PrintWriter(err, true), args);
+    }
+
+    @Test
+    void trainSuiteWritesTablesAndPlotsAndConfirmsThePlannersBatch(@TempDir Path dir) throws Exception {
+        StringWriter err = new StringWriter();
+        int code = run(err, "bench", "train", "--models", "lenet", "--widths", "0.25", "--bits", "32,2", "--batch", "2",
+                "--repeats", "1", "--budget", "3M", "--out", dir.toString(), "--no-progress");
+        assertEquals(0, code, err.toString());
+        JsonNode json = new ObjectMapper().readTree(dir.resolve("train-cpu.json").toFile());
+        assertEquals("train", json.get("suite").asText());
+        assertTrue(json.get("machine").has("cpu"));
+        assertTrue(json.has("commit") && json.has("config") && json.has("contention"));
+        JsonNode rows = json.get("rows");
+        assertEquals(4, rows.size(), "w32 and w2, fp32 and packed");
+        for (JsonNode r : rows) {
+            assertEquals("ok", r.get("status").asText());
+            assertTrue(r.get("largest_batch_planned").asInt() > 2, r.toString());
+            assertTrue(r.get("largest_batch_confirmed").asBoolean(), r.toString());
+            // The CPU backend's own accounting equals the ledger, and the planner predicts it.
+            assertEquals(r.get("ledger_peak_bytes").asLong(), r.get("backend_peak_bytes").asLong());
+            assertTrue(r.get("saved_activation_bytes").asLong() > 0);
+        }
+        assertTrue(Files.size(dir.resolve("train-cpu.csv")) > 0);
+        assertTrue(Files.exists(dir.resolve("train-cpu-lenet-saved.png")));
+        assertTrue(Files.exists(dir.resolve("train-cpu-lenet-step-time.png")));
+
+        Files.delete(dir.resolve("train-cpu-lenet-saved.png"));
+        assertEquals(0, run(err, "bench", "plot", dir.resolve("train-cpu.json").toString()), err.toString());
+        assertTrue(Files.exists(dir.resolve("train-cpu-lenet-saved.png")));
+    }
+
+    @Test
+    void kernelsSuiteTimesEveryOpBesideTheCopy(@TempDir Path dir) throws Exception {
+        StringWriter err = new StringWriter();
+        int code = run(err, "bench", "kernels", "--models", "lenet", "--widths", "0.25", "--bits", "32,4", "--batch", "1",
+                "--repeats", "1", "--out", dir.toString(), "--no-progress", "--name", "k");
+        assertEquals(0, code, err.toString());
+        JsonNode rows = new ObjectMapper().readTree(dir.resolve("k-kernels.json").toFile()).get("rows");
+        // 4 pack sites (two activations, two pool outputs) + the network total, each: copy, relu (k = 32),
+        // quantize+pack and unpack (k = 4).
+        assertEquals(20, rows.size());
+        for (JsonNode r : rows) {
+            assertTrue(r.get("gbps").asDouble() > 0 && r.get("pct_of_copy").asDouble() > 0, r.toString());
+        }
+        assertTrue(Files.exists(dir.resolve("k-kernels-lenet-quantize_pack.png")));
+    }
+
+    @Test
+    void badInputIsOneLineAndExitCode2(@TempDir Path dir) {
+        for (String[] args : new String[][] {
+            {"bench", "nosuch"}, {"bench", "train", "--device", "gpu"}, {"bench", "kernels", "--bits", "3"},
+            {"bench", "train", "--models", "vgg"}, {"bench", "plot"}, {"bench", "plot", dir.resolve("none.json").toString()}}) {
+            StringWriter err = new StringWriter();
+            assertEquals(2, run(err, args), String.join(" ", args) + ": " + err);
+            assertTrue(err.toString().startsWith("error: "), err.toString());
+        }
+    }
+}
