@@ -83,7 +83,7 @@ fi
 
 # wrpn bench (kernels at the layer shapes of lenet/resnet20, train rows: planned until CUDA can
 # train) and the PyTorch peer beside it, with the ratios. Their files travel as one archive.
-DEADLINE=330
+DEADLINE=340
 left() { echo $(( DEADLINE - ($(date +%s) - START) )); }
 WB="$OUT/gpu-bench"
 WRPN_BENCH_RC=skipped
@@ -93,10 +93,12 @@ export WRPN_COMMIT="$(cut -d' ' -f1 "$B/COMMIT" 2>/dev/null || echo unknown)"
 if [[ $MODE == gpu ]]; then
   mkdir -p "$WB"
   step "wrpn bench all --device cuda"
-  t=$(left); (( t > 120 )) && t=120
+  # At most 100 s, leaving 60 for the peer; configurations past --time-budget get planned rows only.
+  t=$(( $(left) - 60 )); (( t > 100 )) && t=100
   if (( t >= 30 )); then
     timeout $t "$JAVA" "${JOPTS[@]}" -Xmx8g -Xlog:class+load=info:file="$WB/bench-classes.log" -cp "$CP" \
-      org.wrpn.cli.Main bench all --device cuda --out "$WB" --no-progress --time-budget $(( t - 25 )) 2>&1 | tee "$WB/wrpn-bench.txt"
+      org.wrpn.cli.Main bench all --device cuda --widths 1,2 --out "$WB" --no-progress --time-budget $(( t - 20 )) 2>&1 \
+      | tee "$WB/wrpn-bench.txt"
     WRPN_BENCH_RC=${PIPESTATUS[0]}
     BENCH_ND4J=$(grep -cE " (org\.nd4j|org\.bytedeco)\." "$WB/bench-classes.log" 2>/dev/null || true)
     gzip -f "$WB/bench-classes.log" 2>/dev/null || true
@@ -104,7 +106,7 @@ if [[ $MODE == gpu ]]; then
     echo "skipped: $t s left" | tee "$WB/wrpn-bench.txt"
   fi
   step "PyTorch peer (benchmarks/peers/pytorch_wrpn.py)"
-  t=$(left); (( t > 150 )) && t=150
+  t=$(left); (( t > 120 )) && t=120
   if (( t >= 40 )) && command -v python3 >/dev/null; then
     peer_args=(--device cuda --out "$WB" --time-budget $(( t - 30 )))
     [[ -f "$WB/kernels-cuda.json" ]] && peer_args+=(--wrpn-kernels "$WB/kernels-cuda.json")

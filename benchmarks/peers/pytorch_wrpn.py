@@ -413,12 +413,13 @@ def markdown(res):
         lines.append(f"| {r['model']} | {r['width']:g} | {r['mode']} | {r['batch']} | {1e3 * r['step_s']:.2f} | "
                      f"{r['images_per_s']:.0f} | {fmt_bytes(r['max_memory_allocated_bytes'])} | {fmt_bytes(r['saved_activation_bytes'])} |")
     if res["ratios"]["train"]:
-        lines += ["", "wrpn (packed; planned by the ledger unless measured) vs PyTorch (fake quantization) at the same config:", "",
-                  "| model | width | bits | wrpn peak | torch peak | ratio | vs torch fp32 | wrpn saved | torch saved | ratio | img/s ratio |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += ["", "wrpn (planned by the ledger where it did not train) vs PyTorch (fp32 at 32 bits, else fake quantization) "
+                  "at the same config:", "",
+                  "| model | width | bits | wrpn save | wrpn peak | torch peak | ratio | vs torch fp32 | wrpn saved | torch saved | ratio | img/s ratio |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in res["ratios"]["train"]:
             f = lambda v: "-" if v is None else f"{v:.3f}"
-            lines.append(f"| {r['model']} | {r['width']:g} | {r['bits']} | {fmt_bytes(r['wrpn_peak_bytes'])}"
+            lines.append(f"| {r['model']} | {r['width']:g} | {r['bits']} | {r['wrpn_policy']} | {fmt_bytes(r['wrpn_peak_bytes'])}"
                          f"{'' if r['wrpn_measured'] else ' (planned)'} | {fmt_bytes(r['torch_max_memory_allocated_bytes'])} | "
                          f"{f(r['wrpn_over_torch_peak'])} | {f(r['wrpn_over_torch_fp32_peak'])} | {fmt_bytes(r['wrpn_saved_bytes'])} | "
                          f"{fmt_bytes(r['torch_saved_bytes'])} | {f(r['wrpn_over_torch_saved'])} | "
