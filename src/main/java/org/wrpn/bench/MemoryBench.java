@@ -2,9 +2,6 @@ package org.wrpn.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
-import java.lang.management.MemoryPoolMXBean;
-import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -95,12 +92,12 @@ public final class MemoryBench {
             long heapPeak = 0;
             for (int i = 0; i < repeats; i++) {
                 System.gc();
-                resetHeapPeaks();
+                Machine.resetHeapPeaks();
                 backend.resetPeak();
                 long t = System.nanoTime();
                 net.forwardBackward(x, y, 1f / batch);
                 times[i] = (System.nanoTime() - t) / 1e9;
-                heapPeak = Math.max(heapPeak, heapPeakBytes());
+                heapPeak = Math.max(heapPeak, Machine.heapPeakBytes());
             }
             Arrays.sort(times);
             long planned = MemoryPlanner.plan(new PlanRequest(model, width, PrecisionPolicy.uniform(wbits, abits), policy,
@@ -112,21 +109,6 @@ public final class MemoryBench {
             LOG.debug("{}", row);
             return row;
         }
-    }
-
-    private static void resetHeapPeaks() {
-        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
-            if (p.getType() == MemoryType.HEAP) p.resetPeakUsage();
-        }
-    }
-
-    /** Sum of the heap pools' peaks since the last reset (an upper bound on the heap high-water mark). */
-    private static long heapPeakBytes() {
-        long s = 0;
-        for (MemoryPoolMXBean p : ManagementFactory.getMemoryPoolMXBeans()) {
-            if (p.getType() == MemoryType.HEAP) s += p.getPeakUsage().getUsed();
-        }
-        return s;
     }
 
     public static void write(List<Row> rows, Path dir, String name) throws IOException {

@@ -363,6 +363,26 @@ public final class CpuBackend implements Backend {
         return 4L * imagesPerChunk(g) * g.outH() * g.outW() * g.patch();
     }
 
+    private interface ChunkBody {
+        void run(int firstImage, int images, int rows);
+    }
+
+    /** Runs body over chunks of images that fit the im2col budget, with that scratch counted as allocated. */
+    private void overImageChunks(ConvGeometry g, ChunkBody body) {
+        long workspace = workspaceBytes(g);
+        workspaceInUse(workspace);
+        try {
+            int chunk = imagesPerChunk(g);
+            int rowsPerImage = g.outH() * g.outW();
+            for (int first = 0; first < g.n(); first += chunk) {
+                int count = Math.min(chunk, g.n() - first);
+                body.run(first, count, count * rowsPerImage);
+            }
+        } finally {
+            workspaceInUse(-workspace);
+        }
+    }
+
     /** Counts im2col scratch as allocated while an op uses it, so the peak includes it. */
     private void workspaceInUse(long bytes) {
         long now = allocated.addAndGet(bytes);
@@ -452,20 +472,11 @@ public final class CpuBackend implements Backend {
             gemm.gemm(x, 0, false, w, 0, true, y, 0, g.n() * rowsPerImage, g.cout(), g.cin(), false);
             return;
         }
-        long workspace = workspaceBytes(g);
-        workspaceInUse(workspace);
-        try {
-            int chunk = imagesPerChunk(g);
-            for (int first = 0; first < g.n(); first += chunk) {
-                int count = Math.min(chunk, g.n() - first);
-                int rows = count * rowsPerImage;
-                float[] cols = colBuffer(rows * g.patch());
-                im2col(x, g, first, count, cols);
-                gemm.gemm(cols, 0, false, w, 0, true, y, first * rowsPerImage * g.cout(), rows, g.cout(), g.patch(), false);
-            }
-        } finally {
-            workspaceInUse(-workspace);
-        }
+        overImageChunks(g, (first, count, rows) -> {
+            float[] cols = colBuffer(rows * g.patch());
+            im2col(x, g, first, count, cols);
+            gemm.gemm(cols, 0, false, w, 0, true, y, first * rowsPerImage * g.cout(), rows, g.cout(), g.patch(), false);
+        });
     }
 
     @Override
@@ -478,20 +489,11 @@ public final class CpuBackend implements Backend {
             return;
         }
         java.util.Arrays.fill(dx, 0f);
-        long workspace = workspaceBytes(g);
-        workspaceInUse(workspace);
-        try {
-            int chunk = imagesPerChunk(g);
-            for (int first = 0; first < g.n(); first += chunk) {
-                int count = Math.min(chunk, g.n() - first);
-                int rows = count * rowsPerImage;
-                float[] cols = colBuffer(rows * g.patch());
-                gemm.gemm(dy, first * rowsPerImage * g.cout(), false, w, 0, false, cols, 0, rows, g.patch(), g.cout(), false);
-                col2im(cols, g, first, count, dx);
-            }
-        } finally {
-            workspaceInUse(-workspace);
-        }
+        overImageChunks(g, (first, count, rows) -> {
+            float[] cols = colBuffer(rows * g.patch());
+            gemm.gemm(dy, first * rowsPerImage * g.cout(), false, w, 0, false, cols, 0, rows, g.patch(), g.cout(), false);
+            col2im(cols, g, first, count, dx);
+        });
     }
 
     @Override
@@ -503,21 +505,12 @@ public final class CpuBackend implements Backend {
             gemm.gemm(dy, 0, true, x, 0, false, dw, 0, g.cout(), g.cin(), g.n() * rowsPerImage, false);
             return;
         }
-        long workspace = workspaceBytes(g);
-        workspaceInUse(workspace);
-        try {
-            int chunk = imagesPerChunk(g);
-            for (int first = 0; first < g.n(); first += chunk) {
-                int count = Math.min(chunk, g.n() - first);
-                int rows = count * rowsPerImage;
-                float[] cols = col2Buffer(rows * g.patch());
-                im2col(x, g, first, count, cols);
-                gemm.gemm(dy, first * rowsPerImage * g.cout(), true, cols, 0, false, dw, 0, g.cout(), g.patch(), rows,
-                        first > 0);
-            }
-        } finally {
-            workspaceInUse(-workspace);
-        }
+        overImageChunks(g, (first, count, rows) -> {
+            float[] cols = col2Buffer(rows * g.patch());
+            im2col(x, g, first, count, cols);
+            gemm.gemm(dy, first * rowsPerImage * g.cout(), true, cols, 0, false, dw, 0, g.cout(), g.patch(), rows,
+                    first > 0);
+        });
     }
 
     @Override
