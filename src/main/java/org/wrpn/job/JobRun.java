@@ -1,13 +1,9 @@
 package org.wrpn.job;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.wrpn.BadInputException;
@@ -30,8 +26,6 @@ import org.wrpn.train.Trainer;
  */
 final class JobRun {
     private static final Logger LOG = LogManager.getLogger(JobRun.class);
-    /** Keys that may differ between a spec and the checkpoint it auto-resumes: they do not change the weights. */
-    private static final Set<String> SAME_RUN_IGNORES = Set.of("out", "data", "device", "limit_test", "resume", "checkpoint_dir", "checkpoint_every");
 
     private final JobSpec spec;
     private final JobListener listener;
@@ -158,14 +152,7 @@ final class JobRun {
 
     /** Refuses to auto-resume a checkpoint of another run: its weights would not be this spec's. */
     private void checkSameRun(Checkpoint.Loaded l) {
-        ObjectNode theirs = JobSpec.of(l.config()).toJson();
-        ObjectNode ours = JobSpec.of(spec.config()).toJson();
-        List<String> diffs = new ArrayList<>();
-        for (String key : JobSpec.keys()) {
-            if (SAME_RUN_IGNORES.contains(key)) continue;
-            JsonNode a = theirs.get(key), b = ours.get(key);
-            if (a == null ? b != null : !a.equals(b)) diffs.add(key + " is " + a + " there and " + b + " here");
-        }
+        List<String> diffs = JobSpec.sameRunDifferences(l.config(), spec.config());
         if (!diffs.isEmpty()) {
             throw new BadInputException("checkpoint " + l.sidecar() + " belongs to another run (" + String.join(", ", diffs)
                     + "); use another out or checkpoint_dir, or resume \"never\" to start over");

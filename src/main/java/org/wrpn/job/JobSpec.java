@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.function.Function;
 import org.wrpn.BadInputException;
 import org.wrpn.data.Cifar10Reader;
@@ -106,6 +107,26 @@ public record JobSpec(TrainConfig config, Path checkpointDir, String resume) {
 
     public JobSpec withCheckpointDir(Path dir) {
         return new JobSpec(config, dir, resume);
+    }
+
+    /** Keys that may differ between a run and the checkpoint it resumes: they do not change the weights. */
+    private static final Set<String> SAME_RUN_IGNORES = Set.of("out", "data", "device", "limit_test", "resume", "checkpoint_dir",
+            "checkpoint_every");
+
+    /**
+     * Why a checkpoint written under {@code theirs} is not a checkpoint of the run {@code ours}
+     * describes, one "key is X there and Y here" per difference; empty when it is.
+     */
+    public static List<String> sameRunDifferences(TrainConfig theirs, TrainConfig ours) {
+        ObjectNode a = of(theirs).toJson();
+        ObjectNode b = of(ours).toJson();
+        List<String> diffs = new ArrayList<>();
+        for (String key : keys()) {
+            if (SAME_RUN_IGNORES.contains(key)) continue;
+            JsonNode x = a.get(key), y = b.get(key);
+            if (x == null ? y != null : !x.equals(y)) diffs.add(key + " is " + x + " there and " + y + " here");
+        }
+        return diffs;
     }
 
     /** The JSON keys, in the order of the schema. */

@@ -15,14 +15,14 @@ import org.apache.logging.log4j.LogManager;
  * handler asks the job to stop and the main thread exits with 128 + the signal's number once the
  * checkpoint is written. Where sun.misc.Signal is missing, the JVM keeps its default handling.
  */
-final class Signals implements AutoCloseable {
+public final class Signals implements AutoCloseable {
     private final List<Object[]> previous = new ArrayList<>(); // {Signal, old SignalHandler}
     private Method handle;
 
     private Signals() {}
 
     /** Installs {@code onSignal} (given the signal's number) for each named signal ("TERM", "INT"). */
-    static Signals install(IntConsumer onSignal, String... names) {
+    public static Signals install(IntConsumer onSignal, String... names) {
         Signals s = new Signals();
         try {
             Class<?> signal = Class.forName("sun.misc.Signal");

@@ -188,6 +188,22 @@ public final class Network implements AutoCloseable {
         return ps;
     }
 
+    /**
+     * Bytes of the trained model as stored for inference: weights of quantized layers at their bit
+     * width (the codes plus one fp32 scale), every other parameter and BN statistic in fp32.
+     */
+    public long storedWeightBytes() {
+        long total = 0;
+        for (Parameter p : parameters()) {
+            String n = p.name();
+            LayerPrecision lp = n.endsWith(".weight") ? layerPrecisions.get(n.substring(0, n.length() - ".weight".length())) : null;
+            long elements = p.shape().elements();
+            total += lp != null && lp.weightBits() < org.wrpn.quant.Quantizer.FULL_PRECISION
+                    ? (elements * lp.weightBits() + 7) / 8 + Float.BYTES : elements * Float.BYTES;
+        }
+        return total;
+    }
+
     public long parameterCount() {
         long n = 0;
         for (Parameter p : trainableParameters()) n += p.shape().elements();

@@ -45,7 +45,8 @@ public final class MemoryPlanner {
             long saved = net.lastSavedBytes();
             MemoryPlan plan = new MemoryPlan(r, ledger.live(Category.QUANTIZED_WEIGHTS), ledger.live(Category.MASTER_WEIGHTS),
                     ledger.live(Category.GRADIENTS), ledger.live(Category.OPTIMIZER_STATE), ledger.live(Category.INPUT), saved,
-                    Math.max(0, total - persistent - saved), ledger.peak(Category.WORKSPACE), total, net.lastSaved());
+                    Math.max(0, total - persistent - saved), ledger.peak(Category.WORKSPACE), total, net.lastSaved(),
+                    net.storedWeightBytes());
             ledger.free(images);
             ledger.free(labels);
             return plan;

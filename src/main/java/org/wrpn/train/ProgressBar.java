@@ -58,7 +58,8 @@ public final class ProgressBar {
         out.flush();
     }
 
-    static String clock(double seconds) {
+    /** m:ss, or h:mm:ss from an hour on; "--:--" when unknown. */
+    public static String clock(double seconds) {
         if (Double.isNaN(seconds) || Double.isInfinite(seconds)) return "--:--";
         long s = Math.round(seconds);
         return s >= 3600 ? String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60)

@@ -94,6 +94,11 @@ public record TrainConfig(
                 weightDecay, schedule, warmupEpochs, seed, o, checkpointEvery, limitTrain, limitTest, device);
     }
 
+    public TrainConfig withSave(String s) {
+        return new TrainConfig(model, width, weightBits, activationBits, layerBits, s, data, batch, epochs, lr, momentum,
+                weightDecay, schedule, warmupEpochs, seed, out, checkpointEvery, limitTrain, limitTest, device);
+    }
+
     public TrainConfig withEpochs(int e) {
         return new TrainConfig(model, width, weightBits, activationBits, layerBits, save, data, batch, e, lr, momentum,
                 weightDecay, schedule, Math.min(warmupEpochs, e), seed, out, checkpointEvery, limitTrain, limitTest, device);

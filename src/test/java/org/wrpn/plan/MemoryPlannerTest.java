@@ -59,6 +59,20 @@ class MemoryPlannerTest {
         assertTrue(Math.abs(planned - measured) <= 0.05 * measured, "planned " + planned + " vs measured " + measured);
     }
 
+    /** lenet width 1 counted by hand: conv1 1->16 5x5, bn1, conv2 16->32 5x5, bn2, fc1 1568->128, bn3, fc2 128->10 + bias. */
+    @Test
+    void storedWeightBytesCountQuantizedLayersAtTheirBitWidth() {
+        long conv1 = 16 * 25, conv2 = 32 * 16 * 25, fc1 = 128 * 32 * 7 * 7, fc2 = 10 * 128 + 10;
+        long bn = 4 * (16 + 32 + 128); // scale, shift, running mean and variance
+        long fp32 = 4 * (conv1 + conv2 + fc1 + fc2 + bn);
+        assertEquals(fp32, MemoryPlanner.plan(PlanRequest.of("lenet", 1, 32, 32, SavePolicy.FP32, 8)).storedWeightBytes());
+        // first conv and last linear stay fp32; conv2 and fc1 keep 2-bit codes plus one fp32 scale each
+        long twoBit = 4 * (conv1 + fc2 + bn) + (conv2 * 2) / 8 + 4 + (fc1 * 2) / 8 + 4;
+        assertEquals(twoBit, MemoryPlanner.plan(PlanRequest.of("lenet", 1, 2, 2, SavePolicy.PACKED, 8)).storedWeightBytes());
+        long oneBit = 4 * (conv1 + fc2 + bn) + conv2 / 8 + 4 + fc1 / 8 + 4;
+        assertEquals(oneBit, MemoryPlanner.plan(PlanRequest.of("lenet", 1, 1, 1, SavePolicy.PACKED, 8)).storedWeightBytes());
+    }
+
     @Test
     void plannerMatchesTheTrainersHighWaterMark(@TempDir Path dir) {
         DataSplit data = DataSource.open(DataSource.DEFAULT_DIR);

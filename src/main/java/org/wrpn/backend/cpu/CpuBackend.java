@@ -20,6 +20,14 @@ public final class CpuBackend implements Backend {
     /** Largest im2col buffer, in floats, before a convolution is split over image chunks. */
     private static final int COL_BUDGET = 4 << 20;
 
+    /**
+     * Caps OpenBLAS's threads for the whole process. N concurrent CPU jobs on N cores run faster
+     * single-threaded (the rest of a step is single-threaded Java); results depend on the thread count.
+     */
+    public static void limitGemmThreads(int threads) {
+        org.nd4j.linalg.factory.Nd4j.factory().blas().setMaxThreads(Math.max(1, threads));
+    }
+
     private final NdGemm gemm = new NdGemm();
     final ArrayPool pool = new ArrayPool();
     private final AtomicLong allocated = new AtomicLong();
