@@ -10,9 +10,6 @@ import java.util.List;
 import java.util.Locale;
 import org.knowm.xchart.AnnotationText;
 import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.CategoryChart;
-import org.knowm.xchart.CategoryChartBuilder;
-import org.knowm.xchart.CategorySeries;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
@@ -50,36 +47,39 @@ final class SweepPlots {
 
     private static Path byBits(SweepReport report, SweepSpec spec, Path file, String what, String machine,
             SweepReport.ConfigResult baseline) throws IOException {
-        CategoryChart c = new CategoryChartBuilder().width(960).height(580).title("Test accuracy by bits: " + what + " | " + machine)
+        XYChart c = new XYChartBuilder().width(960).height(580).title("Test accuracy by bits: " + what + " | " + machine)
                 .xAxisTitle("weight / activation bits").yAxisTitle("test accuracy (bars: +-1 s.d. over seeds)").build();
         style(c.getStyler());
-        c.getStyler().setDefaultSeriesRenderStyle(org.knowm.xchart.CategorySeries.CategorySeriesRenderStyle.Line);
-        c.getStyler().setErrorBarsColorSeriesColor(true);
-        c.getStyler().setOverlapped(true);
         List<String> labels = spec.bits().stream().map(SweepSpec.Bits::toString).toList();
+        // the bit settings sit at x = 0, 1, 2, ...; XChart drops every label when two are equal, so others stay distinct numbers
+        c.setCustomXAxisTickLabelsFormatter(v -> {
+            long i = Math.round(v);
+            return Math.abs(v - i) < 1e-9 && i >= 0 && i < labels.size() ? labels.get((int) i) : String.format(Locale.ROOT, "%.2f", v);
+        });
+        c.getStyler().setXAxisMin(-0.3);
+        c.getStyler().setXAxisMax(labels.size() - 0.7);
+        c.getStyler().setXAxisTickMarkSpacingHint((int) (0.75 * 860 / Math.max(1, labels.size() - 0.4))); // one tick per setting
+        c.getStyler().setErrorBarsColorSeriesColor(true);
         double lo = 1, hi = 0;
         for (double w : spec.widths()) {
-            List<String> xs = new ArrayList<>();
-            List<Double> ys = new ArrayList<>();
-            List<Double> err = new ArrayList<>();
-            for (SweepSpec.Bits b : spec.bits()) {
-                SweepReport.ConfigResult r = find(report, w, b);
-                xs.add(b.toString());
-                // a missing configuration breaks the line (XChart skips null values)
-                ys.add(r == null ? null : r.mean());
-                err.add(r == null || Double.isNaN(r.std()) ? 0.0 : r.std());
-                if (r != null) {
-                    lo = Math.min(lo, r.mean() - err.getLast());
-                    hi = Math.max(hi, r.mean() + err.getLast());
-                }
+            List<Double> xs = new ArrayList<>(), ys = new ArrayList<>(), err = new ArrayList<>();
+            for (int i = 0; i < spec.bits().size(); i++) {
+                SweepReport.ConfigResult r = find(report, w, spec.bits().get(i));
+                if (r == null) continue; // a missing configuration is left out of its line
+                double sd = Double.isNaN(r.std()) ? 0 : r.std();
+                xs.add((double) i);
+                ys.add(r.mean());
+                err.add(sd);
+                lo = Math.min(lo, r.mean() - sd);
+                hi = Math.max(hi, r.mean() + sd);
             }
-            if (ys.stream().allMatch(java.util.Objects::isNull)) continue;
-            CategorySeries s = c.addSeries("width " + SweepSpec.formatWidth(w), xs, ys, err);
+            if (xs.isEmpty()) continue;
+            XYSeries s = c.addSeries("width " + SweepSpec.formatWidth(w), xs, ys, err);
             s.setMarker(SeriesMarkers.CIRCLE);
         }
         if (baseline != null) {
-            List<Double> flat = labels.stream().map(l -> baseline.mean()).toList();
-            CategorySeries s = c.addSeries("full precision, width " + SweepSpec.formatWidth(baseline.width()) + " (baseline)", labels, flat);
+            XYSeries s = c.addSeries("full precision, width " + SweepSpec.formatWidth(baseline.width()) + " (baseline)",
+                    new double[] {-0.3, labels.size() - 0.7}, new double[] {baseline.mean(), baseline.mean()});
             s.setMarker(SeriesMarkers.NONE);
             s.setLineStyle(SeriesLines.DASH_DASH);
             s.setLineColor(Color.DARK_GRAY);

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
@@ -234,6 +235,31 @@ public final class SweepReport {
         return s;
     }
 
+    /**
+     * The per-configuration table as Markdown, each configuration against the full-precision baseline
+     * (the smallest width at 32/32): accuracy difference and how many times less activation memory.
+     */
+    public String markdown(String machine, String commit) {
+        ConfigResult base = SweepPlots.baseline(this);
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "%s, %d epoch(s), batch %d; %s; commit %s%n%n", spec.base().model(), spec.base().epochs(),
+                spec.base().batch(), machine, commit));
+        sb.append("| width | w/a bits | seeds | test accuracy: mean ± s.d. (min–max) | vs baseline | kept for backward per image |"
+                + " less than baseline | model bytes |\n|---|---|---|---|---|---|---|---|\n");
+        for (ConfigResult c : configs) {
+            double[] a = c.accuracies();
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %.4f ± %s (%.4f–%.4f) | %s | %s (%s) | %s | %s |%n",
+                    SweepSpec.formatWidth(c.width()), c.bits(), a.length, c.mean(),
+                    Double.isNaN(c.std()) ? "–" : String.format(Locale.ROOT, "%.4f", c.std()),
+                    java.util.Arrays.stream(a).min().orElse(Double.NaN), java.util.Arrays.stream(a).max().orElse(Double.NaN),
+                    base == null ? "–" : String.format(Locale.ROOT, "%+.4f", c.mean() - base.mean()),
+                    org.wrpn.backend.Bytes.format(Math.round(c.savedBytesPerImage())), c.defaultPolicy().flag(),
+                    base == null ? "–" : String.format(Locale.ROOT, "%.1f×", base.savedBytesPerImage() / c.savedBytesPerImage()),
+                    org.wrpn.backend.Bytes.format(c.defaultPlan().storedWeightBytes())));
+        }
+        return sb.toString();
+    }
+
     /** Writes the tables and the plots into the sweep's results directory; returns the files. */
     public List<Path> write(Map<String, Object> machine) throws IOException {
         Path dir = spec.results();
@@ -244,6 +270,9 @@ public final class SweepReport {
             files.add(dir.resolve(n + ".csv"));
             files.add(dir.resolve(n + ".json"));
         }
+        Path md = dir.resolve(spec.name() + ".md");
+        org.wrpn.train.AtomicFiles.writeString(md, markdown(Machine.label(machine), String.valueOf(machine.get("commit"))));
+        files.add(md);
         if (BenchTable.canPlot() && !configs.isEmpty()) files.addAll(SweepPlots.plot(this, spec, dir, Machine.label(machine)));
         return files;
     }

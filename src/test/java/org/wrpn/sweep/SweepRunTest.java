@@ -105,6 +105,8 @@ class SweepRunTest {
             assertTrue(r.get("machine").length() > 2 && !r.get("commit").isEmpty());
         }
         assertEquals(4, csv(out.resolve("t-cells.csv")).size());
+        String md = Files.readString(out.resolve("t.md"));
+        assertTrue(md.contains("| 1 | 32/32 | 2 | ") && md.contains("| +0.0000 |") && md.contains("| 1 | 2/2 | 2 | "), md);
         for (String png : List.of("t-accuracy-vs-bits.png", "t-accuracy-vs-memory.png")) {
             byte[] head = Files.readAllBytes(out.resolve(png));
             assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, java.util.Arrays.copyOf(head, 4), png);
