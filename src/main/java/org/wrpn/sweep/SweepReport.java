@@ -254,10 +254,15 @@ public final class SweepReport {
                     java.util.Arrays.stream(a).min().orElse(Double.NaN), java.util.Arrays.stream(a).max().orElse(Double.NaN),
                     base == null ? "–" : String.format(Locale.ROOT, "%+.4f", c.mean() - base.mean()),
                     org.wrpn.backend.Bytes.format(Math.round(c.savedBytesPerImage())), c.defaultPolicy().flag(),
-                    base == null ? "–" : String.format(Locale.ROOT, "%.1f×", base.savedBytesPerImage() / c.savedBytesPerImage()),
+                    base == null ? "–" : lessThan(base.savedBytesPerImage(), c.savedBytesPerImage()),
                     org.wrpn.backend.Bytes.format(c.defaultPlan().storedWeightBytes())));
         }
         return sb.toString();
+    }
+
+    private static String lessThan(double baseline, double bytes) {
+        double r = baseline / bytes;
+        return r >= 1 ? String.format(Locale.ROOT, "%.1f×", r) : String.format(Locale.ROOT, "%.1f× more", 1 / r);
     }
 
     /** Writes the tables and the plots into the sweep's results directory; returns the files. */

@@ -13,6 +13,8 @@ import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -158,28 +160,41 @@ public final class Checkpoint {
         return p;
     }
 
-    /** Newest loadable sidecar in dir (or its checkpoints/ subfolder), by global step; null if none. */
+    /**
+     * Newest loadable sidecar in dir (or its checkpoints/ subfolder), by global step; null if none.
+     * Sidecars are ordered by the step they claim and validated newest first, so only the chosen
+     * one (and any damaged newer ones) are hashed.
+     */
     public static Path newestIn(Path dir) {
         Path sub = dir.resolve("checkpoints");
         Path where = Files.isDirectory(sub) ? sub : dir;
-        Path best = null;
-        long bestStep = -1;
+        List<Path> sidecars;
         try (Stream<Path> s = Files.list(where)) {
-            for (Path p : s.filter(f -> f.getFileName().toString().matches("ckpt-.*\\.json")).toList()) {
-                try {
-                    Loaded l = load(p);
-                    if (l.progress().globalStep() > bestStep) {
-                        bestStep = l.progress().globalStep();
-                        best = p;
-                    }
-                } catch (BadInputException ignored) {
-                    // a damaged checkpoint is skipped: an older good one is still a valid resume point
-                }
-            }
+            sidecars = new ArrayList<>(s.filter(f -> f.getFileName().toString().matches("ckpt-.*\\.json")).toList());
         } catch (IOException e) {
             throw new BadInputException("cannot list checkpoints in " + where + ": " + e.getMessage());
         }
-        return best;
+        Map<Path, Long> claimed = new HashMap<>();
+        for (Path p : sidecars) claimed.put(p, claimedStep(p));
+        sidecars.sort(Comparator.comparingLong((Path p) -> claimed.get(p)).reversed().thenComparing(Path::toString));
+        for (Path p : sidecars) {
+            try {
+                load(p);
+                return p;
+            } catch (BadInputException ignored) {
+                // a damaged checkpoint is skipped: an older good one is still a valid resume point
+            }
+        }
+        return null;
+    }
+
+    /** The global step a sidecar says it holds, without validating it; -1 when unreadable. */
+    private static long claimedStep(Path sidecar) {
+        try {
+            return JSON.readTree(sidecar.toFile()).path("progress").path("global_step").asLong(-1);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /** Reads and validates a sidecar and its weights file (hash and contents). Applies nothing. */
