@@ -153,7 +153,8 @@ public final class BenchPlots {
         return Math.log(v) / Math.log(2);
     }
 
-    private static Path save(XYChart c, Path file) throws IOException {
+    /** Writes a chart as PNG atomically (temporary file, then rename). */
+    public static Path save(org.knowm.xchart.internal.chartpart.Chart<?, ?> c, Path file) throws IOException {
         Files.createDirectories(file.getParent());
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         BitmapEncoder.saveBitmap(c, tmp.toString(), BitmapEncoder.BitmapFormat.PNG);

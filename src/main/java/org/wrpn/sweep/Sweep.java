@@ -96,7 +96,7 @@ public final class Sweep {
         List<Path> files = report.write(Machine.describe());
         int done = (int) report.cells().stream().filter(r -> r.state() == SweepReport.CellState.DONE).count();
         println(String.format(Locale.ROOT, "sweep: %d of %d cells done (%d trained now, %d before), %d failed, %d stopped, in %s; wrote %s",
-                done, total, done - alreadyDone, alreadyDone, failed.get(), stopped.get(), clock((System.nanoTime() - startNanos) / 1e9),
+                done, total, done - alreadyDone, alreadyDone, failed.get(), stopped.get(), ProgressBar.clock((System.nanoTime() - startNanos) / 1e9),
                 String.join(", ", files.stream().map(Path::toString).toList())));
         int code = stopCode != 0 ? stopCode : firstFailureCode();
         return new Outcome(code, done, failed.get(), stopped.get(), report, files);
@@ -126,7 +126,7 @@ public final class Sweep {
                 var last = cr.last();
                 line = last == null ? cell.name() + ": completed" : String.format(Locale.ROOT,
                         "%s: test accuracy %.4f after %d epoch(s), train %s, %.0f img/s", cell.name(), last.testAccuracy(), last.epoch(),
-                        clock(cr.trainSeconds()), last.imagesPerSecond());
+                        ProgressBar.clock(cr.trainSeconds()), last.imagesPerSecond());
             } else if (result.state() == JobState.STOPPED) {
                 stopped.incrementAndGet();
                 line = cell.name() + ": stopped with a checkpoint; running the sweep again resumes it";
@@ -157,9 +157,9 @@ public final class Sweep {
         }
         int left = total - finished.get();
         double trainedUnits = doneUnits - alreadyDone;
-        String eta = trainedUnits > 0.05 ? clock(elapsed * (doneUnits >= total ? 0 : (total - doneUnits) / trainedUnits)) : "--:--";
+        String eta = trainedUnits > 0.05 ? ProgressBar.clock(elapsed * (doneUnits >= total ? 0 : (total - doneUnits) / trainedUnits)) : "--:--";
         return String.format(Locale.ROOT, "%d%% done, %d cell(s) left, %s elapsed, ETA %s", (int) (100 * doneUnits / total), left,
-                clock(elapsed), eta);
+                ProgressBar.clock(elapsed), eta);
     }
 
     private void tick(int total) {
@@ -216,9 +216,5 @@ public final class Sweep {
         } catch (LinkageError e) {
             LOG.debug("no CPU GEMM to limit: {}", e.toString());
         }
-    }
-
-    private static String clock(double seconds) {
-        return ProgressBar.clock(seconds);
     }
 }

@@ -2,21 +2,18 @@ package org.wrpn.sweep;
 
 import java.awt.Color;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.knowm.xchart.AnnotationText;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
-import org.knowm.xchart.internal.chartpart.Chart;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.lines.SeriesLines;
 import org.knowm.xchart.style.markers.SeriesMarkers;
+import org.wrpn.bench.BenchPlots;
 import org.wrpn.train.TrainConfig;
 
 /**
@@ -85,7 +82,7 @@ final class SweepPlots {
             s.setLineColor(Color.DARK_GRAY);
         }
         yRange(c.getStyler(), lo, hi);
-        return save(c, file);
+        return BenchPlots.save(c, file);
     }
 
     private static Path byMemory(SweepReport report, SweepSpec spec, Path file, String what, String machine,
@@ -135,7 +132,7 @@ final class SweepPlots {
             level.setMarker(SeriesMarkers.NONE);
             level.setShowInLegend(false);
         }
-        return save(c, file);
+        return BenchPlots.save(c, file);
     }
 
     private static SweepReport.ConfigResult find(SweepReport report, double width, SweepSpec.Bits bits) {
@@ -155,13 +152,5 @@ final class SweepPlots {
         s.setYAxisMin(Math.max(0, lo - pad));
         s.setYAxisMax(Math.min(1, hi + pad));
         s.setYAxisDecimalPattern("0.000");
-    }
-
-    private static Path save(Chart<?, ?> c, Path file) throws IOException {
-        Files.createDirectories(file.getParent());
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        BitmapEncoder.saveBitmap(c, tmp.toString(), BitmapEncoder.BitmapFormat.PNG);
-        Files.move(Path.of(tmp + ".png"), file, StandardCopyOption.REPLACE_EXISTING);
-        return file;
     }
 }

@@ -60,6 +60,14 @@ public final class SweepReport {
             return mean(accuracies());
         }
 
+        public double min() {
+            return java.util.Arrays.stream(accuracies()).min().orElse(Double.NaN);
+        }
+
+        public double max() {
+            return java.util.Arrays.stream(accuracies()).max().orElse(Double.NaN);
+        }
+
         /** Sample standard deviation over seeds (NaN with one seed). */
         public double std() {
             double[] a = accuracies();
@@ -187,9 +195,8 @@ public final class SweepReport {
             r.put("epochs", cfg.epochs());
             r.put("test_accuracy_mean", c.mean());
             r.put("test_accuracy_std", c.std());
-            double[] a = c.accuracies();
-            r.put("test_accuracy_min", java.util.Arrays.stream(a).min().orElse(Double.NaN));
-            r.put("test_accuracy_max", java.util.Arrays.stream(a).max().orElse(Double.NaN));
+            r.put("test_accuracy_min", c.min());
+            r.put("test_accuracy_max", c.max());
             r.put("test_accuracy_by_seed", c.done().stream()
                     .map(x -> "s" + x.cell().seed() + "=" + String.format(java.util.Locale.ROOT, "%.4f", x.last().testAccuracy()))
                     .collect(Collectors.joining(" ")));
@@ -247,11 +254,10 @@ public final class SweepReport {
         sb.append("| width | w/a bits | seeds | test accuracy: mean ± s.d. (min–max) | vs baseline | kept for backward per image |"
                 + " less than baseline | model bytes |\n|---|---|---|---|---|---|---|---|\n");
         for (ConfigResult c : configs) {
-            double[] a = c.accuracies();
             sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %.4f ± %s (%.4f–%.4f) | %s | %s (%s) | %s | %s |%n",
-                    SweepSpec.formatWidth(c.width()), c.bits(), a.length, c.mean(),
+                    SweepSpec.formatWidth(c.width()), c.bits(), c.done().size(), c.mean(),
                     Double.isNaN(c.std()) ? "–" : String.format(Locale.ROOT, "%.4f", c.std()),
-                    java.util.Arrays.stream(a).min().orElse(Double.NaN), java.util.Arrays.stream(a).max().orElse(Double.NaN),
+                    c.min(), c.max(),
                     base == null ? "–" : String.format(Locale.ROOT, "%+.4f", c.mean() - base.mean()),
                     org.wrpn.backend.Bytes.format(Math.round(c.savedBytesPerImage())), c.defaultPolicy().flag(),
                     base == null ? "–" : lessThan(base.savedBytesPerImage(), c.savedBytesPerImage()),

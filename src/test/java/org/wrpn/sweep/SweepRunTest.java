@@ -151,7 +151,7 @@ class SweepRunTest {
     }
 
     @Test
-    void aCellDirectoryOfAnotherRunFailsThatCellOnly(@TempDir Path out) throws Exception {
+    void cellDirectoriesOfAnotherRunFailTheirCellsWithExitTwo(@TempDir Path out) throws Exception {
         assertEquals(0, run(small(out, 1, 1, 0.05)).code());
         Run other = run(small(out, 1, 1, 0.1)); // same cells, another learning rate
         assertEquals(ExitCode.BAD_INPUT, other.code(), other.out());
