@@ -25,17 +25,6 @@ public interface Backend extends AutoCloseable {
         return true;
     }
 
-    /** Whether this backend implements the op for the given weight and activation bit widths. */
-    boolean supports(Op op, int weightBits, int activationBits);
-
-    /** Throws a clear error when {@link #supports} says no. */
-    default void requireSupport(Op op, int weightBits, int activationBits) {
-        if (!supports(op, weightBits, activationBits)) {
-            throw new UnsupportedOperationError(name() + " backend does not support " + op + " at w" + weightBits
-                    + "/a" + activationBits + " bits");
-        }
-    }
-
     // ---- memory -------------------------------------------------------------------------------
 
     /** A zero-filled F32, I8 or I32 tensor. */
@@ -102,10 +91,14 @@ public interface Backend extends AutoCloseable {
     /** dx = dy where y &gt; 0. */
     void reluBackward(Tensor y, Tensor dy, Tensor dx);
 
-    /** Scratch bytes a convolution of this geometry uses inside the backend (declared to the memory ledger). */
-    default long convWorkspaceBytes(ConvGeometry g) {
-        return 0;
-    }
+    /**
+     * Scratch bytes a convolution of this geometry uses inside the backend (declared to the memory
+     * ledger): the rule of {@link Device#convWorkspaceBytes} for this backend's device.
+     */
+    long convWorkspaceBytes(ConvGeometry g);
+
+    /** Waits until all work queued on this backend has run (a no-op where ops run synchronously). */
+    default void synchronize() {}
 
     void conv2dForward(Tensor x, Tensor w, Tensor y, ConvGeometry g);
 

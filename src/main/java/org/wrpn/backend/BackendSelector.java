@@ -1,18 +1,15 @@
 package org.wrpn.backend;
 
-import java.util.List;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.wrpn.BadInputException;
 import org.wrpn.backend.cpu.CpuBackend;
 import org.wrpn.backend.cuda.CudaBackend;
-import org.wrpn.backend.cuda.CudaDevice;
 import org.wrpn.backend.cuda.CudaProbe;
-import org.wrpn.backend.cuda.CudaSupport;
 
 /**
  * Picks the backend for --device auto|cpu|cuda. auto takes CUDA only when it can really run (driver,
- * device and PTX present) and implements every op a training step needs; otherwise the CPU, with
+ * device and PTX present); otherwise the CPU, with
  * one log line saying why. The probe runs once per process and never throws.
  */
 public final class BackendSelector {
@@ -22,7 +19,7 @@ public final class BackendSelector {
      * Whether CUDA is usable, and why (not). device is the GPU seen (null when none was reached);
      * ptx says which kernels this build carries.
      */
-    public record CudaStatus(boolean available, String reason, CudaDevice device, String ptx) {}
+    public record CudaStatus(boolean available, String reason, GpuDevice device, String ptx) {}
 
     /** What auto picks ("cpu" or "cuda") and why. */
     public record Choice(String backend, String reason) {}
@@ -59,11 +56,6 @@ public final class BackendSelector {
     public static Choice autoChoice() {
         CudaStatus s = cudaStatus();
         if (!s.available()) return new Choice("cpu", s.reason());
-        List<Op> missing = CudaSupport.missingForTraining();
-        if (!missing.isEmpty()) {
-            return new Choice("cpu", "the CUDA backend on " + s.device().name() + " does not implement " + missing
-                    + " yet (use --device cuda to run what it has)");
-        }
         return new Choice("cuda", "CUDA on " + s.device().describe());
     }
 

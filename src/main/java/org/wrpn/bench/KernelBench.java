@@ -8,7 +8,6 @@ import java.util.SplittableRandom;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.wrpn.backend.Backend;
-import org.wrpn.backend.UnsupportedOperationError;
 import org.wrpn.quant.PackedLayout;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
@@ -104,12 +103,8 @@ public final class KernelBench {
             rows.add(row(model, width, cfg.batch(), site, "copy_f32", 32, copyBytes(e), copyTimes, copyGbps, cfg.repeats()));
             for (int k : cfg.bits()) {
                 if (k == 32) {
-                    try {
-                        double[] t = clock.time(() -> be.relu(x, y), cfg.warmup(), cfg.repeats());
-                        rows.add(row(model, width, cfg.batch(), site, "relu_f32", 32, copyBytes(e), t, copyGbps, cfg.repeats()));
-                    } catch (UnsupportedOperationError | UnsupportedOperationException ex) {
-                        LOG.info("relu_f32 skipped on {}: {}", be.name(), ex.getMessage());
-                    }
+                    double[] t = clock.time(() -> be.relu(x, y), cfg.warmup(), cfg.repeats());
+                    rows.add(row(model, width, cfg.batch(), site, "relu_f32", 32, copyBytes(e), t, copyGbps, cfg.repeats()));
                     continue;
                 }
                 try (Tensor p = be.allocatePacked(s, k)) {

@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.cuda.CudaBackend;
-import org.wrpn.backend.cuda.CudaDevice;
+import org.wrpn.backend.GpuDevice;
 
 /** Facts about the machine and build a benchmark ran on, recorded beside its results. */
 public final class Machine {
@@ -84,7 +84,7 @@ public final class Machine {
         m.put("host", hostname());
         m.put("backend", backend.describe());
         if (backend instanceof CudaBackend cuda) {
-            CudaDevice d = cuda.device();
+            GpuDevice d = cuda.device();
             m.put("gpu", d.name());
             m.put("gpu_memory_bytes", d.totalMemoryBytes());
             m.put("gpu_compute_capability", d.computeCapability());

@@ -13,7 +13,7 @@ import org.wrpn.nn.Network;
 import org.wrpn.nn.PrecisionPolicy;
 import org.wrpn.nn.SavePolicy;
 import org.wrpn.nn.models.Models;
-import org.wrpn.quant.PackedLayout;
+import org.wrpn.tensor.AbstractTensor;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
@@ -86,14 +86,8 @@ public final class ShapeProbe {
                         case "name" -> "shape-probe";
                         case "describe" -> "shape probe (computes nothing)";
                         case "computes" -> false;
-                        case "supports" -> true;
-                        case "allocate" -> new Sized((DType) a[0], (Shape) a[1], a[0] == DType.I8 ? 8 : 32,
-                                (a[0] == DType.I8 ? 1L : 4L) * ((Shape) a[1]).elements());
-                        case "allocatePacked" -> {
-                            Shape s = (Shape) a[0];
-                            int bits = (Integer) a[1];
-                            yield new Sized(DType.PACKED, s, bits, PackedLayout.bytes(s.pixels(), s.channels(), bits));
-                        }
+                        case "allocate" -> new Sized((DType) a[0], (Shape) a[1], 0);
+                        case "allocatePacked" -> new Sized(DType.PACKED, (Shape) a[0], (Integer) a[1]);
                         case "softmaxCrossEntropy" -> new LossResult(0, 0, ((Tensor) a[0]).shape().dim(0));
                         case "hashCode" -> System.identityHashCode(proxy);
                         case "equals" -> proxy == a[0];
@@ -112,19 +106,13 @@ public final class ShapeProbe {
         return null;
     }
 
-    /** Tensors are tracked by object, so two placeholders of one shape must stay distinct: identity equality. */
-    private record Sized(DType dtype, Shape shape, int bits, long bytes) implements Tensor {
-        @Override
-        public boolean equals(Object o) {
-            return this == o;
+    /** A placeholder of the right size; tensors are tracked by object, so identity equality (AbstractTensor's). */
+    private static final class Sized extends AbstractTensor {
+        Sized(DType dtype, Shape shape, int bits) {
+            super(dtype, shape, bits);
         }
 
         @Override
-        public int hashCode() {
-            return System.identityHashCode(this);
-        }
-
-        @Override
-        public void close() {}
+        protected void release() {}
     }
 }

@@ -5,7 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.wrpn.backend.BackendSelector;
-import org.wrpn.backend.cuda.CudaDevice;
+import org.wrpn.backend.GpuDevice;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -24,7 +24,7 @@ public final class InfoCommand implements Callable<Integer> {
         m.put("reason", auto.reason());
         m.put("cuda_available", cuda.available());
         m.put("cuda_reason", cuda.reason());
-        CudaDevice d = cuda.device();
+        GpuDevice d = cuda.device();
         if (d != null) {
             m.put("gpu", d.name());
             m.put("gpu_memory_bytes", d.totalMemoryBytes());

@@ -1,12 +1,11 @@
 package org.wrpn.plan;
 
-import java.util.function.ToLongFunction;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.ConvGeometry;
+import org.wrpn.backend.Device;
 import org.wrpn.backend.LossResult;
-import org.wrpn.backend.Op;
 import org.wrpn.backend.PoolGeometry;
-import org.wrpn.quant.PackedLayout;
+import org.wrpn.tensor.AbstractTensor;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
@@ -17,58 +16,24 @@ import org.wrpn.tensor.Tensor;
  * Op-internal workspace follows the target backend's own rule.
  */
 final class DryRunBackend implements Backend {
-    private final String target;
-    private final ToLongFunction<ConvGeometry> convWorkspace;
+    private final Device target;
     private long allocated;
     private long peak;
 
-    DryRunBackend(String target, ToLongFunction<ConvGeometry> convWorkspace) {
+    DryRunBackend(Device target) {
         this.target = target;
-        this.convWorkspace = convWorkspace;
     }
 
-    private final class SizedTensor implements Tensor {
-        final Shape shape;
-        final DType dtype;
-        final int bits;
-        final long bytes;
-        boolean closed;
-
-        SizedTensor(Shape shape, DType dtype, int bits, long bytes) {
-            this.shape = shape;
-            this.dtype = dtype;
-            this.bits = bits;
-            this.bytes = bytes;
-            allocated += bytes;
+    private final class SizedTensor extends AbstractTensor {
+        SizedTensor(DType dtype, Shape shape, int bits) {
+            super(dtype, shape, bits);
+            allocated += bytes();
             peak = Math.max(peak, allocated);
         }
 
         @Override
-        public Shape shape() {
-            return shape;
-        }
-
-        @Override
-        public DType dtype() {
-            return dtype;
-        }
-
-        @Override
-        public int bits() {
-            return bits;
-        }
-
-        @Override
-        public long bytes() {
-            return bytes;
-        }
-
-        @Override
-        public void close() {
-            if (!closed) {
-                closed = true;
-                allocated -= bytes;
-            }
+        protected void release() {
+            allocated -= bytes();
         }
     }
 
@@ -88,19 +53,14 @@ final class DryRunBackend implements Backend {
     }
 
     @Override
-    public boolean supports(Op op, int weightBits, int activationBits) {
-        return true;
-    }
-
-    @Override
     public Tensor allocate(DType dtype, Shape shape) {
-        long n = shape.elements();
-        return new SizedTensor(shape, dtype, dtype == DType.I8 ? 8 : 32, dtype == DType.I8 ? n : 4 * n);
+        if (dtype == DType.PACKED) throw new IllegalArgumentException("use allocatePacked for packed tensors");
+        return new SizedTensor(dtype, shape, 0);
     }
 
     @Override
     public Tensor allocatePacked(Shape shape, int bits) {
-        return new SizedTensor(shape, DType.PACKED, bits, PackedLayout.bytes(shape.pixels(), shape.channels(), bits));
+        return new SizedTensor(DType.PACKED, shape, bits);
     }
 
     @Override
@@ -120,7 +80,7 @@ final class DryRunBackend implements Backend {
 
     @Override
     public long convWorkspaceBytes(ConvGeometry g) {
-        return convWorkspace.applyAsLong(g);
+        return target.convWorkspaceBytes(g);
     }
 
     @Override

@@ -4,8 +4,7 @@ import org.wrpn.BadInputException;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.MemoryLedger;
 import org.wrpn.backend.MemoryLedger.Category;
-import org.wrpn.backend.cpu.CpuBackend;
-import org.wrpn.backend.cuda.CudaSupport;
+import org.wrpn.backend.Device;
 import org.wrpn.nn.Network;
 import org.wrpn.nn.models.Models;
 import org.wrpn.tensor.DType;
@@ -28,8 +27,7 @@ public final class MemoryPlanner {
     private MemoryPlanner() {}
 
     public static MemoryPlan plan(PlanRequest r) {
-        Backend dry = new DryRunBackend(r.device(),
-                r.device().equals("cpu") ? CpuBackend::workspaceBytes : CudaSupport::convWorkspaceBytes);
+        Backend dry = new DryRunBackend(Device.parse(r.device()));
         try (Network net = Models.build(r.model(), r.width(), r.precision(), r.height(), r.imageWidth(), r.channels(),
                 r.classes())) {
             net.initialize(dry, r.save(), 0);

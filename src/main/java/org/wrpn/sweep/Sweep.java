@@ -211,7 +211,7 @@ public final class Sweep {
     private static void limitCpuThreads(int jobs) {
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / jobs);
         try {
-            org.wrpn.backend.cpu.CpuBackend.limitGemmThreads(threads);
+            org.wrpn.backend.Device.limitCpuThreads(threads);
             LOG.info("{} cells at once: GEMM limited to {} thread(s) each", jobs, threads);
         } catch (LinkageError e) {
             LOG.debug("no CPU GEMM to limit: {}", e.toString());

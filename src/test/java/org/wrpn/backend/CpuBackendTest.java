@@ -358,11 +358,9 @@ class CpuBackendTest {
     }
 
     @Test
-    void supportsRejectsInvalidBitWidths() {
-        assertTrue(be.supports(Op.CONV2D, 32, 32));
-        assertTrue(be.supports(Op.PACK, 2, 4));
-        assertFalse(be.supports(Op.CONV2D, 3, 4));
-        assertThrows(UnsupportedOperationError.class, () -> be.requireSupport(Op.CONV2D, 4, 5));
+    void packedTensorsRefuseInvalidBitWidths() {
+        assertThrows(IllegalArgumentException.class, () -> be.allocatePacked(Shape.of(2, 8), 3));
+        assertThrows(IllegalArgumentException.class, () -> be.allocatePacked(Shape.of(2, 8), 32));
     }
 
     // ---- quantization ------------------------------------------------------------------------

@@ -3,7 +3,6 @@ package org.wrpn.reference;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.ConvGeometry;
 import org.wrpn.backend.LossResult;
-import org.wrpn.backend.Op;
 import org.wrpn.backend.PoolGeometry;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
@@ -83,14 +82,15 @@ public final class ReferenceBackend implements Backend {
         return "reference";
     }
 
+    /** The reference computes in plain arrays of the tensors themselves: no scratch. */
     @Override
-    public String describe() {
-        return "reference loops (double) in Java";
+    public long convWorkspaceBytes(ConvGeometry g) {
+        return 0;
     }
 
     @Override
-    public boolean supports(Op op, int weightBits, int activationBits) {
-        return true;
+    public String describe() {
+        return "reference loops (double) in Java";
     }
 
     @Override

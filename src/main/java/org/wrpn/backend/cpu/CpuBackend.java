@@ -4,7 +4,6 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.ConvGeometry;
 import org.wrpn.backend.LossResult;
-import org.wrpn.backend.Op;
 import org.wrpn.backend.PoolGeometry;
 import org.wrpn.quant.PackedLayout;
 import org.wrpn.quant.Quantizer;
@@ -17,9 +16,6 @@ import org.wrpn.tensor.Tensor;
  * and linear layers. Deterministic: fixed summation orders, no thread-count dependent reductions.
  */
 public final class CpuBackend implements Backend {
-    /** Largest im2col buffer, in floats, before a convolution is split over image chunks. */
-    private static final int COL_BUDGET = 4 << 20;
-
     /**
      * Caps OpenBLAS's threads for the whole process. N concurrent CPU jobs on N cores run faster
      * single-threaded (the rest of a step is single-threaded Java); results depend on the thread count.
@@ -45,11 +41,6 @@ public final class CpuBackend implements Backend {
         return "CPU (" + Runtime.getRuntime().availableProcessors() + " cores, ND4J/OpenBLAS GEMM)";
     }
 
-    @Override
-    public boolean supports(Op op, int weightBits, int activationBits) {
-        return Quantizer.isValidWeightBits(weightBits) && Quantizer.isValidActivationBits(activationBits);
-    }
-
     // ---- memory -------------------------------------------------------------------------------
 
     @Override
@@ -65,13 +56,13 @@ public final class CpuBackend implements Backend {
     }
 
     private Tensor track(CpuTensor t) {
-        long now = allocated.addAndGet(t.bytes);
+        long now = allocated.addAndGet(t.bytes());
         peak.accumulateAndGet(now, Math::max);
         return t;
     }
 
     void released(CpuTensor t) {
-        allocated.addAndGet(-t.bytes);
+        allocated.addAndGet(-t.bytes());
     }
 
     @Override
@@ -99,19 +90,19 @@ public final class CpuBackend implements Backend {
 
     private float[] f(Tensor x) {
         CpuTensor c = t(x);
-        if (c.dtype != DType.F32) throw new IllegalArgumentException("expected F32 tensor, got " + c);
+        if (c.dtype() != DType.F32) throw new IllegalArgumentException("expected F32 tensor, got " + c);
         return c.f;
     }
 
     private int[] ints(Tensor x) {
         CpuTensor c = t(x);
-        if (c.dtype != DType.I32) throw new IllegalArgumentException("expected I32 tensor, got " + c);
+        if (c.dtype() != DType.I32) throw new IllegalArgumentException("expected I32 tensor, got " + c);
         return c.i;
     }
 
     private CpuTensor packed(Tensor x) {
         CpuTensor c = t(x);
-        if (c.dtype != DType.PACKED) throw new IllegalArgumentException("expected packed tensor, got " + c);
+        if (c.dtype() != DType.PACKED) throw new IllegalArgumentException("expected packed tensor, got " + c);
         return c;
     }
 
@@ -133,7 +124,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void upload(int[] src, Tensor dst) {
         CpuTensor c = t(dst);
-        switch (c.dtype) {
+        switch (c.dtype()) {
             case I32, PACKED -> {
                 if (src.length < c.i.length) throw new IllegalArgumentException("upload: source too short");
                 System.arraycopy(src, 0, c.i, 0, c.i.length);
@@ -155,7 +146,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void download(Tensor src, int[] dst) {
         CpuTensor c = t(src);
-        switch (c.dtype) {
+        switch (c.dtype()) {
             case I32, PACKED -> System.arraycopy(c.i, 0, dst, 0, c.i.length);
             case I8 -> {
                 for (int k = 0; k < c.b.length; k++) dst[k] = c.b[k];
@@ -167,8 +158,8 @@ public final class CpuBackend implements Backend {
     @Override
     public void copy(Tensor src, Tensor dst) {
         CpuTensor s = t(src), d = t(dst);
-        if (s.dtype != d.dtype || s.bytes != d.bytes) throw new IllegalArgumentException("copy " + s + " -> " + d);
-        switch (s.dtype) {
+        if (s.dtype() != d.dtype() || s.bytes() != d.bytes()) throw new IllegalArgumentException("copy " + s + " -> " + d);
+        switch (s.dtype()) {
             case F32 -> System.arraycopy(s.f, 0, d.f, 0, s.f.length);
             case I8 -> System.arraycopy(s.b, 0, d.b, 0, s.b.length);
             default -> System.arraycopy(s.i, 0, d.i, 0, s.i.length);
@@ -224,10 +215,10 @@ public final class CpuBackend implements Backend {
         CpuTensor m = packed(packedMask);
         float[] dy = f(dyT), dx = f(dxT);
         sameLength(dy, dx, "maskGradient");
-        if (m.bits != 1 || m.shape.elements() != dy.length) throw new IllegalArgumentException("maskGradient: mask " + m + " for " + dy.length + " values");
-        int channels = m.shape.channels();
+        if (m.bits() != 1 || m.shape().elements() != dy.length) throw new IllegalArgumentException("maskGradient: mask " + m + " for " + dy.length + " values");
+        int channels = m.shape().channels();
         int wpp = PackedLayout.wordsPerPixel(channels, 1);
-        long pixels = m.shape.pixels();
+        long pixels = m.shape().pixels();
         for (long p = 0; p < pixels; p++) {
             int base = (int) (p * channels);
             int wbase = (int) (p * wpp);
@@ -250,7 +241,7 @@ public final class CpuBackend implements Backend {
     public float weightCodes(Tensor w, int bits, Tensor codes) {
         float[] s = f(w);
         CpuTensor c = t(codes);
-        if (c.dtype != DType.I8 || c.b.length != s.length) throw new IllegalArgumentException("weightCodes into " + c);
+        if (c.dtype() != DType.I8 || c.b.length != s.length) throw new IllegalArgumentException("weightCodes into " + c);
         if (bits == 1) {
             for (int k = 0; k < s.length; k++) c.b[k] = (byte) Quantizer.binaryCode(s[k]);
             return Quantizer.binaryScale(s, 0, s.length);
@@ -264,14 +255,14 @@ public final class CpuBackend implements Backend {
     public void quantizePack(Tensor x, int bits, Tensor packedCodes, Tensor packedMask) {
         float[] s = f(x);
         CpuTensor p = packed(packedCodes);
-        if (p.bits != bits || !p.shape.equals(t(x).shape)) throw new IllegalArgumentException("quantizePack: " + x + " into " + p);
+        if (p.bits() != bits || !p.shape().equals(t(x).shape())) throw new IllegalArgumentException("quantizePack: " + x + " into " + p);
         CpuTensor m = null;
         if (packedMask != null) {
             m = packed(packedMask);
-            if (m.bits != 1 || !m.shape.equals(p.shape)) throw new IllegalArgumentException("mask must be 1-bit " + p.shape);
+            if (m.bits() != 1 || !m.shape().equals(p.shape())) throw new IllegalArgumentException("mask must be 1-bit " + p.shape());
         }
-        int channels = p.shape.channels();
-        long pixels = p.shape.pixels();
+        int channels = p.shape().channels();
+        long pixels = p.shape().pixels();
         int per = 32 / bits;
         int wpp = PackedLayout.wordsPerPixel(channels, bits);
         int mpp = PackedLayout.wordsPerPixel(channels, 1);
@@ -310,10 +301,10 @@ public final class CpuBackend implements Backend {
     public void unpackValues(Tensor packedCodes, Tensor y) {
         CpuTensor p = packed(packedCodes);
         float[] d = f(y);
-        expectLength(d, p.shape.elements(), "unpackValues");
-        int channels = p.shape.channels();
-        long pixels = p.shape.pixels();
-        int bits = p.bits;
+        expectLength(d, p.shape().elements(), "unpackValues");
+        int channels = p.shape().channels();
+        long pixels = p.shape().pixels();
+        int bits = p.bits();
         int per = 32 / bits;
         int mask = (1 << bits) - 1;
         int wpp = PackedLayout.wordsPerPixel(channels, bits);
@@ -335,8 +326,8 @@ public final class CpuBackend implements Backend {
     public void unpackCodes(Tensor packedCodes, Tensor codes) {
         CpuTensor p = packed(packedCodes);
         int[] d = ints(codes);
-        if (d.length != p.shape.elements()) throw new IllegalArgumentException("unpackCodes: wrong output size");
-        PackedLayout.unpack(p.i, p.shape.pixels(), p.shape.channels(), p.bits, d);
+        if (d.length != p.shape().elements()) throw new IllegalArgumentException("unpackCodes: wrong output size");
+        PackedLayout.unpack(p.i, p.shape().pixels(), p.shape().channels(), p.bits(), d);
     }
 
     // ---- layers --------------------------------------------------------------------------------
@@ -356,19 +347,9 @@ public final class CpuBackend implements Backend {
         for (int k = 0; k < s.length; k++) d[k] = s[k] > 0f ? g[k] : 0f;
     }
 
-    private static boolean isPointwise(ConvGeometry g) {
-        return g.kh() == 1 && g.kw() == 1 && g.stride() == 1 && g.pad() == 0;
-    }
-
     @Override
     public long convWorkspaceBytes(ConvGeometry g) {
-        return workspaceBytes(g);
-    }
-
-    /** The im2col buffer one convolution uses: one chunk of images' patches. */
-    public static long workspaceBytes(ConvGeometry g) {
-        if (isPointwise(g)) return 0;
-        return 4L * imagesPerChunk(g) * g.outH() * g.outW() * g.patch();
+        return CpuConvolution.workspaceBytes(g);
     }
 
     private interface ChunkBody {
@@ -377,10 +358,10 @@ public final class CpuBackend implements Backend {
 
     /** Runs body over chunks of images that fit the im2col budget, with that scratch counted as allocated. */
     private void overImageChunks(ConvGeometry g, ChunkBody body) {
-        long workspace = workspaceBytes(g);
+        long workspace = CpuConvolution.workspaceBytes(g);
         workspaceInUse(workspace);
         try {
-            int chunk = imagesPerChunk(g);
+            int chunk = CpuConvolution.imagesPerChunk(g);
             int rowsPerImage = g.outH() * g.outW();
             for (int first = 0; first < g.n(); first += chunk) {
                 int count = Math.min(chunk, g.n() - first);
@@ -395,11 +376,6 @@ public final class CpuBackend implements Backend {
     private void workspaceInUse(long bytes) {
         long now = allocated.addAndGet(bytes);
         if (bytes > 0) peak.accumulateAndGet(now, Math::max);
-    }
-
-    private static int imagesPerChunk(ConvGeometry g) {
-        long perImage = (long) g.outH() * g.outW() * g.patch();
-        return (int) Math.max(1, Math.min(g.n(), COL_BUDGET / Math.max(1, perImage)));
     }
 
     private float[] colBuffer(int n) {
@@ -476,7 +452,7 @@ public final class CpuBackend implements Backend {
         float[] x = f(xT), w = f(wT), y = f(yT);
         checkConv(x, w, y, g);
         int rowsPerImage = g.outH() * g.outW();
-        if (isPointwise(g)) {
+        if (CpuConvolution.isPointwise(g)) {
             gemm.gemm(x, 0, false, w, 0, true, y, 0, g.n() * rowsPerImage, g.cout(), g.cin(), false);
             return;
         }
@@ -492,7 +468,7 @@ public final class CpuBackend implements Backend {
         float[] dy = f(dyT), w = f(wT), dx = f(dxT);
         checkConv(dx, w, dy, g);
         int rowsPerImage = g.outH() * g.outW();
-        if (isPointwise(g)) {
+        if (CpuConvolution.isPointwise(g)) {
             gemm.gemm(dy, 0, false, w, 0, false, dx, 0, g.n() * rowsPerImage, g.cin(), g.cout(), false);
             return;
         }
@@ -509,7 +485,7 @@ public final class CpuBackend implements Backend {
         float[] x = f(xT), dy = f(dyT), dw = f(dwT);
         checkConv(x, dw, dy, g);
         int rowsPerImage = g.outH() * g.outW();
-        if (isPointwise(g)) {
+        if (CpuConvolution.isPointwise(g)) {
             gemm.gemm(dy, 0, true, x, 0, false, dw, 0, g.cout(), g.cin(), g.n() * rowsPerImage, false);
             return;
         }
@@ -676,7 +652,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void globalAvgPoolForward(Tensor xT, Tensor yT) {
         float[] x = f(xT), y = f(yT);
-        Shape s = t(xT).shape;
+        Shape s = t(xT).shape();
         int n = s.dim(0), c = s.channels();
         int hw = (int) (s.elements() / ((long) n * c));
         expectLength(y, (long) n * c, "globalAvgPool output");
@@ -694,7 +670,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void globalAvgPoolBackward(Tensor dyT, Tensor dxT) {
         float[] dy = f(dyT), dx = f(dxT);
-        Shape s = t(dxT).shape;
+        Shape s = t(dxT).shape();
         int n = s.dim(0), c = s.channels();
         int hw = (int) (s.elements() / ((long) n * c));
         float inv = 1f / hw;
@@ -709,7 +685,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void linearForward(Tensor xT, Tensor wT, Tensor bT, Tensor yT) {
         float[] x = f(xT), w = f(wT), y = f(yT);
-        Shape ws = t(wT).shape;
+        Shape ws = t(wT).shape();
         int out = ws.dim(0), in = ws.dim(1);
         int n = x.length / in;
         expectLength(x, (long) n * in, "linear input");
@@ -726,7 +702,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void linearBackward(Tensor xT, Tensor wT, Tensor dyT, Tensor dxT, Tensor dwT, Tensor dbT) {
         float[] x = f(xT), w = f(wT), dy = f(dyT), dw = f(dwT);
-        Shape ws = t(wT).shape;
+        Shape ws = t(wT).shape();
         int out = ws.dim(0), in = ws.dim(1);
         int n = x.length / in;
         if (dxT != null) gemm.gemm(dy, 0, false, w, 0, false, f(dxT), 0, n, in, out, false);

@@ -1,5 +1,6 @@
 package org.wrpn.backend.cuda;
 
+import org.wrpn.backend.GpuDevice;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
@@ -23,7 +24,6 @@ import jcuda.driver.CUstream_flags;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.ConvGeometry;
 import org.wrpn.backend.LossResult;
-import org.wrpn.backend.Op;
 import org.wrpn.backend.PoolGeometry;
 import org.wrpn.quant.PackedLayout;
 import org.wrpn.quant.Quantizer;
@@ -118,22 +118,18 @@ public final class CudaBackend implements Backend {
         return "CUDA " + rt.device().describe();
     }
 
-    public CudaDevice device() {
+    public GpuDevice device() {
         return rt.device();
-    }
-
-    @Override
-    public boolean supports(Op op, int weightBits, int activationBits) {
-        return CudaSupport.supports(op, weightBits, activationBits);
     }
 
     // ---- memory -------------------------------------------------------------------------------
 
-    private CudaTensor track(DType dtype, Shape shape, int bits, long bytes) {
+    private CudaTensor track(DType dtype, Shape shape, int bits) {
         ensureOpen();
         rt.makeCurrent();
+        long bytes = dtype.bytes(shape, dtype.bits(bits));
         DeviceAllocator.Block<CUdeviceptr> b = allocator.allocate(bytes);
-        CudaTensor t = new CudaTensor(this, dtype, shape, bits, bytes, b);
+        CudaTensor t = new CudaTensor(this, dtype, shape, bits, b);
         synchronized (live) {
             live.add(t);
         }
@@ -143,20 +139,13 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor allocate(DType dtype, Shape shape) {
-        long n = shape.elements();
-        return switch (dtype) {
-            case F32 -> track(dtype, shape, 32, 4L * n);
-            case I32 -> track(dtype, shape, 32, 4L * n);
-            case I8 -> track(dtype, shape, 8, n);
-            case PACKED -> throw new IllegalArgumentException("use allocatePacked for packed tensors");
-        };
+        if (dtype == DType.PACKED) throw new IllegalArgumentException("use allocatePacked for packed tensors");
+        return track(dtype, shape, 0);
     }
 
     @Override
     public Tensor allocatePacked(Shape logicalShape, int bits) {
-        PackedLayout.checkBits(bits);
-        return track(DType.PACKED, logicalShape, bits,
-                PackedLayout.bytes(logicalShape.pixels(), logicalShape.channels(), bits));
+        return track(DType.PACKED, logicalShape, bits);
     }
 
     void release(CudaTensor t, DeviceAllocator.Block<CUdeviceptr> b) {
@@ -212,7 +201,7 @@ public final class CudaBackend implements Backend {
 
     private CudaTensor of(Tensor x, DType dtype, String what) {
         CudaTensor c = t(x);
-        if (c.dtype != dtype) throw new IllegalArgumentException(what + ": expected " + dtype + " tensor, got " + c);
+        if (c.dtype() != dtype) throw new IllegalArgumentException(what + ": expected " + dtype + " tensor, got " + c);
         return c;
     }
 
@@ -231,6 +220,7 @@ public final class CudaBackend implements Backend {
     }
 
     /** Waits until everything queued on this backend's stream has run. */
+    @Override
     public void synchronize() {
         rt.makeCurrent();
         rt.synchronize(stream);
@@ -285,15 +275,15 @@ public final class CudaBackend implements Backend {
     @Override
     public void upload(int[] src, Tensor dst) {
         CudaTensor d = t(dst);
-        switch (d.dtype) {
+        switch (d.dtype()) {
             case I32, PACKED -> {
-                long words = d.bytes / 4;
+                long words = d.bytes() / 4;
                 if (src.length < words) throw new IllegalArgumentException("upload: source too short");
-                stagedUpload(d, d.bytes, (b, off, len) -> b.asIntBuffer().put(src, (int) (off / 4), (int) (len / 4)));
+                stagedUpload(d, d.bytes(), (b, off, len) -> b.asIntBuffer().put(src, (int) (off / 4), (int) (len / 4)));
             }
             case I8 -> {
-                if (src.length < d.bytes) throw new IllegalArgumentException("upload: source too short");
-                stagedUpload(d, d.bytes, (b, off, len) -> {
+                if (src.length < d.bytes()) throw new IllegalArgumentException("upload: source too short");
+                stagedUpload(d, d.bytes(), (b, off, len) -> {
                     for (int i = 0; i < len; i++) b.put(i, (byte) src[(int) off + i]);
                 });
             }
@@ -312,14 +302,14 @@ public final class CudaBackend implements Backend {
     @Override
     public void download(Tensor src, int[] dst) {
         CudaTensor s = t(src);
-        switch (s.dtype) {
+        switch (s.dtype()) {
             case I32, PACKED -> {
-                if (dst.length < s.bytes / 4) throw new IllegalArgumentException("download: destination too short");
-                stagedDownload(s.ptr(), s.bytes, (b, off, len) -> b.asIntBuffer().get(dst, (int) (off / 4), (int) (len / 4)));
+                if (dst.length < s.bytes() / 4) throw new IllegalArgumentException("download: destination too short");
+                stagedDownload(s.ptr(), s.bytes(), (b, off, len) -> b.asIntBuffer().get(dst, (int) (off / 4), (int) (len / 4)));
             }
             case I8 -> {
-                if (dst.length < s.bytes) throw new IllegalArgumentException("download: destination too short");
-                stagedDownload(s.ptr(), s.bytes, (b, off, len) -> {
+                if (dst.length < s.bytes()) throw new IllegalArgumentException("download: destination too short");
+                stagedDownload(s.ptr(), s.bytes(), (b, off, len) -> {
                     for (int i = 0; i < len; i++) dst[(int) off + i] = b.get(i);
                 });
             }
@@ -330,9 +320,9 @@ public final class CudaBackend implements Backend {
     @Override
     public void copy(Tensor src, Tensor dst) {
         CudaTensor s = t(src), d = t(dst);
-        if (s.dtype != d.dtype || s.bytes != d.bytes) throw new IllegalArgumentException("copy " + s + " -> " + d);
+        if (s.dtype() != d.dtype() || s.bytes() != d.bytes()) throw new IllegalArgumentException("copy " + s + " -> " + d);
         rt.makeCurrent();
-        CudaRuntime.check(cuMemcpyDtoDAsync(d.ptr(), s.ptr(), s.bytes, stream), "cuMemcpyDtoDAsync");
+        CudaRuntime.check(cuMemcpyDtoDAsync(d.ptr(), s.ptr(), s.bytes(), stream), "cuMemcpyDtoDAsync");
     }
 
     @Override
@@ -428,11 +418,11 @@ public final class CudaBackend implements Backend {
         CudaTensor m = packed(packedMask, "maskGradient");
         CudaTensor g = of(dy, DType.F32, "maskGradient"), d = of(dx, DType.F32, "maskGradient");
         sameElements(g, d, "maskGradient");
-        if (m.bits != 1 || m.elements() != g.elements()) {
+        if (m.bits() != 1 || m.elements() != g.elements()) {
             throw new IllegalArgumentException("maskGradient: mask " + m + " for " + g.elements() + " values");
         }
-        long pixels = m.shape.pixels();
-        int channels = m.shape.channels();
+        long pixels = m.shape().pixels();
+        int channels = m.shape().channels();
         launch("mask_grad_f32", packThreads(pixels, channels), m, g, d, pixels, channels);
     }
 
@@ -473,14 +463,14 @@ public final class CudaBackend implements Backend {
     public void quantizePack(Tensor x, int bits, Tensor packedCodes, Tensor packedMask) {
         CudaTensor s = of(x, DType.F32, "quantizePack");
         CudaTensor p = packed(packedCodes, "quantizePack");
-        if (p.bits != bits || !p.shape.equals(s.shape)) throw new IllegalArgumentException("quantizePack: " + x + " into " + p);
+        if (p.bits() != bits || !p.shape().equals(s.shape())) throw new IllegalArgumentException("quantizePack: " + x + " into " + p);
         CudaTensor m = null;
         if (packedMask != null) {
             m = packed(packedMask, "quantizePack mask");
-            if (m.bits != 1 || !m.shape.equals(p.shape)) throw new IllegalArgumentException("mask must be 1-bit " + p.shape);
+            if (m.bits() != 1 || !m.shape().equals(p.shape())) throw new IllegalArgumentException("mask must be 1-bit " + p.shape());
         }
-        long pixels = p.shape.pixels();
-        int channels = p.shape.channels();
+        long pixels = p.shape().pixels();
+        int channels = p.shape().channels();
         launch("quantize_act_pack_u" + bits, packThreads(pixels, channels), s, p, m, pixels, channels);
     }
 
@@ -489,9 +479,9 @@ public final class CudaBackend implements Backend {
         CudaTensor p = packed(packedCodes, "unpackValues");
         CudaTensor d = of(y, DType.F32, "unpackValues");
         if (d.elements() != p.elements()) throw new IllegalArgumentException("unpackValues: expected " + p.elements() + " elements, got " + d.elements());
-        long pixels = p.shape.pixels();
-        int channels = p.shape.channels();
-        launch("unpack_u" + p.bits + "_f32", packThreads(pixels, channels), p, d, pixels, channels);
+        long pixels = p.shape().pixels();
+        int channels = p.shape().channels();
+        launch("unpack_u" + p.bits() + "_f32", packThreads(pixels, channels), p, d, pixels, channels);
     }
 
     @Override
@@ -499,9 +489,9 @@ public final class CudaBackend implements Backend {
         CudaTensor p = packed(packedCodes, "unpackCodes");
         CudaTensor d = of(codes, DType.I32, "unpackCodes");
         if (d.elements() != p.elements()) throw new IllegalArgumentException("unpackCodes: wrong output size");
-        long pixels = p.shape.pixels();
-        int channels = p.shape.channels();
-        launch("unpack_u" + p.bits + "_s32", packThreads(pixels, channels), p, d, pixels, channels);
+        long pixels = p.shape().pixels();
+        int channels = p.shape().channels();
+        launch("unpack_u" + p.bits() + "_s32", packThreads(pixels, channels), p, d, pixels, channels);
     }
 
     // ---- reductions ----------------------------------------------------------------------------
@@ -792,7 +782,7 @@ public final class CudaBackend implements Backend {
 
     /** (n, hw, c) of a (n, h, w, c) tensor. */
     private static int[] gapDims(CudaTensor t) {
-        Shape s = t.shape;
+        Shape s = t.shape();
         int n = s.dim(0), c = s.channels();
         return new int[] {n, (int) (s.elements() / ((long) n * c)), c};
     }
@@ -815,9 +805,9 @@ public final class CudaBackend implements Backend {
 
     /** (n, in, out) of a linear layer with weights (out, in). */
     private static int[] linearDims(CudaTensor x, CudaTensor w) {
-        int out = w.shape.dim(0), in = w.shape.dim(1);
+        int out = w.shape().dim(0), in = w.shape().dim(1);
         long n = x.elements() / in;
-        if (w.shape.rank() != 2 || n * in != x.elements()) throw new IllegalArgumentException("linear: input " + x + ", weights " + w);
+        if (w.shape().rank() != 2 || n * in != x.elements()) throw new IllegalArgumentException("linear: input " + x + ", weights " + w);
         return new int[] {(int) n, in, out};
     }
 

@@ -1,5 +1,6 @@
 package org.wrpn.backend.cuda;
 
+import org.wrpn.backend.GpuDevice;
 /**
  * Answers "can the CUDA backend run here, and on what?" without throwing: no PTX in the jar, no
  * driver library, no GPU, a GPU or driver too old, each becomes a reason. Used once per process by
@@ -9,7 +10,7 @@ public final class CudaProbe {
     private CudaProbe() {}
 
     /** usable: driver, device and PTX all work. device: what was seen (null before a GPU was found). */
-    public record Result(boolean usable, String reason, CudaDevice device, String ptx) {}
+    public record Result(boolean usable, String reason, GpuDevice device, String ptx) {}
 
     public static Result probe() {
         PtxIndex index;

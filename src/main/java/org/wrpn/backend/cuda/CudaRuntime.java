@@ -1,5 +1,6 @@
 package org.wrpn.backend.cuda;
 
+import org.wrpn.backend.GpuDevice;
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
 import static jcuda.driver.JCudaDriver.cuDeviceGet;
 import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
@@ -52,11 +53,11 @@ public final class CudaRuntime {
 
     private static CudaRuntime instance;
     private static RuntimeException failure;
-    private static volatile CudaDevice seen;
+    private static volatile GpuDevice seen;
 
     final CUdevice device = new CUdevice();
     final CUcontext context = new CUcontext();
-    private final CudaDevice info;
+    private final GpuDevice info;
     private final PtxIndex ptx;
     private final Map<String, CUmodule> modules = new LinkedHashMap<>();
     private final Map<String, CUfunction> functions = new ConcurrentHashMap<>();
@@ -106,12 +107,12 @@ public final class CudaRuntime {
 
     private String driverTooOld(String isa) {
         return "the GPU driver is too old for these kernels: they are PTX ISA " + isa
-                + ", which needs a driver for CUDA " + PtxIndex.formatCudaVersion(PtxIndex.cudaVersionForIsa(isa))
+                + ", which needs a driver for CUDA " + GpuDevice.formatCudaVersion(PtxIndex.cudaVersionForIsa(isa))
                 + " or newer (r580+ for 13.0), and this driver supports CUDA " + info.driverCudaVersion()
                 + ". Update the driver, or rebuild the PTX with an nvcc no newer than the driver.";
     }
 
-    static CudaDevice readDevice(CUdevice device, int ordinal) {
+    static GpuDevice readDevice(CUdevice device, int ordinal) {
         byte[] name = new byte[256];
         check(cuDeviceGetName(name, name.length, device), "cuDeviceGetName");
         int len = 0;
@@ -120,7 +121,7 @@ public final class CudaRuntime {
         check(cuDeviceTotalMem(mem, device), "cuDeviceTotalMem");
         int[] driver = {0};
         check(cuDriverGetVersion(driver), "cuDriverGetVersion");
-        return new CudaDevice(ordinal, new String(name, 0, len, StandardCharsets.UTF_8), mem[0],
+        return new GpuDevice(ordinal, new String(name, 0, len, StandardCharsets.UTF_8), mem[0],
                 attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR),
                 attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR),
                 attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT),
@@ -167,11 +168,11 @@ public final class CudaRuntime {
     }
 
     /** The GPU the last start saw, even if the start then failed (null when none was found). */
-    static CudaDevice seenDevice() {
+    static GpuDevice seenDevice() {
         return seen;
     }
 
-    public CudaDevice device() {
+    public GpuDevice device() {
         return info;
     }
 

@@ -1,11 +1,6 @@
 package org.wrpn.backend.cuda;
 
-import java.util.EnumSet;
-import java.util.List;
-import java.util.Set;
 import org.wrpn.backend.ConvGeometry;
-import org.wrpn.backend.Op;
-import org.wrpn.quant.Quantizer;
 
 /**
  * What the CUDA backend implements, and the launch rules that decide its scratch memory. Pure Java
@@ -14,8 +9,6 @@ import org.wrpn.quant.Quantizer;
  */
 public final class CudaSupport {
     private CudaSupport() {}
-
-    private static final Set<Op> IMPLEMENTED = EnumSet.allOf(Op.class);
 
     /** Rows of the GEMM tiles of cuda/gemm.cuh (M and N are both 64). */
     static final int GEMM_TILE = 64;
@@ -30,16 +23,6 @@ public final class CudaSupport {
     static final int SPLIT_TARGET_BLOCKS = 256;
     static final int BN_MAX_CHUNKS = 128;
     static final int BN_ROWS_PER_CHUNK = 512;
-
-    public static boolean supports(Op op, int weightBits, int activationBits) {
-        return IMPLEMENTED.contains(op) && Quantizer.isValidWeightBits(weightBits)
-                && Quantizer.isValidActivationBits(activationBits);
-    }
-
-    /** Ops a training step needs that the CUDA backend does not implement (empty: it trains). */
-    public static List<Op> missingForTraining() {
-        return EnumSet.complementOf(EnumSet.copyOf(IMPLEMENTED)).stream().toList();
-    }
 
     /**
      * How many k-ranges conv2d_wgrad splits its sum over the n*outH*outW output pixels into: enough

@@ -1,5 +1,6 @@
 package org.wrpn.backend.cuda;
 
+import org.wrpn.backend.GpuDevice;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -130,7 +131,7 @@ public final class PackBenchmark {
         return Arrays.stream(a).min().orElse(Double.NaN);
     }
 
-    private static void write(Path csv, CudaDevice d, List<Row> rows) throws IOException {
+    private static void write(Path csv, GpuDevice d, List<Row> rows) throws IOException {
         try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(csv, StandardCharsets.UTF_8))) {
             w.println("gpu,driver_cuda,op,bits,mask,input_mib,elements,channels,bytes_moved,median_ms,min_ms,gbps,pct_of_copy");
             for (Row r : rows) {

@@ -1,5 +1,6 @@
 package org.wrpn.backend.cuda;
 
+import org.wrpn.backend.GpuDevice;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -129,13 +130,9 @@ public record PtxIndex(String header, List<Entry> entries) {
     }
 
     /** "13.0" for 13000. */
-    public static String formatCudaVersion(int v) {
-        return (v / 1000) + "." + (v % 1000) / 10;
-    }
-
     /** One line for `wrpn info`. */
     public String describe() {
         return moduleNames().size() + " modules (" + String.join(", ", moduleNames()) + "), PTX ISA " + maxIsa()
-                + ", needs a driver for CUDA " + formatCudaVersion(cudaVersionForIsa(maxIsa())) + "+";
+                + ", needs a driver for CUDA " + GpuDevice.formatCudaVersion(cudaVersionForIsa(maxIsa())) + "+";
     }
 }

@@ -1,5 +1,6 @@
 package org.wrpn.backend.cuda;
 
+import org.wrpn.backend.GpuDevice;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -15,8 +16,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.wrpn.backend.BackendFixture;
-import org.wrpn.backend.Op;
-import org.wrpn.backend.UnsupportedOperationError;
 import org.wrpn.reference.Reference;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
@@ -156,7 +155,7 @@ class CudaKernelsGpuTest {
 
     @Test
     void runtimeReportsTheDeviceAndLoadedEveryModule() {
-        CudaDevice d = be.device();
+        GpuDevice d = be.device();
         assertTrue(d.ccMajor() >= 8, d.describe());
         assertTrue(d.totalMemoryBytes() > 0 && d.multiprocessors() > 0, d.describe());
         CudaRuntime rt = CudaRuntime.get();
@@ -166,10 +165,8 @@ class CudaKernelsGpuTest {
 
     @Test
     void unsupportedBitWidthsAreRefusedClearly() {
-        assertTrue(be.supports(Op.CONV2D, 4, 4));
-        assertFalse(be.supports(Op.PACK, 32, 3));
-        UnsupportedOperationError e = assertThrows(UnsupportedOperationError.class, () -> be.requireSupport(Op.PACK, 32, 3));
-        assertTrue(e.getMessage().contains("cuda"), e.getMessage());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> be.allocatePacked(Shape.of(2, 8), 3));
+        assertTrue(e.getMessage().contains("k in {1,2,4,8}"), e.getMessage());
     }
 
     // ---- memory ----------------------------------------------------------------------------------

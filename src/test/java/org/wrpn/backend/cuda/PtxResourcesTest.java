@@ -1,5 +1,6 @@
 package org.wrpn.backend.cuda;
 
+import org.wrpn.backend.GpuDevice;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -51,8 +52,8 @@ class PtxResourcesTest {
         assertEquals(12000, PtxIndex.cudaVersionForIsa("8.0"));
         assertEquals(12050, PtxIndex.cudaVersionForIsa("8.5"));
         assertEquals(12080, PtxIndex.cudaVersionForIsa("8.7"));
-        assertEquals("13.0", PtxIndex.formatCudaVersion(13000));
-        assertEquals("12.4", PtxIndex.formatCudaVersion(12040));
+        assertEquals("13.0", GpuDevice.formatCudaVersion(13000));
+        assertEquals("12.4", GpuDevice.formatCudaVersion(12040));
     }
 
     static boolean nvccPresent() {

@@ -1,7 +1,7 @@
-package org.wrpn.backend.cuda;
+package org.wrpn.backend;
 
 /** What `wrpn info` and the logs say about the GPU. Pure data: no driver types. */
-public record CudaDevice(int ordinal, String name, long totalMemoryBytes, int ccMajor, int ccMinor,
+public record GpuDevice(int ordinal, String name, long totalMemoryBytes, int ccMajor, int ccMinor,
         int multiprocessors, long l2CacheBytes, int driverVersion) {
 
     public String computeCapability() {
@@ -10,7 +10,12 @@ public record CudaDevice(int ordinal, String name, long totalMemoryBytes, int cc
 
     /** "13.0" for the driver API version 13000. */
     public String driverCudaVersion() {
-        return PtxIndex.formatCudaVersion(driverVersion);
+        return formatCudaVersion(driverVersion);
+    }
+
+    /** "13.0" for the CUDA version number 13000. */
+    public static String formatCudaVersion(int v) {
+        return (v / 1000) + "." + (v % 1000) / 10;
     }
 
     public String describe() {

@@ -1,0 +1,56 @@
+package org.wrpn.backend;
+
+import java.util.Locale;
+import org.wrpn.BadInputException;
+import org.wrpn.backend.cpu.CpuConvolution;
+import org.wrpn.backend.cuda.CudaSupport;
+
+/**
+ * Where a job runs (--device). The rules that decide a backend's op scratch live here too, so that
+ * the planner, jobs and sweeps can ask them without naming (or loading) a backend implementation.
+ */
+public enum Device {
+    AUTO,
+    CPU,
+    CUDA;
+
+    /** The flag's spelling: auto, cpu, cuda. */
+    public String flag() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    public static Device parse(String s) {
+        for (Device d : values()) if (d.flag().equals(s)) return d;
+        throw new BadInputException("--device must be auto, cpu or cuda; got " + s);
+    }
+
+    /** The device a concrete backend runs on (auto is resolved by {@link BackendSelector#autoChoice}). */
+    public static Device of(Backend backend) {
+        return parse(backend.name());
+    }
+
+    /**
+     * Scratch bytes one convolution of this geometry takes inside the backend of this device (its
+     * im2col buffer on the CPU, split-K partial sums on the GPU); the memory ledger declares them.
+     */
+    public long convWorkspaceBytes(ConvGeometry g) {
+        return switch (this) {
+            case CPU -> CpuConvolution.workspaceBytes(g);
+            case CUDA -> CudaSupport.convWorkspaceBytes(g);
+            case AUTO -> throw new IllegalStateException("resolve --device auto before asking for its workspace rules");
+        };
+    }
+
+    /**
+     * Caps the CPU backend's GEMM threads for the whole process: N concurrent CPU jobs on N cores run
+     * faster single-threaded. Results depend on the thread count. No effect on other devices.
+     */
+    public static void limitCpuThreads(int threads) {
+        org.wrpn.backend.cpu.CpuBackend.limitGemmThreads(threads);
+    }
+
+    @Override
+    public String toString() {
+        return flag();
+    }
+}
