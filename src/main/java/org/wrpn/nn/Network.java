@@ -112,10 +112,6 @@ public final class Network implements AutoCloseable {
         preparedBatch = batch;
     }
 
-    public int preparedBatch() {
-        return preparedBatch;
-    }
-
     /** Runs the batch forward; the caller releases the returned logits. images is not consumed. */
     public Feature forward(org.wrpn.tensor.Tensor images, boolean training) {
         return root.forward(Feature.borrowed(images), training);
@@ -170,11 +166,6 @@ public final class Network implements AutoCloseable {
     private String lastLayerName() {
         List<Layer> ls = root.layers();
         return ls.get(ls.size() - 1).name();
-    }
-
-    /** A new fp32 feature owned by the network's ledger (for the loss gradient). */
-    public Feature newFeature(String owner, Shape shape) {
-        return ctx.feature(owner, shape);
     }
 
     /** Every parameter and state tensor, in a stable order. */

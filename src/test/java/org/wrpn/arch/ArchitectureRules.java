@@ -1,0 +1,54 @@
+package org.wrpn.arch;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+
+import com.tngtech.archunit.lang.ArchRule;
+
+/**
+ * Who may import whom (docs/DESIGN.md, "Packages"). Only backend/cpu knows ND4J (and the JavaCPP
+ * libraries under it), only backend/cuda knows JCuda; above backend/, code talks to the Backend
+ * interface and never names an implementation. bench/ times backend internals (GPU events) and may
+ * name them, but not ND4J or JCuda themselves.
+ */
+final class ArchitectureRules {
+    private ArchitectureRules() {}
+
+    static final String[] ABOVE_BACKENDS = {"org.wrpn.nn..", "org.wrpn.train..", "org.wrpn.plan..", "org.wrpn.job..",
+        "org.wrpn.sweep..", "org.wrpn.cli..", "org.wrpn.data..", "org.wrpn.quant..", "org.wrpn.tensor.."};
+
+    static final ArchRule NOTHING_ABOVE_BACKENDS_NAMES_AN_IMPLEMENTATION = noClasses()
+            .that().resideInAnyPackage(ABOVE_BACKENDS)
+            .should().dependOnClassesThat().resideInAnyPackage("org.wrpn.backend.cpu..", "org.wrpn.backend.cuda..",
+                    "org.nd4j..", "org.bytedeco..", "jcuda..")
+            .because("only backend/cpu knows ND4J, only backend/cuda knows JCuda, and layers, trainer, planner, jobs,"
+                    + " sweeps and the CLI talk to the Backend interface");
+
+    static final ArchRule ONLY_THE_CPU_BACKEND_KNOWS_ND4J = noClasses()
+            .that().resideOutsideOfPackage("org.wrpn.backend.cpu..")
+            .should().dependOnClassesThat().resideInAnyPackage("org.nd4j..", "org.bytedeco..")
+            .because("ND4J is the CPU backend's GEMM, nobody else's");
+
+    static final ArchRule ONLY_THE_CUDA_BACKEND_KNOWS_JCUDA = noClasses()
+            .that().resideOutsideOfPackage("org.wrpn.backend.cuda..")
+            .should().dependOnClassesThat().resideInAnyPackage("jcuda..")
+            .because("JCuda is the CUDA backend's driver binding, nobody else's");
+
+    static final ArchRule THE_CUDA_BACKEND_DOES_NOT_IMPORT_THE_CPU_BACKEND = noClasses()
+            .that().resideInAPackage("org.wrpn.backend.cuda..")
+            .should().dependOnClassesThat().resideInAPackage("org.wrpn.backend.cpu..")
+            .because("the CUDA backend stands on its own: a GPU job never needs the CPU backend's classes");
+
+    static final ArchRule THE_CPU_BACKEND_DOES_NOT_IMPORT_CUDA = noClasses()
+            .that().resideInAPackage("org.wrpn.backend.cpu..")
+            .should().dependOnClassesThat().resideInAPackage("org.wrpn.backend.cuda..")
+            .because("the CPU backend runs where no CUDA classes can load");
+
+    static final ArchRule CONTRACTS_STAND_ALONE = noClasses()
+            .that().resideInAnyPackage("org.wrpn.quant..", "org.wrpn.tensor..")
+            .should().dependOnClassesThat().resideInAnyPackage("org.wrpn.backend..", "org.wrpn.nn..", "org.wrpn.train..")
+            .because("the quantization contract and the tensor formats are the bottom layer every backend builds on");
+
+    static final ArchRule[] ALL = {NOTHING_ABOVE_BACKENDS_NAMES_AN_IMPLEMENTATION, ONLY_THE_CPU_BACKEND_KNOWS_ND4J,
+        ONLY_THE_CUDA_BACKEND_KNOWS_JCUDA, THE_CUDA_BACKEND_DOES_NOT_IMPORT_THE_CPU_BACKEND, THE_CPU_BACKEND_DOES_NOT_IMPORT_CUDA,
+        CONTRACTS_STAND_ALONE};
+}

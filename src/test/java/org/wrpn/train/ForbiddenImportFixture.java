@@ -1,0 +1,13 @@
+package org.wrpn.train;
+
+import org.nd4j.linalg.factory.Nd4j;
+import org.wrpn.backend.cpu.CpuBackend;
+
+/** Breaks the package rules on purpose, for ArchitectureTest's test of the test; never run. */
+public final class ForbiddenImportFixture {
+    private ForbiddenImportFixture() {}
+
+    static Object breaches() {
+        return new Object[] {new CpuBackend(), Nd4j.class};
+    }
+}
