@@ -6,7 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -107,23 +110,26 @@ public abstract class LayerOpsContract {
     /** Random floats plus every tie (u + 0.5) / levels, code centers, exact 0 and 1, out of range and non-finite values. */
     protected float[] activationInputs(int n, int k) {
         float[] x = uniform(n, -0.25, 1.25);
+        List<Integer> at = new ArrayList<>();
+        for (int i = 0; i < n; i++) at.add(i);
+        Collections.shuffle(at, rnd); // the values below land at ragged positions inside words
         int levels = (1 << k) - 1;
         int j = 0;
         for (int u = 0; u <= levels && j < n; u++) {
-            x[j++] = (float) ((u + 0.5) / levels);
-            if (j < n) x[j++] = (float) u / levels;
+            x[at.get(j++)] = (float) ((u + 0.5) / levels);
+            if (j < n) x[at.get(j++)] = (float) u / levels;
         }
         float[] specials = {0f, -0.0f, 1f, -1f, 2f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
             Float.MIN_VALUE, Math.nextDown(1f), 1f / 6f, 0.5f};
-        for (float s : specials) if (j < n) x[j++] = s;
-        // Shuffle so the special values land at ragged positions inside words.
-        for (int i = n - 1; i > 0; i--) {
-            int r = rnd.nextInt(i + 1);
-            float t = x[i];
-            x[i] = x[r];
-            x[r] = t;
-        }
+        for (float s : specials) if (j < n) x[at.get(j++)] = s;
         return x;
+    }
+
+    /** Words of arbitrary bits for a packed tensor of shape s at k bits. */
+    protected int[] randomWords(Shape s, int k) {
+        int[] words = new int[BackendFixture.packedWords(s, k)];
+        for (int i = 0; i < words.length; i++) words[i] = rnd.nextInt();
+        return words;
     }
 
     /** Random weights beyond the clip range, every rounding tie of k-bit codes, 0, -0, +-1 and +-0.5. */
@@ -212,12 +218,8 @@ public abstract class LayerOpsContract {
         Tensor i8 = fx.keep(be.allocate(DType.I8, Shape.of(256)));
         be.upload(bytes, i8);
         assertArrayEquals(bytes, fx.ints(i8, 256));
-        Shape s = Shape.nhwc(2, 3, 1, 17);
-        int[] words = new int[BackendFixture.packedWords(s, 2)];
-        for (int i = 0; i < words.length; i++) words[i] = rnd.nextInt();
-        Tensor p = fx.keep(be.allocatePacked(s, 2));
-        be.upload(words, p);
-        assertArrayEquals(words, fx.ints(p, words.length));
+        int[] words = randomWords(Shape.nhwc(2, 3, 1, 17), 2);
+        assertArrayEquals(words, fx.ints(fx.packed(words, Shape.nhwc(2, 3, 1, 17), 2), words.length));
     }
 
     @Test
@@ -233,12 +235,9 @@ public abstract class LayerOpsContract {
         be.copy(fx.i32(ints, 4), ci);
         assertArrayEquals(ints, fx.ints(ci, 4));
         Shape ps = Shape.nhwc(1, 2, 2, 9);
-        int[] words = new int[BackendFixture.packedWords(ps, 4)];
-        for (int i = 0; i < words.length; i++) words[i] = rnd.nextInt();
-        Tensor p = fx.keep(be.allocatePacked(ps, 4));
-        be.upload(words, p);
+        int[] words = randomWords(ps, 4);
         Tensor pc = fx.outPacked(ps, 4);
-        be.copy(p, pc);
+        be.copy(fx.packed(words, ps, 4), pc);
         assertArrayEquals(words, fx.ints(pc, words.length));
         Tensor f = fx.keep(be.allocate(DType.F32, Shape.of(13)));
         be.fill(f, -2.5f);
@@ -368,8 +367,7 @@ public abstract class LayerOpsContract {
                 int pixels = (int) s.pixels();
                 long[] codes = new long[pixels * c];
                 for (int i = 0; i < codes.length; i++) codes[i] = i < (1 << k) ? i : rnd.nextInt(1 << k);
-                Tensor p = fx.keep(be.allocatePacked(s, k));
-                be.upload(Reference.pack(codes, pixels, c, k), p);
+                Tensor p = fx.packed(Reference.pack(codes, pixels, c, k), s, k);
                 Tensor ci = fx.outI32(s.dims());
                 be.unpackCodes(p, ci);
                 assertArrayEquals(codes, toLong(fx.ints(ci, codes.length)), "unpackCodes k=" + k + " C=" + c);

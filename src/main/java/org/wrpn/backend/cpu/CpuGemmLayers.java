@@ -2,6 +2,7 @@ package org.wrpn.backend.cpu;
 
 import static org.wrpn.backend.cpu.ArrayChecks.expectLength;
 
+import java.util.Arrays;
 import org.wrpn.backend.ConvGeometry;
 
 /**
@@ -20,11 +21,20 @@ final class CpuGemmLayers {
     }
 
     private interface ChunkBody {
-        void run(int firstImage, int images, int rows);
+        /** rows = images * output pixels per image; outOffset = the first of those rows times cout. */
+        void run(int firstImage, int images, int rows, int outOffset);
     }
 
-    /** Runs body over chunks of images that fit the im2col budget, with that scratch counted as allocated. */
-    private void overImageChunks(ConvGeometry g, ChunkBody body) {
+    /**
+     * One pass of a convolution: a 1x1 stride-1 unpadded one is a single GEMM over all pixels;
+     * any other runs body over chunks of images that fit the im2col budget, that scratch counted
+     * as allocated meanwhile.
+     */
+    private void pass(ConvGeometry g, Runnable pointwise, ChunkBody body) {
+        if (CpuConvolution.isPointwise(g)) {
+            pointwise.run();
+            return;
+        }
         long workspace = CpuConvolution.workspaceBytes(g);
         memory.workspaceInUse(workspace);
         try {
@@ -32,7 +42,7 @@ final class CpuGemmLayers {
             int rowsPerImage = g.outH() * g.outW();
             for (int first = 0; first < g.n(); first += chunk) {
                 int count = Math.min(chunk, g.n() - first);
-                body.run(first, count, count * rowsPerImage);
+                body.run(first, count, count * rowsPerImage, first * rowsPerImage * g.cout());
             }
         } finally {
             memory.workspaceInUse(-workspace);
@@ -63,46 +73,39 @@ final class CpuGemmLayers {
 
     void conv2dForward(float[] x, float[] w, float[] y, ConvGeometry g) {
         checkConv(x, w, y, g);
-        int rowsPerImage = g.outH() * g.outW();
-        if (CpuConvolution.isPointwise(g)) {
-            gemm.gemm(x, 0, false, w, 0, true, y, 0, g.n() * rowsPerImage, g.cout(), g.cin(), false);
-            return;
-        }
-        overImageChunks(g, (first, count, rows) -> {
-            float[] cols = colBuffer(rows * g.patch());
-            Im2col.im2col(x, g, first, count, cols);
-            gemm.gemm(cols, 0, false, w, 0, true, y, first * rowsPerImage * g.cout(), rows, g.cout(), g.patch(), false);
-        });
+        pass(g, () -> gemm.gemm(x, 0, false, w, 0, true, y, 0, pixels(g), g.cout(), g.cin(), false),
+                (first, count, rows, yOffset) -> {
+                    float[] cols = colBuffer(rows * g.patch());
+                    Im2col.im2col(x, g, first, count, cols);
+                    gemm.gemm(cols, 0, false, w, 0, true, y, yOffset, rows, g.cout(), g.patch(), false);
+                });
     }
 
     void conv2dBackwardData(float[] dy, float[] w, float[] dx, ConvGeometry g) {
         checkConv(dx, w, dy, g);
-        int rowsPerImage = g.outH() * g.outW();
-        if (CpuConvolution.isPointwise(g)) {
-            gemm.gemm(dy, 0, false, w, 0, false, dx, 0, g.n() * rowsPerImage, g.cin(), g.cout(), false);
-            return;
-        }
-        java.util.Arrays.fill(dx, 0f);
-        overImageChunks(g, (first, count, rows) -> {
-            float[] cols = colBuffer(rows * g.patch());
-            gemm.gemm(dy, first * rowsPerImage * g.cout(), false, w, 0, false, cols, 0, rows, g.patch(), g.cout(), false);
-            Im2col.col2im(cols, g, first, count, dx);
-        });
+        pass(g, () -> gemm.gemm(dy, 0, false, w, 0, false, dx, 0, pixels(g), g.cin(), g.cout(), false),
+                (first, count, rows, dyOffset) -> {
+                    float[] cols = colBuffer(rows * g.patch());
+                    gemm.gemm(dy, dyOffset, false, w, 0, false, cols, 0, rows, g.patch(), g.cout(), false);
+                    int image = g.h() * g.w() * g.cin();
+                    Arrays.fill(dx, first * image, (first + count) * image, 0f); // col2im adds into these images
+                    Im2col.col2im(cols, g, first, count, dx);
+                });
     }
 
     void conv2dBackwardFilter(float[] x, float[] dy, float[] dw, ConvGeometry g) {
         checkConv(x, dw, dy, g);
-        int rowsPerImage = g.outH() * g.outW();
-        if (CpuConvolution.isPointwise(g)) {
-            gemm.gemm(dy, 0, true, x, 0, false, dw, 0, g.cout(), g.cin(), g.n() * rowsPerImage, false);
-            return;
-        }
-        overImageChunks(g, (first, count, rows) -> {
-            float[] cols = col2Buffer(rows * g.patch());
-            Im2col.im2col(x, g, first, count, cols);
-            gemm.gemm(dy, first * rowsPerImage * g.cout(), true, cols, 0, false, dw, 0, g.cout(), g.patch(), rows,
-                    first > 0);
-        });
+        pass(g, () -> gemm.gemm(dy, 0, true, x, 0, false, dw, 0, g.cout(), g.cin(), pixels(g), false),
+                (first, count, rows, dyOffset) -> {
+                    float[] cols = col2Buffer(rows * g.patch());
+                    Im2col.im2col(x, g, first, count, cols);
+                    gemm.gemm(dy, dyOffset, true, cols, 0, false, dw, 0, g.cout(), g.patch(), rows, first > 0);
+                });
+    }
+
+    /** Output pixels of the whole batch: the rows of a 1x1 convolution's single GEMM. */
+    private static int pixels(ConvGeometry g) {
+        return g.n() * g.outH() * g.outW();
     }
 
     /** y = x w^T (+ b); w is out x in, b may be null. */

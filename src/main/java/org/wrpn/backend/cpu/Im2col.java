@@ -6,37 +6,18 @@ import org.wrpn.backend.ConvGeometry;
 final class Im2col {
     private Im2col() {}
 
-    /** Rows (image, oy, ox) x (ky, kx, ci) patches of images [first, first+count). */
-    static void im2col(float[] x, ConvGeometry g, int first, int count, float[] out) {
-        int oh = g.outH(), ow = g.outW(), cin = g.cin(), h = g.h(), w = g.w();
-        int patch = g.patch();
-        int row = 0;
-        for (int n = first; n < first + count; n++) {
-            int imageBase = n * h * w * cin;
-            for (int oy = 0; oy < oh; oy++) {
-                for (int ox = 0; ox < ow; ox++, row++) {
-                    int dst = row * patch;
-                    for (int ky = 0; ky < g.kh(); ky++) {
-                        int iy = oy * g.stride() - g.pad() + ky;
-                        for (int kx = 0; kx < g.kw(); kx++, dst += cin) {
-                            int ix = ox * g.stride() - g.pad() + kx;
-                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-                                for (int c = 0; c < cin; c++) out[dst + c] = 0f;
-                            } else if (cin < 16) { // arraycopy's call overhead dominates tiny copies
-                                int src = imageBase + (iy * w + ix) * cin;
-                                for (int c = 0; c < cin; c++) out[dst + c] = x[src + c];
-                            } else {
-                                System.arraycopy(x, imageBase + (iy * w + ix) * cin, out, dst, cin);
-                            }
-                        }
-                    }
-                }
-            }
-        }
+    /** Rows (image, oy, ox) x (ky, kx, ci) patches of images [first, first+count) into cols. */
+    static void im2col(float[] x, ConvGeometry g, int first, int count, float[] cols) {
+        walk(x, g, first, count, cols, false);
     }
 
-    /** Scatter-adds patch gradients back into dx (which the caller zeroed). */
+    /** Scatter-adds patch gradients cols back into dx (which the caller zeroed). */
     static void col2im(float[] cols, ConvGeometry g, int first, int count, float[] dx) {
+        walk(dx, g, first, count, cols, true);
+    }
+
+    /** Every patch cell in row order: copies x into cols, or (scatter) adds cols into x in that order. */
+    private static void walk(float[] x, ConvGeometry g, int first, int count, float[] cols, boolean scatter) {
         int oh = g.outH(), ow = g.outW(), cin = g.cin(), h = g.h(), w = g.w();
         int patch = g.patch();
         int row = 0;
@@ -44,14 +25,22 @@ final class Im2col {
             int imageBase = n * h * w * cin;
             for (int oy = 0; oy < oh; oy++) {
                 for (int ox = 0; ox < ow; ox++, row++) {
-                    int src = row * patch;
+                    int cell = row * patch;
                     for (int ky = 0; ky < g.kh(); ky++) {
                         int iy = oy * g.stride() - g.pad() + ky;
-                        for (int kx = 0; kx < g.kw(); kx++, src += cin) {
+                        for (int kx = 0; kx < g.kw(); kx++, cell += cin) {
                             int ix = ox * g.stride() - g.pad() + kx;
-                            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-                            int dst = imageBase + (iy * w + ix) * cin;
-                            for (int c = 0; c < cin; c++) dx[dst + c] += cols[src + c];
+                            boolean padding = iy < 0 || iy >= h || ix < 0 || ix >= w;
+                            int at = imageBase + (iy * w + ix) * cin;
+                            if (scatter) {
+                                if (!padding) for (int c = 0; c < cin; c++) x[at + c] += cols[cell + c];
+                            } else if (padding) {
+                                for (int c = 0; c < cin; c++) cols[cell + c] = 0f;
+                            } else if (cin < 16) { // arraycopy's call overhead dominates tiny copies
+                                for (int c = 0; c < cin; c++) cols[cell + c] = x[at + c];
+                            } else {
+                                System.arraycopy(x, at, cols, cell, cin);
+                            }
                         }
                     }
                 }
