@@ -255,7 +255,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void close() {
         gemm.close();
-        mem.pool.clear();
+        mem.clearPool();
         gemmLayers.releaseBuffers();
     }
 }

@@ -134,4 +134,9 @@ final class CpuMemory {
     void fill(Tensor dst, float value) {
         Arrays.fill(f(dst), value);
     }
+
+    /** Drops the pooled arrays (the backend closes). */
+    void clearPool() {
+        pool.clear();
+    }
 }
