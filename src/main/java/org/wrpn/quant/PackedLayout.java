@@ -3,7 +3,9 @@ package org.wrpn.quant;
 /**
  * Packed k-bit layout of DESIGN.md: channels-last; the codes of one pixel are packed along C,
  * little-endian inside 32-bit words: element c sits in word c / (32/k), bits (c % (32/k)) * k upward.
- * Each pixel's channel vector is padded to whole words, padding codes are zero.
+ * Each pixel's channel vector is padded to whole words, padding codes are zero. {@link #pack} is the
+ * one writer of the layout in Java and {@link #unpack(int[], int, int, int, int, float[], float[], int)}
+ * the one reader.
  */
 public final class PackedLayout {
     private PackedLayout() {}
@@ -30,22 +32,19 @@ public final class PackedLayout {
         return pixels * wordsPerPixel(channels, k) * 4L;
     }
 
-    public static int wordIndex(int c, int k) {
-        return c / codesPerWord(k);
-    }
-
-    public static int bitOffset(int c, int k) {
-        return (c % codesPerWord(k)) * k;
-    }
-
     /** Packs pixels x C codes (row-major) into words; padding codes stay zero. */
     public static void pack(int[] codes, long pixels, int channels, int k, int[] words) {
+        pack(codes, 0, Math.toIntExact(pixels), channels, k, words, 0);
+    }
+
+    /** Packs the codes of `pixels` pixels from codes[codesOffset] into words from wordsOffset. */
+    public static void pack(int[] codes, int codesOffset, int pixels, int channels, int k, int[] words, int wordsOffset) {
         int wpp = wordsPerPixel(channels, k);
         int per = 32 / k;
-        int mask = k == 32 ? -1 : (1 << k) - 1;
-        for (long p = 0; p < pixels; p++) {
-            int src = (int) (p * channels);
-            int dst = (int) (p * wpp);
+        int mask = (1 << k) - 1;
+        for (int p = 0; p < pixels; p++) {
+            int src = codesOffset + p * channels;
+            int dst = wordsOffset + p * wpp;
             for (int w = 0; w < wpp; w++) {
                 int word = 0;
                 int c0 = w * per;
@@ -56,17 +55,32 @@ public final class PackedLayout {
         }
     }
 
-    /** Unpacks words into pixels x C codes (row-major). */
-    public static void unpack(int[] words, long pixels, int channels, int k, int[] codes) {
+    /**
+     * Unpacks `pixels` pixels from words[wordsOffset] into out from outOffset, each code u as
+     * table[u]: a table of the codes' values makes unpacking to values one pass.
+     */
+    public static void unpack(int[] words, int wordsOffset, int pixels, int channels, int k, float[] table, float[] out,
+            int outOffset) {
         int wpp = wordsPerPixel(channels, k);
         int per = 32 / k;
         int mask = (1 << k) - 1;
-        for (long p = 0; p < pixels; p++) {
-            int src = (int) (p * wpp);
-            int dst = (int) (p * channels);
-            for (int c = 0; c < channels; c++) {
-                codes[dst + c] = (words[src + c / per] >>> ((c % per) * k)) & mask;
+        for (int p = 0; p < pixels; p++) {
+            int src = wordsOffset + p * wpp;
+            int dst = outOffset + p * channels;
+            for (int w = 0, c = 0; w < wpp; w++) {
+                int word = words[src + w];
+                int end = Math.min(channels, c + per);
+                for (; c < end; c++, word >>>= k) out[dst + c] = table[word & mask];
             }
         }
+    }
+
+    /** Unpacks words into pixels x C codes (row-major); for tests and tooling, so through a float copy. */
+    public static void unpack(int[] words, long pixels, int channels, int k, int[] codes) {
+        float[] identity = new float[1 << k];
+        for (int u = 0; u < identity.length; u++) identity[u] = u;
+        float[] values = new float[Math.multiplyExact(Math.toIntExact(pixels), channels)];
+        unpack(words, 0, (int) pixels, channels, k, identity, values, 0);
+        for (int i = 0; i < values.length; i++) codes[i] = (int) values[i];
     }
 }

@@ -30,9 +30,12 @@ public final class Quantizer {
         return (1 << (k - 1)) - 1;
     }
 
-    /** Activation code u = rint(clamp(x, 0, 1) * (2^k - 1)). */
+    /**
+     * Activation code u = rint(clamp(x, 0, 1) * (2^k - 1)). The clamp is min/max, which loops
+     * vectorise; NaN stays NaN through it and (int) NaN is 0, so NaN maps to code 0.
+     */
     public static int activationCode(float x, int k) {
-        float c = x > 0f ? (x < 1f ? x : 1f) : 0f; // NaN fails both comparisons: code 0
+        float c = Math.min(1f, Math.max(0f, x));
         return (int) Math.rint(c * (float) activationLevels(k));
     }
 
@@ -49,6 +52,21 @@ public final class Quantizer {
     /** Straight-through mask of the activation quantizer: gradient passes where 0 &lt; x &lt; 1. */
     public static boolean activationPassesGradient(float x) {
         return x > 0f && x < 1f;
+    }
+
+    /** Quantized activation values of x[offset, offset + length) into out from outOffset. */
+    public static void quantizeActivations(float[] x, int offset, int length, int k, float[] out, int outOffset) {
+        for (int i = 0; i < length; i++) out[outOffset + i] = quantizeActivation(x[offset + i], k);
+    }
+
+    /** Activation codes of x[offset, offset + length) into codes[0, length). */
+    public static void activationCodes(float[] x, int offset, int length, int k, int[] codes) {
+        for (int i = 0; i < length; i++) codes[i] = activationCode(x[offset + i], k);
+    }
+
+    /** The straight-through mask as 1-bit codes (1 where the gradient passes) of x[offset, offset + length). */
+    public static void gradientMaskCodes(float[] x, int offset, int length, int[] codes) {
+        for (int i = 0; i < length; i++) codes[i] = activationPassesGradient(x[offset + i]) ? 1 : 0;
     }
 
     /** Weight code s = rint(clamp(w, -1, 1) * (2^(k-1) - 1)) for k in {2, 4, 8}. */
@@ -80,6 +98,20 @@ public final class Quantizer {
             if (!Float.isNaN(v)) s += Math.abs(v);
         }
         return length == 0 ? 0f : (float) (s / length);
+    }
+
+    /**
+     * int8 weight codes of a whole tensor: sign codes (+-1) for k = 1, else weightCode. Returns the
+     * value of one code step: mean|w| for k = 1, else 1 / (2^(k-1) - 1).
+     */
+    public static float weightCodes(float[] w, int k, byte[] codes) {
+        if (k == 1) {
+            for (int i = 0; i < w.length; i++) codes[i] = (byte) binaryCode(w[i]);
+            return binaryScale(w, 0, w.length);
+        }
+        if (k < 2 || k > 8 || !isValidWeightBits(k)) throw new IllegalArgumentException("weight code bits " + k);
+        for (int i = 0; i < w.length; i++) codes[i] = (byte) weightCode(w[i], k);
+        return 1f / weightLevels(k);
     }
 
     /** Quantizes a whole weight tensor (values, not codes) for any k, into out. */

@@ -45,6 +45,12 @@ public final class BackendFixture {
         return t;
     }
 
+    public Tensor packed(int[] words, Shape s, int k) {
+        Tensor t = keep(be.allocatePacked(s, k));
+        be.upload(words, t);
+        return t;
+    }
+
     public Tensor outF32(int... dims) {
         Tensor t = keep(be.allocate(DType.F32, Shape.of(dims)));
         be.fill(t, Float.NaN);

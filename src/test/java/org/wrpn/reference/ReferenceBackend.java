@@ -101,6 +101,7 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public Tensor allocatePacked(Shape logicalShape, int bits) {
+        if (bits != 1 && bits != 2 && bits != 4 && bits != 8) throw new IllegalArgumentException("packed k must be 1, 2, 4 or 8, got " + bits);
         return RefTensor.of(this, DType.PACKED, logicalShape, bits);
     }
 

@@ -1,10 +1,10 @@
 package org.wrpn.reference;
 
 import org.wrpn.backend.Backend;
-import org.wrpn.backend.cuda.LayerOpsContract;
+import org.wrpn.backend.LayerOpsContract;
 
 /**
- * The layer-op contract the GPU tests hold the CUDA backend to, run here on the reference backend:
+ * The op contract the CPU and CUDA backends are held to, run here on the reference backend:
  * on a machine without a GPU this is what keeps those checks (shapes, tolerances, poisoning) honest,
  * and it shows that ReferenceBackend, the other side of the GPU whole-step test, is the spec.
  */

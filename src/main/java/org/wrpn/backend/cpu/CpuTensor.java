@@ -4,14 +4,14 @@ import org.wrpn.tensor.AbstractTensor;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 
-/** A CPU tensor: a Java array owned by one CpuBackend. Closing returns its bytes to the ledger. */
+/** A CPU tensor: a Java array owned by one CpuBackend's memory. Closing returns its bytes to the ledger. */
 final class CpuTensor extends AbstractTensor {
-    final CpuBackend owner;
+    final CpuMemory owner;
     float[] f;
     int[] i;
     byte[] b;
 
-    CpuTensor(CpuBackend owner, DType dtype, Shape shape, int bits) {
+    CpuTensor(CpuMemory owner, DType dtype, Shape shape, int bits) {
         super(dtype, shape, bits);
         this.owner = owner;
         int n = checkedLength(dtype == DType.I8 ? bytes() : dtype == DType.PACKED ? bytes() / 4 : elements());
@@ -25,10 +25,6 @@ final class CpuTensor extends AbstractTensor {
     private static int checkedLength(long n) {
         if (n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("tensor too large for the CPU backend: " + n + " elements");
         return (int) n;
-    }
-
-    int length() {
-        return (int) elements();
     }
 
     @Override

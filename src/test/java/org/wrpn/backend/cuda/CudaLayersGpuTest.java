@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.ConvGeometry;
+import org.wrpn.backend.LayerOpsContract;
 import org.wrpn.tensor.Tensor;
 
 /**

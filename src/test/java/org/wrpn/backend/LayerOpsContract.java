@@ -1,4 +1,4 @@
-package org.wrpn.backend.cuda;
+package org.wrpn.backend;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -6,31 +6,34 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
-import org.wrpn.backend.Backend;
-import org.wrpn.backend.BackendFixture;
-import org.wrpn.backend.ConvGeometry;
-import org.wrpn.backend.LossResult;
-import org.wrpn.backend.PoolGeometry;
+import org.wrpn.quant.PackedLayout;
 import org.wrpn.reference.Reference;
+import org.wrpn.tensor.DType;
+import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
 
 /**
- * The layer ops of any Backend against src/test/.../reference on fresh random inputs at ragged
- * shapes: stride 1 and 2, padding 0 and 1, channel counts that are no multiple of 32 (or of a 64-wide
- * tile), batch 1 and 7, and shapes large enough for the CUDA weight gradient to split its sum.
- * Outputs are poisoned first. fp32 results within |a - b| &lt;= atol + rtol |ref| (atol 1e-5 growing
- * like sqrt(K / 64) for sums of K terms, rtol 1e-4); exact where the contract is exact (ReLU, max
- * pool, codes, and the batch-norm recomputation, which must repeat the training output bit for bit).
+ * The ops of any Backend against src/test/.../reference on fresh random inputs at ragged shapes:
+ * memory (exact byte counts, zero-filled allocations, round trips), the quantizers and the packed
+ * layout (codes, words and quantized values bit for bit), and the layers at stride 1 and 2, padding
+ * 0 and 1, channel counts that are no multiple of 32 (or of a 64-wide tile), batch 1 and 7, and
+ * shapes large enough for the CUDA weight gradient to split its sum. Outputs are poisoned first.
+ * fp32 results within |a - b| &lt;= atol + rtol |ref| (atol 1e-5 growing like sqrt(K / 64) for sums
+ * of K terms, rtol 1e-4); exact where the contract is exact (ReLU, max pool, codes, and the batch-norm
+ * recomputation, which must repeat the training output bit for bit).
  *
- * <p>Subclasses: CudaLayersGpuTest (on a GPU) and ReferenceBackendContractTest (in CI, which keeps
- * these checks themselves honest where no GPU is).
+ * <p>Subclasses: CpuBackendContractTest, CudaLayersGpuTest (on a GPU) and ReferenceBackendContractTest
+ * (which keeps these checks themselves honest: the reference backend is the spec).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 public abstract class LayerOpsContract {
@@ -104,6 +107,294 @@ public abstract class LayerOpsContract {
         return l;
     }
 
+    /** Random floats plus every tie (u + 0.5) / levels, code centers, exact 0 and 1, out of range and non-finite values. */
+    protected float[] activationInputs(int n, int k) {
+        float[] x = uniform(n, -0.25, 1.25);
+        List<Integer> at = new ArrayList<>();
+        for (int i = 0; i < n; i++) at.add(i);
+        Collections.shuffle(at, rnd); // the values below land at ragged positions inside words
+        int levels = (1 << k) - 1;
+        int j = 0;
+        for (int u = 0; u <= levels && j < n; u++) {
+            x[at.get(j++)] = (float) ((u + 0.5) / levels);
+            if (j < n) x[at.get(j++)] = (float) u / levels;
+        }
+        float[] specials = {0f, -0.0f, 1f, -1f, 2f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
+            Float.MIN_VALUE, Math.nextDown(1f), 1f / 6f, 0.5f};
+        for (float s : specials) if (j < n) x[at.get(j++)] = s;
+        return x;
+    }
+
+    /** Words of arbitrary bits for a packed tensor of shape s at k bits. */
+    protected int[] randomWords(Shape s, int k) {
+        int[] words = new int[BackendFixture.packedWords(s, k)];
+        for (int i = 0; i < words.length; i++) words[i] = rnd.nextInt();
+        return words;
+    }
+
+    /** Random weights beyond the clip range, every rounding tie of k-bit codes, 0, -0, +-1 and +-0.5. */
+    protected float[] weightInputs(int n, int k) {
+        float[] w = uniform(n, -1.3, 1.3);
+        int levels = k >= 2 ? (1 << (k - 1)) - 1 : 1;
+        int j = 0;
+        for (int s = -levels; s <= levels && j + 1 < n; s++) {
+            w[j++] = (float) ((s + 0.5) / levels);
+            w[j++] = (float) ((s - 0.5) / levels);
+        }
+        float[] specials = {0f, -0.0f, 1f, -1f, 1.5f, -1.5f, 0.5f, -0.5f};
+        for (float s : specials) if (j < n) w[j++] = s;
+        return w;
+    }
+
+    // ---- memory and copies ---------------------------------------------------------------------
+
+    @Test
+    void allocationBookkeeping() {
+        long base = be.allocatedBytes();
+        be.resetPeak();
+        assertEquals(base, be.peakAllocatedBytes());
+        Tensor a = be.allocate(DType.F32, Shape.of(7, 5, 3));
+        assertEquals(4L * 105, a.bytes());
+        assertEquals(base + 420, be.allocatedBytes());
+        Tensor b = be.allocate(DType.I32, Shape.of(11));
+        assertEquals(44, b.bytes());
+        Tensor c = be.allocate(DType.I8, Shape.of(3, 17));
+        assertEquals(51, c.bytes());
+        Tensor p = be.allocatePacked(Shape.nhwc(2, 3, 5, 17), 4); // 30 pixels x 3 words
+        assertEquals(PackedLayout.bytes(30, 17, 4), p.bytes());
+        assertEquals(4L * 30 * 3, p.bytes());
+        Tensor m = be.allocatePacked(Shape.nhwc(1, 1, 1, 33), 1); // 33 bits -> 2 words
+        assertEquals(8, m.bytes());
+        assertEquals(DType.PACKED, p.dtype());
+        assertEquals(4, p.bits());
+        assertEquals(1, m.bits());
+
+        long all = 420 + 44 + 51 + 360 + 8;
+        assertEquals(base + all, be.allocatedBytes());
+        assertEquals(base + all, be.peakAllocatedBytes());
+        a.close();
+        assertEquals(base + all - 420, be.allocatedBytes());
+        a.close(); // closing twice frees once
+        assertEquals(base + all - 420, be.allocatedBytes());
+        assertEquals(base + all, be.peakAllocatedBytes(), "the peak stays until reset");
+        be.resetPeak();
+        assertEquals(base + all - 420, be.peakAllocatedBytes());
+        b.close();
+        c.close();
+        p.close();
+        m.close();
+        assertEquals(base, be.allocatedBytes());
+        assertEquals(base + all - 420, be.peakAllocatedBytes());
+    }
+
+    @Test
+    void allocationsAreZeroFilled() {
+        assertBits("f32", new float[12], fx.floats(fx.keep(be.allocate(DType.F32, Shape.of(3, 4)))));
+        assertArrayEquals(new int[5], fx.ints(fx.keep(be.allocate(DType.I32, Shape.of(5))), 5));
+        assertArrayEquals(new int[7], fx.ints(fx.keep(be.allocate(DType.I8, Shape.of(7))), 7));
+        assertArrayEquals(new int[6], fx.ints(fx.keep(be.allocatePacked(Shape.nhwc(1, 2, 3, 5), 2)), 6));
+    }
+
+    @Test
+    void packedTensorsRefuseInvalidBitWidths() {
+        assertThrows(IllegalArgumentException.class, () -> be.allocatePacked(Shape.of(2, 8), 3));
+        assertThrows(IllegalArgumentException.class, () -> be.allocatePacked(Shape.of(2, 8), 32));
+    }
+
+    @Test
+    void uploadDownloadRoundTrip() {
+        float[] f = uniform(3 * 5 * 7, -1e3, 1e3);
+        f[0] = Float.MIN_VALUE;
+        f[1] = -0.0f;
+        f[2] = Float.MAX_VALUE;
+        assertBits("f32", f, fx.floats(fx.f32(f, 3, 5, 7)));
+        int[] ints = new int[19];
+        for (int i = 0; i < ints.length; i++) ints[i] = rnd.nextInt();
+        ints[0] = Integer.MIN_VALUE;
+        ints[1] = -1;
+        assertArrayEquals(ints, fx.ints(fx.i32(ints, 19), 19));
+        int[] bytes = new int[256];
+        for (int i = 0; i < 256; i++) bytes[i] = i - 128;
+        Tensor i8 = fx.keep(be.allocate(DType.I8, Shape.of(256)));
+        be.upload(bytes, i8);
+        assertArrayEquals(bytes, fx.ints(i8, 256));
+        int[] words = randomWords(Shape.nhwc(2, 3, 1, 17), 2);
+        assertArrayEquals(words, fx.ints(fx.packed(words, Shape.nhwc(2, 3, 1, 17), 2), words.length));
+    }
+
+    @Test
+    void copyFillAndAdd() {
+        int n = 3 * 7 * 17;
+        float[] a = uniform(n, -2, 2), b = uniform(n, -2, 2);
+        Tensor ta = fx.f32(a, 3, 7, 17), tb = fx.f32(b, 3, 7, 17);
+        Tensor c = fx.outF32(3, 7, 17);
+        be.copy(ta, c);
+        assertBits("copy", a, fx.floats(c));
+        int[] ints = {5, -3, 7, 0x7FFFFFFF};
+        Tensor ci = fx.outI32(4);
+        be.copy(fx.i32(ints, 4), ci);
+        assertArrayEquals(ints, fx.ints(ci, 4));
+        Shape ps = Shape.nhwc(1, 2, 2, 9);
+        int[] words = randomWords(ps, 4);
+        Tensor pc = fx.outPacked(ps, 4);
+        be.copy(fx.packed(words, ps, 4), pc);
+        assertArrayEquals(words, fx.ints(pc, words.length));
+        Tensor f = fx.keep(be.allocate(DType.F32, Shape.of(13)));
+        be.fill(f, -2.5f);
+        float[] filled = new float[13];
+        Arrays.fill(filled, -2.5f);
+        assertBits("fill", filled, fx.floats(f));
+        Tensor sum = fx.outF32(3, 7, 17);
+        be.add(ta, tb, sum);
+        assertClose("add", Reference.add(d(a), d(b)), fx.floats(sum), ATOL, RTOL);
+        be.addInPlace(c, tb); // c holds a
+        assertClose("addInPlace", Reference.add(d(a), d(b)), fx.floats(c), ATOL, RTOL);
+        assertBits("addInPlace leaves src", b, fx.floats(tb));
+    }
+
+    @Test
+    void sumSquaresAndNonFiniteValues() {
+        float[] x = uniform(1000, -3, 3);
+        Tensor t = fx.f32(x, 10, 100);
+        double ref = Reference.sumSquares(d(x));
+        assertEquals(ref, be.sumSquares(t), ATOL + 1e-6 * ref, "sumSquares");
+        for (float bad : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+            x[537] = bad;
+            be.upload(x, t);
+            assertTrue(Double.isNaN(be.sumSquares(t)), "sumSquares with " + bad + " must be NaN");
+        }
+    }
+
+    // ---- quantization ------------------------------------------------------------------------
+
+    @Test
+    void quantizeActivationsBitForBit() {
+        for (int k : new int[] {1, 2, 4, 8}) {
+            for (int c : new int[] {1, 3, 17, 100}) {
+                float[] x = activationInputs(7 * 3 * c, k);
+                Tensor y = fx.outF32(7, 3, c);
+                be.quantizeActivations(fx.f32(x, 7, 3, c), k, y);
+                assertBits("quantizeActivations k=" + k + " C=" + c, Reference.quantizeActivations(x, k), fx.floats(y));
+            }
+        }
+    }
+
+    @Test
+    void quantizeActivationsBackwardPassesInsideTheClipRange() {
+        float[] x = activationInputs(5 * 33, 2), dy = uniform(5 * 33, -1, 1);
+        Tensor dx = fx.outF32(5, 33);
+        be.quantizeActivationsBackward(fx.f32(x, 5, 33), fx.f32(dy, 5, 33), dx);
+        assertBits("ste", Reference.quantizeActivationsBackward(x, dy), fx.floats(dx));
+    }
+
+    @Test
+    void quantizeWeightsAllBitWidths() {
+        for (int k : new int[] {2, 4, 8, 32}) {
+            float[] w = weightInputs(17 * 3 * 3 * 5, k);
+            w[w.length - 1] = k == 32 ? 0.25f : Float.NaN; // NaN -> code 0 below 32 bits
+            Tensor wq = fx.outF32(17, 3, 3, 5);
+            be.quantizeWeights(fx.f32(w, 17, 3, 3, 5), k, wq);
+            assertBits("quantizeWeights k=" + k, Reference.quantizeWeights(w, k), fx.floats(wq));
+        }
+        // k = 1: sign(w) * mean|w|. The signs are exact; the scale is a mean (a summation order may
+        // legitimately differ in the last double bit, rarely changing the float by an ulp).
+        float[] w = weightInputs(33 * 7, 1);
+        Tensor wq = fx.outF32(33, 7);
+        be.quantizeWeights(fx.f32(w, 33, 7), 1, wq);
+        float[] got = fx.floats(wq), ref = Reference.quantizeWeights(w, 1);
+        assertClose("quantizeWeights k=1", d(ref), got, 0, 1e-6);
+        for (int i = 0; i < w.length; i++) assertEquals(Math.signum(ref[i]), Math.signum(got[i]), "sign at " + i);
+    }
+
+    @Test
+    void weightCodesAllBitWidths() {
+        for (int k : new int[] {1, 2, 4, 8}) {
+            int n = 15 * 5 * 5 * 3;
+            float[] w = weightInputs(n, k);
+            Tensor codes = fx.outI8(15, 5, 5, 3);
+            float scale = be.weightCodes(fx.f32(w, 15, 5, 5, 3), k, codes);
+            assertArrayEquals(Reference.weightCodes(w, k), toLong(fx.ints(codes, n)), "weightCodes k=" + k);
+            if (k == 1) {
+                assertClose("binary scale", new double[] {Reference.binaryScale(w)}, new float[] {scale}, 0, 1e-6);
+            } else {
+                assertEquals(1f / ((1 << (k - 1)) - 1), scale, "step at k=" + k);
+            }
+        }
+    }
+
+    /** Codes and mask words at ragged channel counts; the mask then gates a gradient as the STE does. */
+    @Test
+    void quantizePackAndTheMaskGradientAtRaggedChannels() {
+        for (int k : new int[] {1, 2, 4, 8}) {
+            for (int c : new int[] {1, 3, 15, 17, 33, 100}) {
+                for (boolean withMask : new boolean[] {true, false}) {
+                    Shape s = Shape.nhwc(c > 17 ? 1 : 7, 3, 2, c);
+                    int pixels = (int) s.pixels();
+                    float[] x = activationInputs(pixels * c, k);
+                    Tensor tx = fx.f32(x, s.dims());
+                    Tensor codes = fx.outPacked(s, k);
+                    Tensor mask = withMask ? fx.outPacked(s, 1) : null;
+                    be.quantizePack(tx, k, codes, mask);
+                    String what = "quantizePack k=" + k + " C=" + c;
+                    int[] ref = Reference.pack(Reference.activationCodes(x, k), pixels, c, k);
+                    assertArrayEquals(ref, fx.ints(codes, BackendFixture.packedWords(s, k)), what + " codes");
+                    if (!withMask) continue;
+                    int[] refMask = Reference.pack(Reference.maskCodes(x), pixels, c, 1);
+                    assertArrayEquals(refMask, fx.ints(mask, BackendFixture.packedWords(s, 1)), what + " mask");
+                    float[] dy = uniform(pixels * c, -1, 1);
+                    Tensor dx = fx.outF32(s.dims());
+                    be.maskGradient(mask, fx.f32(dy, s.dims()), dx);
+                    assertBits(what + " mask gradient", Reference.quantizeActivationsBackward(x, dy), fx.floats(dx));
+                }
+            }
+        }
+    }
+
+    @Test
+    void quantizePackGoldenWord() {
+        float[] x = new float[8];
+        for (int i = 0; i < 8; i++) x[i] = (i + 1) / 15f;
+        Tensor codes = fx.outPacked(Shape.nhwc(1, 1, 1, 8), 4);
+        be.quantizePack(fx.f32(x, 1, 1, 1, 8), 4, codes, null);
+        assertArrayEquals(new int[] {0x87654321}, fx.ints(codes, 1));
+    }
+
+    @Test
+    void unpackValuesAndCodes() {
+        for (int k : new int[] {1, 2, 4, 8}) {
+            for (int c : new int[] {1, 3, 15, 17, 33, 100}) {
+                Shape s = Shape.nhwc(2, 5, 3, c);
+                int pixels = (int) s.pixels();
+                long[] codes = new long[pixels * c];
+                for (int i = 0; i < codes.length; i++) codes[i] = i < (1 << k) ? i : rnd.nextInt(1 << k);
+                Tensor p = fx.packed(Reference.pack(codes, pixels, c, k), s, k);
+                Tensor ci = fx.outI32(s.dims());
+                be.unpackCodes(p, ci);
+                assertArrayEquals(codes, toLong(fx.ints(ci, codes.length)), "unpackCodes k=" + k + " C=" + c);
+                Tensor v = fx.outF32(s.dims());
+                be.unpackValues(p, v);
+                float[] ref = new float[codes.length];
+                for (int i = 0; i < ref.length; i++) ref[i] = Reference.activationValue(codes[i], k);
+                assertBits("unpackValues k=" + k + " C=" + c, ref, fx.floats(v));
+            }
+        }
+    }
+
+    @Test
+    void quantizePackThenUnpackEqualsQuantizeActivations() {
+        Shape s = Shape.nhwc(7, 4, 3, 17);
+        for (int k : new int[] {1, 2, 4, 8}) {
+            Tensor tx = fx.f32(activationInputs((int) s.elements(), k), s.dims());
+            Tensor p = fx.outPacked(s, k);
+            be.quantizePack(tx, k, p, null);
+            Tensor v = fx.outF32(s.dims());
+            be.unpackValues(p, v);
+            Tensor q = fx.outF32(s.dims());
+            be.quantizeActivations(tx, k, q);
+            assertBits("pack/unpack vs quantize k=" + k, fx.floats(q), fx.floats(v));
+        }
+    }
+
     // ---- ReLU ----------------------------------------------------------------------------------
 
     @Test
@@ -143,6 +434,9 @@ public abstract class LayerOpsContract {
         new ConvGeometry(2, 8, 8, 16, 32, 3, 3, 2, 1), // a resnet downsampling conv
         new ConvGeometry(7, 32, 32, 3, 5, 3, 3, 1, 1), // 7168 output pixels: the weight gradient splits (CUDA)
         new ConvGeometry(1, 80, 80, 2, 3, 3, 3, 2, 1), // 1600 pixels, batch 1
+        new ConvGeometry(2, 8, 11, 17, 9, 1, 1, 1, 0), // 1x1, several images: one GEMM on the CPU
+        new ConvGeometry(3, 6, 9, 5, 7, 1, 1, 2, 0),   // 1x1 stride 2 skips pixels
+        new ConvGeometry(7, 10, 7, 3, 100, 5, 5, 2, 0),
     };
 
     @Test
@@ -172,6 +466,7 @@ public abstract class LayerOpsContract {
                 atolFor((long) g.n() * g.outH() * g.outW()), RTOL);
         assertBits("conv leaves x", x, fx.floats(tx));
         assertBits("conv leaves w", w, fx.floats(tw));
+        assertBits("conv leaves dy", dy, fx.floats(tdy));
     }
 
     // ---- batch norm ----------------------------------------------------------------------------
@@ -280,6 +575,7 @@ public abstract class LayerOpsContract {
         new PoolGeometry(2, 5, 5, 33, 3, 1, 1),
         new PoolGeometry(1, 3, 3, 5, 3, 3, 2),  // corner windows hold a single real cell
         new PoolGeometry(2, 2, 3, 100, 1, 1, 0),
+        new PoolGeometry(3, 4, 7, 1, 2, 1, 0),  // one channel
     };
 
     private void checkMaxPool(String what, float[] x, PoolGeometry g) {
@@ -307,6 +603,9 @@ public abstract class LayerOpsContract {
             for (int i = 0; i < n; i++) ties[i] = levels[rnd.nextInt(levels.length)];
             checkMaxPool("ties", ties, g); // the first maximum in window order wins
             checkMaxPool("negative", uniform(n, -3, -1), g); // padding never wins
+            float[] same = new float[n];
+            Arrays.fill(same, -2f);
+            checkMaxPool("constant", same, g); // every cell ties: the first one wins
         }
     }
 
@@ -374,6 +673,9 @@ public abstract class LayerOpsContract {
                 z[3 * classes] = 5f; // tie in row 3: the first maximum is the label
                 z[3 * classes + 2] = 5f;
                 labels[3] = 0;
+                z[4 * classes] = 5f; // row 4 likewise, so that a last-maximum rule cannot break even
+                z[4 * classes + 1] = 5f;
+                labels[4] = 0;
             }
             float scale = 1f / n;
             Tensor dz = fx.outF32(n, classes);
@@ -414,5 +716,11 @@ public abstract class LayerOpsContract {
             assertClose("sgd velocity step " + step, rv, fx.floats(tv), ATOL, RTOL);
         }
         assertBits("sgd leaves grad", g, fx.floats(tg));
+        // Without momentum and weight decay it is plain gradient descent.
+        Tensor tp2 = fx.f32(p, n), tv2 = fx.f32(new float[n], n);
+        be.sgdStep(tp2, fx.f32(g, n), tv2, 0.1f, 0f, 0f);
+        double[] plain = new double[n];
+        for (int i = 0; i < n; i++) plain[i] = p[i] - 0.1f * (double) g[i];
+        assertClose("plain sgd", plain, fx.floats(tp2), ATOL, RTOL);
     }
 }

@@ -1,0 +1,104 @@
+package org.wrpn.backend.cpu;
+
+import static org.wrpn.backend.cpu.ArrayChecks.sameLength;
+
+/**
+ * Batch norm over pixels x C, per channel: statistics in double with the mean subtracted before
+ * squaring (no one-pass cancellation), the normalisation in float by the formula of
+ * Backend#batchNormApply, so a recomputation in backward repeats the training output bit for bit.
+ */
+final class CpuBatchNorm {
+    private CpuBatchNorm() {}
+
+    static void train(float[] x, float[] gamma, float[] beta, float[] y, float[] mean, float[] invStd, float[] runMean,
+            float[] runVar, float momentum, float eps) {
+        int c = gamma.length;
+        sameLength(x, y, "batchNormTrain");
+        int m = x.length / c;
+        double[] sum = new double[c], sumSq = new double[c];
+        for (int p = 0, k = 0; p < m; p++) {
+            for (int ch = 0; ch < c; ch++, k++) {
+                double v = x[k];
+                sum[ch] += v;
+            }
+        }
+        for (int ch = 0; ch < c; ch++) sum[ch] /= m;
+        for (int p = 0, k = 0; p < m; p++) {
+            for (int ch = 0; ch < c; ch++, k++) {
+                double d = x[k] - sum[ch];
+                sumSq[ch] += d * d;
+            }
+        }
+        for (int ch = 0; ch < c; ch++) {
+            double var = sumSq[ch] / m;
+            mean[ch] = (float) sum[ch];
+            invStd[ch] = (float) (1.0 / Math.sqrt(var + eps));
+            double unbiased = m > 1 ? sumSq[ch] / (m - 1) : var;
+            runMean[ch] = (float) ((1 - momentum) * runMean[ch] + momentum * sum[ch]);
+            runVar[ch] = (float) ((1 - momentum) * runVar[ch] + momentum * unbiased);
+        }
+        normalize(x, gamma, beta, mean, invStd, y);
+    }
+
+    static void apply(float[] x, float[] gamma, float[] beta, float[] mean, float[] invStd, float[] y) {
+        sameLength(x, y, "batchNormApply");
+        normalize(x, gamma, beta, mean, invStd, y);
+    }
+
+    /** y = (x - mean) * (invStd * gamma) + beta, in float. */
+    private static void normalize(float[] x, float[] gamma, float[] beta, float[] mean, float[] invStd, float[] y) {
+        int c = gamma.length;
+        float[] scale = new float[c];
+        for (int ch = 0; ch < c; ch++) scale[ch] = invStd[ch] * gamma[ch];
+        int m = x.length / c;
+        for (int p = 0, k = 0; p < m; p++) {
+            for (int ch = 0; ch < c; ch++, k++) y[k] = (x[k] - mean[ch]) * scale[ch] + beta[ch];
+        }
+    }
+
+    /** y = x * scale + shift with the running statistics folded into a per-channel scale and shift. */
+    static void inference(float[] x, float[] gamma, float[] beta, float[] runMean, float[] runVar, float eps, float[] y) {
+        int c = gamma.length;
+        sameLength(x, y, "batchNormInference");
+        float[] scale = new float[c], shift = new float[c];
+        for (int ch = 0; ch < c; ch++) {
+            double inv = 1.0 / Math.sqrt(runVar[ch] + (double) eps);
+            scale[ch] = (float) (gamma[ch] * inv);
+            shift[ch] = (float) (beta[ch] - gamma[ch] * inv * runMean[ch]);
+        }
+        int m = x.length / c;
+        for (int p = 0, k = 0; p < m; p++) {
+            for (int ch = 0; ch < c; ch++, k++) y[k] = x[k] * scale[ch] + shift[ch];
+        }
+    }
+
+    static void backward(float[] x, float[] dy, float[] gamma, float[] mean, float[] invStd, float[] dx, float[] dgamma,
+            float[] dbeta) {
+        int c = gamma.length;
+        int m = x.length / c;
+        double[] sumDy = new double[c], sumDyXhat = new double[c];
+        for (int p = 0, k = 0; p < m; p++) {
+            for (int ch = 0; ch < c; ch++, k++) {
+                double xhat = (x[k] - mean[ch]) * (double) invStd[ch];
+                sumDy[ch] += dy[k];
+                sumDyXhat[ch] += dy[k] * xhat;
+            }
+        }
+        float[] k0 = new float[c], meanDy = new float[c], meanDyXhat = new float[c];
+        for (int ch = 0; ch < c; ch++) {
+            dgamma[ch] = (float) sumDyXhat[ch];
+            dbeta[ch] = (float) sumDy[ch];
+            k0[ch] = gamma[ch] * invStd[ch];
+            meanDy[ch] = (float) (sumDy[ch] / m);
+            meanDyXhat[ch] = (float) (sumDyXhat[ch] / m);
+        }
+        // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat)); in terms of xhat, not a folded
+        // a*dy - b*x + c, which cancels badly when a channel's values sit close together.
+        for (int p = 0, k = 0; p < m; p++) {
+            for (int ch = 0; ch < c; ch++, k++) {
+                float xhat = (x[k] - mean[ch]) * invStd[ch];
+                dx[k] = k0[ch] * (dy[k] - meanDy[ch] - xhat * meanDyXhat[ch]);
+            }
+        }
+    }
+}

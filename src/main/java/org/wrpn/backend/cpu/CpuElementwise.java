@@ -1,0 +1,83 @@
+package org.wrpn.backend.cpu;
+
+import static org.wrpn.backend.cpu.ArrayChecks.sameLength;
+
+import org.wrpn.backend.LossResult;
+
+/** The element- and row-wise ops: adds, ReLU, softmax cross-entropy, the SGD step, sums of squares. */
+final class CpuElementwise {
+    private CpuElementwise() {}
+
+    static void addInPlace(float[] d, float[] s) {
+        sameLength(d, s, "addInPlace");
+        for (int k = 0; k < d.length; k++) d[k] += s[k];
+    }
+
+    static void add(float[] x, float[] y, float[] o) {
+        sameLength(x, y, "add");
+        sameLength(x, o, "add");
+        for (int k = 0; k < o.length; k++) o[k] = x[k] + y[k];
+    }
+
+    static void relu(float[] s, float[] d) {
+        sameLength(s, d, "relu");
+        for (int k = 0; k < s.length; k++) d[k] = s[k] > 0f ? s[k] : 0f;
+    }
+
+    static void reluBackward(float[] y, float[] g, float[] d) {
+        sameLength(y, g, "reluBackward");
+        sameLength(y, d, "reluBackward");
+        for (int k = 0; k < y.length; k++) d[k] = y[k] > 0f ? g[k] : 0f;
+    }
+
+    /** Per row a log-sum-exp in double around the row's maximum (the first maximum is the prediction). */
+    static LossResult softmaxCrossEntropy(float[] z, int[] labels, float[] dz, float gradScale) {
+        int n = labels.length;
+        int classes = z.length / n;
+        double loss = 0;
+        int correct = 0;
+        for (int i = 0; i < n; i++) {
+            int base = i * classes;
+            int label = labels[i];
+            if (label < 0 || label >= classes) throw new IllegalArgumentException("label " + label + " outside 0.." + (classes - 1));
+            double max = Double.NEGATIVE_INFINITY;
+            int arg = 0;
+            for (int j = 0; j < classes; j++) {
+                if (z[base + j] > max) {
+                    max = z[base + j];
+                    arg = j;
+                }
+            }
+            if (arg == label) correct++;
+            double sum = 0;
+            for (int j = 0; j < classes; j++) sum += Math.exp(z[base + j] - max);
+            double logSum = Math.log(sum) + max;
+            loss += logSum - z[base + label];
+            for (int j = 0; j < classes; j++) {
+                double p = Math.exp(z[base + j] - logSum);
+                dz[base + j] = (float) ((p - (j == label ? 1 : 0)) * gradScale);
+            }
+        }
+        return new LossResult(loss, correct, n);
+    }
+
+    static void sgdStep(float[] p, float[] g, float[] v, float lr, float momentum, float weightDecay) {
+        sameLength(p, g, "sgdStep");
+        sameLength(p, v, "sgdStep");
+        for (int k = 0; k < p.length; k++) {
+            float gk = g[k] + weightDecay * p[k];
+            v[k] = momentum * v[k] + gk;
+            p[k] -= lr * v[k];
+        }
+    }
+
+    /** Sum of squares in double, NaN as soon as an element is not finite. */
+    static double sumSquares(float[] x) {
+        double s = 0;
+        for (float v : x) {
+            if (!Float.isFinite(v)) return Double.NaN;
+            s += (double) v * v;
+        }
+        return s;
+    }
+}

@@ -1,0 +1,86 @@
+package org.wrpn.backend.cpu;
+
+import static org.wrpn.backend.cpu.ArrayChecks.expectLength;
+
+import java.util.Arrays;
+import org.wrpn.backend.PoolGeometry;
+import org.wrpn.tensor.Shape;
+
+/** Max pooling (with the argmax its backward scatters through) and global average pooling, NHWC. */
+final class CpuPooling {
+    private CpuPooling() {}
+
+    static void maxForward(float[] x, float[] y, int[] arg, PoolGeometry g) {
+        int oh = g.outH(), ow = g.outW(), c = g.c();
+        expectLength(x, (long) g.n() * g.h() * g.w() * c, "maxPool input");
+        expectLength(y, (long) g.n() * oh * ow * c, "maxPool output");
+        for (int n = 0; n < g.n(); n++) {
+            for (int oy = 0; oy < oh; oy++) {
+                for (int ox = 0; ox < ow; ox++) {
+                    int o = ((n * oh + oy) * ow + ox) * c;
+                    boolean first = true;
+                    // window cells in row-major order; per cell a contiguous channel vector, so the first
+                    // maximum wins ties and padding never takes part
+                    for (int ky = 0; ky < g.window(); ky++) {
+                        int iy = oy * g.stride() - g.pad() + ky;
+                        if (iy < 0 || iy >= g.h()) continue;
+                        for (int kx = 0; kx < g.window(); kx++) {
+                            int ix = ox * g.stride() - g.pad() + kx;
+                            if (ix < 0 || ix >= g.w()) continue;
+                            int base = ((n * g.h() + iy) * g.w() + ix) * c;
+                            if (first) {
+                                for (int ch = 0; ch < c; ch++) {
+                                    y[o + ch] = x[base + ch];
+                                    arg[o + ch] = base + ch;
+                                }
+                                first = false;
+                            } else {
+                                for (int ch = 0; ch < c; ch++) {
+                                    float v = x[base + ch];
+                                    if (v > y[o + ch]) {
+                                        y[o + ch] = v;
+                                        arg[o + ch] = base + ch;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static void maxBackward(float[] dy, int[] arg, float[] dx) {
+        Arrays.fill(dx, 0f);
+        for (int o = 0; o < dy.length; o++) dx[arg[o]] += dy[o];
+    }
+
+    /** (n, h, w, c) to (n, c): per image and channel a mean accumulated in double. */
+    static void globalAvgForward(float[] x, Shape s, float[] y) {
+        int n = s.dim(0), c = s.channels();
+        int hw = (int) (s.elements() / ((long) n * c));
+        expectLength(y, (long) n * c, "globalAvgPool output");
+        double[] acc = new double[c];
+        for (int i = 0; i < n; i++) {
+            Arrays.fill(acc, 0);
+            for (int p = 0; p < hw; p++) {
+                int base = (i * hw + p) * c;
+                for (int ch = 0; ch < c; ch++) acc[ch] += x[base + ch];
+            }
+            for (int ch = 0; ch < c; ch++) y[i * c + ch] = (float) (acc[ch] / hw);
+        }
+    }
+
+    /** Spreads dy (n, c) evenly over the pixels of dx (shape s). */
+    static void globalAvgBackward(float[] dy, float[] dx, Shape s) {
+        int n = s.dim(0), c = s.channels();
+        int hw = (int) (s.elements() / ((long) n * c));
+        float inv = 1f / hw;
+        for (int i = 0; i < n; i++) {
+            for (int p = 0; p < hw; p++) {
+                int base = (i * hw + p) * c;
+                for (int ch = 0; ch < c; ch++) dx[base + ch] = dy[i * c + ch] * inv;
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package org.wrpn.backend.cpu;
+
+import static org.wrpn.backend.cpu.ArrayChecks.expectLength;
+import static org.wrpn.backend.cpu.ArrayChecks.sameLength;
+
+import org.wrpn.quant.PackedActivations;
+import org.wrpn.quant.PackedLayout;
+import org.wrpn.quant.Quantizer;
+import org.wrpn.tensor.DType;
+import org.wrpn.tensor.Shape;
+
+/** The quantization ops on CPU tensors: argument checks here, every formula and the layout in quant/. */
+final class CpuQuantization {
+    private CpuQuantization() {}
+
+    static void quantizeActivations(float[] x, int bits, float[] y) {
+        sameLength(x, y, "quantizeActivations");
+        if (bits == Quantizer.FULL_PRECISION) throw new IllegalArgumentException("32-bit activations are a ReLU, not a quantizer");
+        PackedLayout.checkBits(bits);
+        Quantizer.quantizeActivations(x, 0, x.length, bits, y, 0);
+    }
+
+    static void quantizeActivationsBackward(float[] x, float[] dy, float[] dx) {
+        sameLength(x, dy, "quantizeActivationsBackward");
+        sameLength(x, dx, "quantizeActivationsBackward");
+        for (int k = 0; k < x.length; k++) dx[k] = Quantizer.activationPassesGradient(x[k]) ? dy[k] : 0f;
+    }
+
+    static void maskGradient(CpuTensor mask, float[] dy, float[] dx) {
+        sameLength(dy, dx, "maskGradient");
+        if (mask.bits() != 1 || mask.shape().elements() != dy.length) {
+            throw new IllegalArgumentException("maskGradient: mask " + mask + " for " + dy.length + " values");
+        }
+        PackedActivations.maskGradient(mask.i, pixels(mask.shape()), mask.shape().channels(), dy, dx);
+    }
+
+    static void quantizeWeights(float[] w, int bits, float[] wq) {
+        sameLength(w, wq, "quantizeWeights");
+        if (!Quantizer.isValidWeightBits(bits)) throw new IllegalArgumentException("weight bits " + bits);
+        Quantizer.quantizeWeights(w, 0, w.length, bits, wq, 0);
+    }
+
+    static float weightCodes(float[] w, int bits, CpuTensor codes) {
+        if (codes.dtype() != DType.I8 || codes.b.length != w.length) throw new IllegalArgumentException("weightCodes into " + codes);
+        return Quantizer.weightCodes(w, bits, codes.b);
+    }
+
+    static void quantizePack(float[] x, Shape xShape, int bits, CpuTensor codes, CpuTensor mask) {
+        if (codes.bits() != bits || !codes.shape().equals(xShape)) throw new IllegalArgumentException("quantizePack: " + xShape + " into " + codes);
+        if (mask != null && (mask.bits() != 1 || !mask.shape().equals(codes.shape()))) {
+            throw new IllegalArgumentException("mask must be 1-bit " + codes.shape());
+        }
+        Shape s = codes.shape();
+        PackedActivations.quantizePack(x, pixels(s), s.channels(), bits, codes.i, mask == null ? null : mask.i);
+    }
+
+    static void unpackValues(CpuTensor codes, float[] y) {
+        Shape s = codes.shape();
+        expectLength(y, s.elements(), "unpackValues");
+        PackedActivations.unpackValues(codes.i, pixels(s), s.channels(), codes.bits(), y);
+    }
+
+    static void unpackCodes(CpuTensor codes, int[] out) {
+        Shape s = codes.shape();
+        if (out.length != s.elements()) throw new IllegalArgumentException("unpackCodes: wrong output size");
+        PackedLayout.unpack(codes.i, s.pixels(), s.channels(), codes.bits(), out);
+    }
+
+    private static int pixels(Shape s) {
+        return Math.toIntExact(s.pixels());
+    }
+}

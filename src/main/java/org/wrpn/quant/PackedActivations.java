@@ -1,0 +1,59 @@
+package org.wrpn.quant;
+
+/**
+ * Activations in the packed layout, for backends that compute in Java: the codes and the
+ * straight-through mask of {@link Quantizer}, written and read by {@link PackedLayout}.
+ * Tensors are pixels x C, row-major.
+ */
+public final class PackedActivations {
+    /** Codes per scratch chunk: a chunk's codes stay in cache between quantizing and packing. */
+    private static final int CHUNK = 4096;
+
+    private PackedActivations() {}
+
+    private static int pixelsPerChunk(int channels) {
+        return Math.max(1, CHUNK / channels);
+    }
+
+    /** Activation codes of x into words, and (where maskWords is not null) the 1-bit STE mask. */
+    public static void quantizePack(float[] x, int pixels, int channels, int k, int[] words, int[] maskWords) {
+        int wpp = PackedLayout.wordsPerPixel(channels, k);
+        int mpp = PackedLayout.wordsPerPixel(channels, 1);
+        int step = pixelsPerChunk(channels);
+        int[] codes = new int[step * channels];
+        for (int p0 = 0; p0 < pixels; p0 += step) {
+            int n = Math.min(step, pixels - p0);
+            Quantizer.activationCodes(x, p0 * channels, n * channels, k, codes);
+            PackedLayout.pack(codes, 0, n, channels, k, words, p0 * wpp);
+            if (maskWords != null) {
+                Quantizer.gradientMaskCodes(x, p0 * channels, n * channels, codes);
+                PackedLayout.pack(codes, 0, n, channels, 1, maskWords, p0 * mpp);
+            }
+        }
+    }
+
+    /** The activation values of packed k-bit codes. */
+    public static void unpackValues(int[] words, int pixels, int channels, int k, float[] out) {
+        float[] value = new float[1 << k];
+        for (int u = 0; u < value.length; u++) value[u] = Quantizer.activationValue(u, k);
+        PackedLayout.unpack(words, 0, pixels, channels, k, value, out, 0);
+    }
+
+    /** The STE backward from a packed 1-bit mask: dx = dy where the mask is set, else 0. */
+    public static void maskGradient(int[] maskWords, int pixels, int channels, float[] dy, float[] dx) {
+        float[] bit = {0f, 1f};
+        int mpp = PackedLayout.wordsPerPixel(channels, 1);
+        int step = pixelsPerChunk(channels);
+        float[] pass = new float[step * channels];
+        for (int p0 = 0; p0 < pixels; p0 += step) {
+            int n = Math.min(step, pixels - p0);
+            PackedLayout.unpack(maskWords, p0 * mpp, n, channels, 1, bit, pass, 0);
+            int base = p0 * channels;
+            // dy's bits ANDed with all ones or with zero: dy where the mask is set, else +0, without a
+            // branch (a random mask defeats branch prediction; this loop vectorises).
+            for (int i = 0; i < n * channels; i++) {
+                dx[base + i] = Float.intBitsToFloat(Float.floatToRawIntBits(dy[base + i]) & -(int) pass[i]);
+            }
+        }
+    }
+}
