@@ -59,26 +59,33 @@ public final class BackendSelector {
         return new Choice("cuda", "CUDA on " + s.device().describe());
     }
 
+    /** The device --device auto stands for here (what {@link #autoChoice} picks); CPU and CUDA are themselves. */
+    public static Device resolve(Device device) {
+        return device == Device.AUTO ? Device.parse(autoChoice().backend()) : device;
+    }
+
+    /** As {@link #select(Device)} for the flag's text; a bad one is refused naming --device. */
     public static Backend select(String device) {
-        switch (device) {
-            case "cpu" -> {
-                return new CpuBackend();
-            }
-            case "cuda" -> {
+        return select(Device.parse(device));
+    }
+
+    public static Backend select(Device device) {
+        return switch (device) {
+            case CPU -> new CpuBackend();
+            case CUDA -> {
                 CudaStatus s = cudaStatus();
                 if (!s.available()) throw new BadInputException("--device cuda is not available: " + s.reason());
-                return new CudaBackend();
+                yield new CudaBackend();
             }
-            case "auto" -> {
+            case AUTO -> {
                 Choice c = autoChoice();
                 if (c.backend().equals("cuda")) {
                     LOG.info("device auto: using {}", c.reason());
-                    return new CudaBackend();
+                    yield new CudaBackend();
                 }
                 LOG.info("device auto: using the CPU because {}", c.reason());
-                return new CpuBackend();
+                yield new CpuBackend();
             }
-            default -> throw new BadInputException("--device must be auto, cpu or cuda; got " + device);
-        }
+        };
     }
 }

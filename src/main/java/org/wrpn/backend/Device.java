@@ -1,7 +1,6 @@
 package org.wrpn.backend;
 
-import java.util.Locale;
-import org.wrpn.BadInputException;
+import org.wrpn.FlagEnum;
 import org.wrpn.backend.cpu.CpuConvolution;
 import org.wrpn.backend.cuda.CudaSupport;
 
@@ -9,19 +8,15 @@ import org.wrpn.backend.cuda.CudaSupport;
  * Where a job runs (--device). The rules that decide a backend's op scratch live here too, so that
  * the planner, jobs and sweeps can ask them without naming (or loading) a backend implementation.
  */
-public enum Device {
+public enum Device implements FlagEnum {
+    /** CUDA when it can run here, else the CPU ({@link BackendSelector#resolve}). */
     AUTO,
     CPU,
     CUDA;
 
-    /** The flag's spelling: auto, cpu, cuda. */
-    public String flag() {
-        return name().toLowerCase(Locale.ROOT);
-    }
-
+    /** auto, cpu or cuda. */
     public static Device parse(String s) {
-        for (Device d : values()) if (d.flag().equals(s)) return d;
-        throw new BadInputException("--device must be auto, cpu or cuda; got " + s);
+        return FlagEnum.parse(Device.class, s, "--device must be auto, cpu or cuda; got ");
     }
 
     /** The device a concrete backend runs on (auto is resolved by {@link BackendSelector#autoChoice}). */

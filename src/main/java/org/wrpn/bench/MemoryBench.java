@@ -17,6 +17,7 @@ import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.markers.SeriesMarkers;
+import org.wrpn.backend.Device;
 import org.wrpn.backend.MemoryLedger.Category;
 import org.wrpn.backend.cpu.CpuBackend;
 import org.wrpn.nn.Network;
@@ -40,7 +41,7 @@ import org.wrpn.train.ProgressBar;
 public final class MemoryBench {
     private static final Logger LOG = LogManager.getLogger(MemoryBench.class);
 
-    public record Row(String model, double width, int wbits, int abits, String policy, int batch, long savedBytes,
+    public record Row(String model, double widthMultiplier, int wbits, int abits, String policy, int batch, long savedBytes,
             long peakBytes, long plannedPeakBytes, long heapPeakBytes, double stepSeconds) {}
 
     private MemoryBench() {}
@@ -101,7 +102,7 @@ public final class MemoryBench {
             }
             Arrays.sort(times);
             long planned = MemoryPlanner.plan(new PlanRequest(model, width, PrecisionPolicy.uniform(wbits, abits), policy,
-                    batch, chw[0], chw[1], chw[2], 10, "cpu")).total();
+                    batch, chw[0], chw[1], chw[2], 10, Device.CPU)).total();
             Row row = new Row(model, width, wbits, abits, policy.flag(), batch, net.lastSavedBytes(),
                     backend.peakAllocatedBytes(), planned, heapPeak, times[times.length / 2]);
             net.ledger().free(x);
@@ -117,8 +118,8 @@ public final class MemoryBench {
         StringBuilder csv = new StringBuilder(
                 "model,width,wbits,abits,policy,batch,saved_activation_bytes,step_peak_bytes,planned_peak_bytes,heap_peak_bytes,step_seconds,machine,commit\n");
         for (Row r : rows) {
-            csv.append(String.format(Locale.ROOT, "%s,%s,%d,%d,%s,%d,%d,%d,%d,%d,%.4f,\"%s\",%s%n", r.model(), r.width(),
-                    r.wbits(), r.abits(), r.policy(), r.batch(), r.savedBytes(), r.peakBytes(), r.plannedPeakBytes(),
+            csv.append(String.format(Locale.ROOT, "%s,%s,%d,%d,%s,%d,%d,%d,%d,%d,%.4f,\"%s\",%s%n", r.model(),
+                    r.widthMultiplier(), r.wbits(), r.abits(), r.policy(), r.batch(), r.savedBytes(), r.peakBytes(), r.plannedPeakBytes(),
                     r.heapPeakBytes(), r.stepSeconds(), machine.get("cpu"), machine.get("commit")));
         }
         AtomicFiles.writeString(dir.resolve(name + ".csv"), csv.toString());
@@ -140,8 +141,8 @@ public final class MemoryBench {
         chart.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);
         chart.getStyler().setChartTitleFont(chart.getStyler().getChartTitleFont().deriveFont(13f));
         for (String policy : List.of("fp32", "packed")) {
-            for (double width : rows.stream().mapToDouble(Row::width).distinct().toArray()) {
-                List<Row> s = rows.stream().filter(r -> r.policy().equals(policy) && r.width() == width)
+            for (double width : rows.stream().mapToDouble(Row::widthMultiplier).distinct().toArray()) {
+                List<Row> s = rows.stream().filter(r -> r.policy().equals(policy) && r.widthMultiplier() == width)
                         .sorted((a, b) -> Integer.compare(a.abits(), b.abits())).toList();
                 if (s.isEmpty()) continue;
                 double[] x = s.stream().mapToDouble(Row::abits).toArray();

@@ -9,6 +9,7 @@ import java.util.function.Supplier;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.wrpn.backend.Backend;
+import org.wrpn.backend.Device;
 import org.wrpn.backend.MemoryLedger.Category;
 import org.wrpn.nn.Network;
 import org.wrpn.nn.Parameter;
@@ -36,7 +37,7 @@ public final class TrainBench {
             boolean confirm) {}
 
     /** One (model, width, weight bits, activation bits, save policy). */
-    public record Case(String model, double width, int wbits, int abits, SavePolicy policy) {}
+    public record Case(String model, double widthMultiplier, int wbits, int abits, SavePolicy policy) {}
 
     private TrainBench() {}
 
@@ -80,14 +81,14 @@ public final class TrainBench {
         PrecisionPolicy precision = PrecisionPolicy.uniform(c.wbits(), c.abits());
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("model", c.model());
-        r.put("width", c.width());
+        r.put("width", c.widthMultiplier());
         r.put("wbits", c.wbits());
         r.put("abits", c.abits());
         r.put("policy", c.policy().flag());
         r.put("batch", cfg.batch());
-        String device;
+        Device device;
         try (Backend be = backends.get()) {
-            device = be.name();
+            device = Device.of(be);
             if (planOnly) {
                 r.put("status", "not run: time budget");
             } else {
@@ -99,7 +100,8 @@ public final class TrainBench {
                 }
             }
         }
-        PlanRequest req = new PlanRequest(c.model(), c.width(), precision, c.policy(), cfg.batch(), chw[0], chw[1], chw[2], 10, device);
+        PlanRequest req = new PlanRequest(c.model(), c.widthMultiplier(), precision, c.policy(), cfg.batch(), chw[0], chw[1], chw[2],
+                10, device);
         var plan = MemoryPlanner.plan(req);
         r.put("planned_saved_bytes", plan.savedActivations());
         r.put("planned_peak_bytes", plan.total());
@@ -125,8 +127,8 @@ public final class TrainBench {
 
     private static void step(Backend be, Case c, Config cfg, int[] chw, Map<String, Object> r) {
         int batch = cfg.batch();
-        try (Network net = Models.build(c.model(), c.width(), PrecisionPolicy.uniform(c.wbits(), c.abits()), chw[1], chw[2], chw[0],
-                10)) {
+        try (Network net = Models.build(c.model(), c.widthMultiplier(), PrecisionPolicy.uniform(c.wbits(), c.abits()), chw[1],
+                chw[2], chw[0], 10)) {
             net.initialize(be, c.policy(), 1);
             net.prepare(batch);
             Tensor x = net.ledger().allocate(Category.INPUT, "images", DType.F32, net.inputShape(batch));
@@ -176,8 +178,8 @@ public final class TrainBench {
     /** The backend's own high-water mark of one real forward/backward at `batch` on a fresh backend (what the planner predicts). */
     static long measuredStepPeak(Supplier<Backend> backends, Case c, int[] chw, int batch) {
         try (Backend be = backends.get();
-                Network net = Models.build(c.model(), c.width(), PrecisionPolicy.uniform(c.wbits(), c.abits()), chw[1], chw[2],
-                        chw[0], 10)) {
+                Network net = Models.build(c.model(), c.widthMultiplier(), PrecisionPolicy.uniform(c.wbits(), c.abits()), chw[1],
+                        chw[2], chw[0], 10)) {
             net.initialize(be, c.policy(), 1);
             net.prepare(batch);
             Tensor x = net.ledger().allocate(Category.INPUT, "images", DType.F32, net.inputShape(batch));

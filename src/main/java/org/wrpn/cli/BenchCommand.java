@@ -121,7 +121,7 @@ public final class BenchCommand implements Callable<Integer> {
         MemoryBench.write(rows, out, n);
         for (var r : rows) {
             System.out.printf(Locale.ROOT, "%-8s w%-3s w%-2d a%-2d %-6s saved %12d  peak %12d  planned %12d  heap %12d  step %.3f s%n",
-                    r.model(), r.width(), r.wbits(), r.abits(), r.policy(), r.savedBytes(), r.peakBytes(),
+                    r.model(), r.widthMultiplier(), r.wbits(), r.abits(), r.policy(), r.savedBytes(), r.peakBytes(),
                     r.plannedPeakBytes(), r.heapPeakBytes(), r.stepSeconds());
         }
         System.out.println("wrote " + out.resolve(n + ".csv"));

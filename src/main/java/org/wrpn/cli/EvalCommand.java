@@ -12,6 +12,7 @@ import org.wrpn.nn.Network;
 import org.wrpn.nn.models.Models;
 import org.wrpn.train.Checkpoint;
 import org.wrpn.train.Evaluator;
+import org.wrpn.train.TrainConfig;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -36,15 +37,16 @@ public final class EvalCommand implements Callable<Integer> {
         DataSplit split = DataSource.open(data != null ? data : ckpt.config().data());
         TrainCommand.checkInput(ckpt, split);
         Dataset test = split.test();
+        TrainConfig config = ckpt.config();
         try (Backend backend = BackendSelector.select(device);
-                Network net = Models.build(ckpt.config().model(), ckpt.config().width(), ckpt.config().precisionPolicy(),
-                        ckpt.height(), ckpt.width(), ckpt.channels(), ckpt.classes())) {
-            net.initialize(backend, ckpt.config().savePolicy(), ckpt.config().seed());
+                Network net = Models.build(config.model(), config.widthMultiplier(), config.precisionPolicy(), ckpt.height(),
+                        ckpt.imageWidth(), ckpt.channels(), ckpt.classes())) {
+            net.initialize(backend, config.savePolicy(), config.seed());
             Checkpoint.apply(ckpt, net, false);
             Evaluator.Result r = Evaluator.evaluate(net, test, ckpt.normalization(), Math.min(batch, test.count()));
             System.out.printf(Locale.ROOT, "test accuracy %.4f loss %.4f on %d images (%s, %s width %s w%d/a%d)%n",
-                    r.accuracy(), r.loss(), r.count(), ckpt.sidecar().getFileName(), ckpt.config().model(),
-                    ckpt.config().width(), ckpt.config().weightBits(), ckpt.config().activationBits());
+                    r.accuracy(), r.loss(), r.count(), ckpt.sidecar().getFileName(), config.model(),
+                    config.widthMultiplier(), config.weightBits(), config.activationBits());
         }
         return Main.EXIT_OK;
     }

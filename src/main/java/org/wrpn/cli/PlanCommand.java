@@ -5,53 +5,37 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import org.wrpn.BadInputException;
 import org.wrpn.backend.Bytes;
+import org.wrpn.backend.Device;
 import org.wrpn.backend.MemoryLedger;
-import org.wrpn.nn.LayerPrecision;
 import org.wrpn.nn.PrecisionPolicy;
+import org.wrpn.nn.SaveChoice;
 import org.wrpn.nn.SavePolicy;
 import org.wrpn.nn.models.Models;
 import org.wrpn.plan.MemoryPlan;
 import org.wrpn.plan.MemoryPlanner;
 import org.wrpn.plan.PlanRequest;
-import org.wrpn.quant.Quantizer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.IModelTransformer;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 
-@Command(name = "plan", mixinStandardHelpOptions = true,
+@Command(name = "plan", mixinStandardHelpOptions = true, modelTransformer = PlanCommand.Settings.class,
         description = "Memory one training step needs (from the memory ledger), and the largest batch for a budget.")
 public final class PlanCommand implements Callable<Integer> {
-    @Option(names = "--model", description = "(default: ${DEFAULT-VALUE})")
-    String model = "lenet";
-
-    @Option(names = "--width", description = "(default: ${DEFAULT-VALUE})")
-    double width = 2;
-
-    @Option(names = "--wbits", description = "(default: ${DEFAULT-VALUE})")
-    int wbits = 4;
-
-    @Option(names = "--abits", description = "(default: ${DEFAULT-VALUE})")
-    int abits = 4;
-
-    @Option(names = "--layer-bits", paramLabel = "LAYER=W/A,...", description = "per-layer overrides as for train")
-    String layerBits = "";
-
-    @Option(names = "--batch", description = "(default: ${DEFAULT-VALUE})")
-    int batch = 64;
-
-    @Option(names = "--save", description = "fp32, packed or auto (default: ${DEFAULT-VALUE})")
-    String save = "auto";
+    /** The settings that shape a training step. */
+    @Mixin
+    TrainingOptions settings;
 
     @Option(names = "--input", paramLabel = "CxHxW", description = "image shape (default: ${DEFAULT-VALUE})")
     String input = "1x28x28";
 
     @Option(names = "--classes", description = "(default: ${DEFAULT-VALUE})")
     int classes = 10;
-
-    @Option(names = "--device", description = "whose workspace rules apply: cpu or cuda (default: ${DEFAULT-VALUE})")
-    String device = "cpu";
 
     @Option(names = "--budget", paramLabel = "BYTES", description = "memory budget, e.g. 8G, 512M or 1000000: also report the largest batch that fits")
     String budget;
@@ -62,31 +46,41 @@ public final class PlanCommand implements Callable<Integer> {
     @Option(names = "--details", description = "list every tensor kept for backward")
     boolean details;
 
+    /** plan takes the settings that shape a step; its --device only picks whose workspace rules apply. */
+    public static final class Settings implements IModelTransformer {
+        private static final Set<String> KEYS = Set.of("model", "width", "wbits", "abits", "layer_bits", "batch", "save", "device");
+
+        @Override
+        public CommandSpec transform(CommandSpec spec) {
+            return TrainingOptions.tailor(spec, KEYS::contains, new TrainingOptions.Meaning("--device",
+                    "whose workspace rules apply: cpu or cuda (default: ${DEFAULT-VALUE})", Device.CPU.flag()));
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
-        if (!Models.NAMES.contains(model)) {
-            throw new BadInputException("unknown model '" + model + "'; choose one of " + String.join(", ", Models.NAMES));
+        TrainingOptions s = settings;
+        if (!Models.NAMES.contains(s.model)) {
+            throw new BadInputException("unknown model '" + s.model + "'; choose one of " + String.join(", ", Models.NAMES));
         }
-        Map<String, LayerPrecision> overrides = PrecisionPolicy.parseOverrides(layerBits);
-        PrecisionPolicy precision = new PrecisionPolicy(wbits, abits, overrides);
-        SavePolicy policy = save.equals("auto")
-                ? (abits == Quantizer.FULL_PRECISION && overrides.isEmpty() ? SavePolicy.FP32 : SavePolicy.PACKED)
-                : SavePolicy.parse(save);
+        PrecisionPolicy precision = new PrecisionPolicy(s.wbits, s.abits, PrecisionPolicy.parseOverrides(s.layerBits));
+        SavePolicy policy = SaveChoice.parse(s.save).resolve(precision);
         int[] chw = PlanRequest.parseInput(input);
-        PlanRequest req = new PlanRequest(model, width, precision, policy, batch, chw[0], chw[1], chw[2], classes, device);
+        PlanRequest req = new PlanRequest(s.model, s.widthMultiplier, precision, policy, s.batch, chw[0], chw[1], chw[2], classes,
+                PlanRequest.parseDevice(s.device));
         MemoryPlan p = MemoryPlanner.plan(req);
         Long budgetBytes = budget == null ? null : parseBytes(budget);
         Integer largest = budgetBytes == null ? null : MemoryPlanner.largestBatch(req, budgetBytes);
 
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("model", model);
-        m.put("width", width);
-        m.put("wbits", wbits);
-        m.put("abits", abits);
+        m.put("model", s.model);
+        m.put("width", s.widthMultiplier);
+        m.put("wbits", s.wbits);
+        m.put("abits", s.abits);
         m.put("save", policy.flag());
-        m.put("batch", batch);
+        m.put("batch", s.batch);
         m.put("input", input);
-        m.put("device", device);
+        m.put("device", req.device().flag());
         m.put("quantized_weights_bytes", p.quantizedWeights());
         m.put("master_weights_bytes", p.masterWeights());
         m.put("gradients_bytes", p.gradients());
@@ -105,8 +99,8 @@ public final class PlanCommand implements Callable<Integer> {
             System.out.println(new ObjectMapper().writeValueAsString(m));
             return Main.EXIT_OK;
         }
-        System.out.printf(Locale.ROOT, "%s width %s w%d/a%d, save %s, batch %d, input %s (%s workspace rules)%n", model,
-                width, wbits, abits, policy.flag(), batch, input, device);
+        System.out.printf(Locale.ROOT, "%s width %s w%d/a%d, save %s, batch %d, input %s (%s workspace rules)%n", s.model,
+                s.widthMultiplier, s.wbits, s.abits, policy.flag(), s.batch, input, req.device().flag());
         row("weights (quantized copies)", p.quantizedWeights());
         row("master weights + BN state", p.masterWeights());
         row("gradients", p.gradients());

@@ -1,7 +1,6 @@
 package org.wrpn.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -12,19 +11,20 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.wrpn.BadInputException;
 import org.wrpn.bench.Machine;
+import org.wrpn.cli.TrainingOptions.Meaning;
 import org.wrpn.job.JobSpec;
 import org.wrpn.sweep.Sweep;
 import org.wrpn.sweep.SweepReport;
 import org.wrpn.sweep.SweepSpec;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.IModelTransformer;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.Spec;
 
-@Command(name = "sweep", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "sweep", mixinStandardHelpOptions = true, sortOptions = false, modelTransformer = SweepCommand.Settings.class,
         description = {"Train a grid of configurations (widths x weight/activation bits x seeds) and report accuracy against memory.",
             "Each cell is a normal training run in OUT/CELL with its own metrics and checkpoints; running the same sweep again",
             "skips finished cells and resumes interrupted ones. Writes RESULTS/NAME.csv (mean and spread over seeds, saved",
@@ -62,62 +62,15 @@ public final class SweepCommand implements Callable<Integer> {
     @Option(names = "--no-progress", description = "no live progress line (the per-cell lines stay)")
     boolean noProgress;
 
-    @Option(names = "--model", description = "lenet, resnet20, resnet32, resnet56, resnet18 (default: lenet)")
-    String model;
-
-    @Option(names = "--epochs", description = "epochs per cell (default: 3)")
-    Integer epochs;
-
-    @Option(names = "--out", description = "the sweep's directory; cell CELL trains in OUT/CELL (default: runs/sweep)")
-    Path out;
-
-    @Option(names = "--save", description = "what layers keep for backward while training: fp32, packed or auto; the results are the same"
-            + " bit for bit, the reported memory is always the auto policy's (default: auto)")
-    String save;
-
-    @Option(names = "--layer-bits", paramLabel = "LAYER=W/A,...", description = "per-layer overrides for every cell")
-    String layerBits;
-
-    @Option(names = "--data", description = "data directory (default: the Fashion-MNIST package's)")
-    Path data;
-
-    @Option(names = "--batch", description = "batch size (default: 64)")
-    Integer batch;
-
-    @Option(names = "--lr", description = "peak learning rate (default: 0.05)")
-    Double lr;
-
-    @Option(names = "--momentum", description = "SGD momentum (default: 0.9)")
-    Double momentum;
-
-    @Option(names = "--weight-decay", description = "weight decay (default: 5e-4)")
-    Double weightDecay;
-
-    @Option(names = "--schedule", description = "cosine, step or constant (default: cosine)")
-    String schedule;
-
-    @Option(names = "--warmup", description = "warm-up in epochs (default: 0.1)")
-    Double warmup;
-
-    @Option(names = "--checkpoint-every", description = "also checkpoint every N steps (default: only at epoch ends)")
-    Integer checkpointEvery;
-
-    @Option(names = "--limit-train", description = "train on the first N images only (0 = all)")
-    Integer limitTrain;
-
-    @Option(names = "--limit-test", description = "evaluate on the first N test images only (0 = all)")
-    Integer limitTest;
-
-    @Option(names = "--device", description = "auto, cpu or cuda (default: auto)")
-    String device;
+    /** The settings every cell shares (width, bits and seed are the grid's). */
+    @Mixin
+    TrainingOptions settings;
 
     @ParentCommand
     Main parent;
 
     @Spec
     CommandSpec command;
-
-    private static final List<String> GRID_FLAGS = List.of("--widths", "--bits", "--seeds", "--jobs", "--results", "--name");
 
     @Override
     public Integer call() throws Exception {
@@ -145,21 +98,28 @@ public final class SweepCommand implements Callable<Integer> {
         }
     }
 
-    /** The keys the flags given on the command line set (grid keys by name, the rest as job-spec keys). */
+    /** The keys the flags given on the command line set: the grid's by name, the rest as job-spec keys. */
     private ObjectNode flags() {
-        ObjectNode o = JsonNodeFactory.instance.objectNode();
-        ParseResult given = command.commandLine().getParseResult();
-        for (OptionSpec opt : command.options()) {
-            if (given == null || !given.hasMatchedOption(opt)) continue;
-            String flag = opt.longestName();
-            String key = GRID_FLAGS.contains(flag) ? flag.substring(2) : JobSpec.keyOfFlag(flag);
-            if (key == null) continue;
-            switch ((Object) opt.getValue()) {
-                case Integer i -> o.put(key, i);
-                case Double d -> o.put(key, d);
-                case Object v -> o.put(key, v.toString());
-            }
-        }
+        ObjectNode o = settings.specKeys(false);
+        if (widths != null) o.put("widths", widths);
+        if (bits != null) o.put("bits", bits);
+        if (seeds != null) o.put("seeds", seeds);
+        if (jobs != null) o.put("jobs", jobs);
+        if (results != null) o.put("results", results.toString());
+        if (name != null) o.put("name", name);
         return o;
+    }
+
+    /** sweep takes the settings its cells share; OUT, the epochs and --save have the sweep's meaning. */
+    public static final class Settings implements IModelTransformer {
+        @Override
+        public CommandSpec transform(CommandSpec spec) {
+            return TrainingOptions.tailor(spec, key -> !SweepSpec.PER_CELL_KEYS.contains(key),
+                    new Meaning("--epochs", "epochs per cell (default: ${DEFAULT-VALUE})", String.valueOf(SweepSpec.DEFAULT_EPOCHS)),
+                    new Meaning("--out", "the sweep's directory; cell CELL trains in OUT/CELL (default: ${DEFAULT-VALUE})",
+                            SweepSpec.DEFAULT_OUT.toString()),
+                    new Meaning("--save", "what layers keep for backward while training: fp32, packed or auto; the results are the same"
+                            + " bit for bit, the reported memory is always the auto policy's (default: ${DEFAULT-VALUE})", null));
+        }
     }
 }

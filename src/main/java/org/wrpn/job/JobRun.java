@@ -10,6 +10,7 @@ import org.wrpn.BadInputException;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.BackendSelector;
 import org.wrpn.backend.Bytes;
+import org.wrpn.backend.Device;
 import org.wrpn.data.DataSource;
 import org.wrpn.data.DataSplit;
 import org.wrpn.data.Dataset;
@@ -98,7 +99,7 @@ final class JobRun {
         Checkpoint.Loaded resume = resumePoint();
         TrainConfig config = spec.config();
         if (resume != null && !isAutoOrNever(spec.resume())) {
-            config = resume.config().withOut(config.out()); // an explicit checkpoint continues its own run
+            config = resume.config().toBuilder().out(config.out()).build(); // an explicit checkpoint continues its own run
         }
         if (resume != null) {
             Path sidecar = resume.sidecar();
@@ -161,7 +162,7 @@ final class JobRun {
 
     /** Fails fast, with the planner's suggestion, when one step cannot fit the device or the heap. */
     private void checkMemory(TrainConfig config, Dataset train) {
-        String device = deviceKind(config.device());
+        Device device = BackendSelector.resolve(config.device());
         planRequest = planRequest(config, train, device);
         budgetBytes = memoryBudget(device);
         long needed = MemoryPlanner.plan(planRequest).total();
@@ -171,7 +172,7 @@ final class JobRun {
     private OutOfMemoryFailure outOfMemory(long needed, Throwable cause) {
         int largest = MemoryPlanner.largestBatch(planRequest, budgetBytes);
         int batch = planRequest.batch();
-        String what = deviceKind(spec.config().device()).equals("cuda") ? "GPU memory" : "the JVM heap (-Xmx)";
+        String what = planRequest.device() == Device.CUDA ? "GPU memory" : "the JVM heap (-Xmx)";
         StringBuilder m = new StringBuilder();
         if (cause == null) {
             m.append(String.format(Locale.ROOT, "batch %d needs %s for one training step (memory plan), more than the %s of %s",
@@ -187,26 +188,19 @@ final class JobRun {
         return new OutOfMemoryFailure(m.toString(), needed, budgetBytes, largest, cause);
     }
 
-    static String deviceKind(String device) {
-        return switch (device) {
-            case "cuda" -> "cuda";
-            case "auto" -> BackendSelector.autoChoice().backend();
-            default -> "cpu";
-        };
-    }
-
     /** Device memory on a GPU; on the CPU the tensors are Java arrays, so the heap limit. */
-    static long memoryBudget(String deviceKind) {
-        if (deviceKind.equals("cuda")) {
+    static long memoryBudget(Device device) {
+        if (device == Device.CUDA) {
             var d = BackendSelector.cudaStatus().device();
             if (d != null) return d.totalMemoryBytes();
         }
         return Runtime.getRuntime().maxMemory();
     }
 
-    static PlanRequest planRequest(TrainConfig c, Dataset train, String deviceKind) {
-        return new PlanRequest(c.model(), c.width(), c.precisionPolicy(), c.savePolicy(), c.batch(), train.channels(),
-                train.height(), train.width(), train.classes(), deviceKind);
+    /** The plan of one training step of c on train's images, under the rules of device (CPU or CUDA). */
+    static PlanRequest planRequest(TrainConfig c, Dataset train, Device device) {
+        return new PlanRequest(c.model(), c.widthMultiplier(), c.precisionPolicy(), c.savePolicy(), c.batch(), train.channels(),
+                train.height(), train.width(), train.classes(), device);
     }
 
     private Trainer.Listener events(String backend, Checkpoint.Loaded resume) {

@@ -3,6 +3,7 @@ package org.wrpn.job;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
 import org.wrpn.BadInputException;
+import org.wrpn.backend.BackendSelector;
 import org.wrpn.data.DataSource;
 import org.wrpn.data.Dataset;
 import org.wrpn.plan.MemoryPlan;
@@ -27,7 +28,7 @@ public final class Jobs {
     public static JobPlan plan(JobSpec spec, long budgetBytes) {
         if (budgetBytes < 0) throw new BadInputException("the memory budget must be positive, got " + budgetBytes);
         Dataset train = DataSource.open(spec.config().data()).train();
-        PlanRequest req = JobRun.planRequest(spec.config(), train, JobRun.deviceKind(spec.config().device()));
+        PlanRequest req = JobRun.planRequest(spec.config(), train, BackendSelector.resolve(spec.config().device()));
         MemoryPlan p = MemoryPlanner.plan(req);
         if (budgetBytes == 0) return new JobPlan(p, OptionalLong.empty(), OptionalInt.empty());
         return new JobPlan(p, OptionalLong.of(budgetBytes), OptionalInt.of(MemoryPlanner.largestBatch(req, budgetBytes)));

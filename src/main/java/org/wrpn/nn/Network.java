@@ -16,11 +16,11 @@ import org.wrpn.tensor.Shape;
  */
 public final class Network implements AutoCloseable {
     private final String model;
-    private final double width;
+    private final double widthMultiplier;
     private final PrecisionPolicy policy;
     private final Sequential root;
     private final int height;
-    private final int widthPixels;
+    private final int imageWidth;
     private final int channels;
     private final int classes;
     private final Map<String, LayerPrecision> layerPrecisions;
@@ -29,14 +29,14 @@ public final class Network implements AutoCloseable {
     private long lastSavedBytes;
     private List<MemoryLedger.Entry> lastSavedEntries = new ArrayList<>();
 
-    Network(String model, double width, PrecisionPolicy policy, Sequential root, int height, int widthPixels, int channels,
-            int classes, Map<String, LayerPrecision> layerPrecisions) {
+    Network(String model, double widthMultiplier, PrecisionPolicy policy, Sequential root, int height, int imageWidth,
+            int channels, int classes, Map<String, LayerPrecision> layerPrecisions) {
         this.model = model;
-        this.width = width;
+        this.widthMultiplier = widthMultiplier;
         this.policy = policy;
         this.root = root;
         this.height = height;
-        this.widthPixels = widthPixels;
+        this.imageWidth = imageWidth;
         this.channels = channels;
         this.classes = classes;
         this.layerPrecisions = new LinkedHashMap<>(layerPrecisions);
@@ -46,8 +46,9 @@ public final class Network implements AutoCloseable {
         return model;
     }
 
-    public double width() {
-        return width;
+    /** The multiplier on every hidden layer's channels (--width). */
+    public double widthMultiplier() {
+        return widthMultiplier;
     }
 
     public PrecisionPolicy policy() {
@@ -68,7 +69,7 @@ public final class Network implements AutoCloseable {
     }
 
     public int inputWidth() {
-        return widthPixels;
+        return imageWidth;
     }
 
     public int inputChannels() {
@@ -76,7 +77,7 @@ public final class Network implements AutoCloseable {
     }
 
     public Shape inputShape(int batch) {
-        return Shape.nhwc(batch, height, widthPixels, channels);
+        return Shape.nhwc(batch, height, imageWidth, channels);
     }
 
     /** Conv/linear layers and their precision, in order. */

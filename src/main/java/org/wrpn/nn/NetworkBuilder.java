@@ -9,21 +9,22 @@ import org.wrpn.quant.Quantizer;
 /** Collects the precision of every conv/linear layer while a model is assembled. */
 public final class NetworkBuilder {
     private final String model;
-    private final double width;
+    private final double widthMultiplier;
     private final PrecisionPolicy policy;
     private final int height;
-    private final int widthPx;
+    private final int imageWidth;
     private final int channels;
     private final int classes;
     private final Map<String, LayerPrecision> precisions = new LinkedHashMap<>();
     private final Map<String, Boolean> firstOrLast = new LinkedHashMap<>();
 
-    public NetworkBuilder(String model, double width, PrecisionPolicy policy, int height, int widthPx, int channels, int classes) {
+    public NetworkBuilder(String model, double widthMultiplier, PrecisionPolicy policy, int height, int imageWidth, int channels,
+            int classes) {
         this.model = model;
-        this.width = width;
+        this.widthMultiplier = widthMultiplier;
         this.policy = policy;
         this.height = height;
-        this.widthPx = widthPx;
+        this.imageWidth = imageWidth;
         this.channels = channels;
         this.classes = classes;
     }
@@ -32,16 +33,16 @@ public final class NetworkBuilder {
         return model;
     }
 
-    public double width() {
-        return width;
+    public double widthMultiplier() {
+        return widthMultiplier;
     }
 
     public int height() {
         return height;
     }
 
-    public int widthPx() {
-        return widthPx;
+    public int imageWidth() {
+        return imageWidth;
     }
 
     public int channels() {
@@ -86,6 +87,7 @@ public final class NetworkBuilder {
 
     public Network finish(List<Layer> layers) {
         policy.checkOverrides(precisions.keySet(), model);
-        return new Network(model, width, policy, new Sequential(model, layers), height, widthPx, channels, classes, precisions);
+        return new Network(model, widthMultiplier, policy, new Sequential(model, layers), height, imageWidth, channels, classes,
+                precisions);
     }
 }

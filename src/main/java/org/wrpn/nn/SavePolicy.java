@@ -1,23 +1,11 @@
 package org.wrpn.nn;
 
-import org.wrpn.BadInputException;
+import org.wrpn.FlagEnum;
 
-/** What layers keep for the backward pass. */
-public enum SavePolicy {
+/** What layers keep for the backward pass (--save, where {@link SaveChoice} adds auto). */
+public enum SavePolicy implements FlagEnum {
     /** Conventional: fp32 tensors (what PyTorch keeps). */
     FP32,
     /** Quantized blocks keep only their k-bit output codes and 1-bit mask; the rest is recomputed. */
-    PACKED;
-
-    public static SavePolicy parse(String s) {
-        return switch (s) {
-            case "fp32" -> FP32;
-            case "packed" -> PACKED;
-            default -> throw new BadInputException("--save must be fp32 or packed; got " + s);
-        };
-    }
-
-    public String flag() {
-        return name().toLowerCase();
-    }
+    PACKED
 }

@@ -4,7 +4,6 @@ import org.wrpn.BadInputException;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.MemoryLedger;
 import org.wrpn.backend.MemoryLedger.Category;
-import org.wrpn.backend.Device;
 import org.wrpn.nn.Network;
 import org.wrpn.nn.models.Models;
 import org.wrpn.tensor.DType;
@@ -27,8 +26,8 @@ public final class MemoryPlanner {
     private MemoryPlanner() {}
 
     public static MemoryPlan plan(PlanRequest r) {
-        Backend dry = new DryRunBackend(Device.parse(r.device()));
-        try (Network net = Models.build(r.model(), r.width(), r.precision(), r.height(), r.imageWidth(), r.channels(),
+        Backend dry = new DryRunBackend(r.device());
+        try (Network net = Models.build(r.model(), r.widthMultiplier(), r.precision(), r.height(), r.imageWidth(), r.channels(),
                 r.classes())) {
             net.initialize(dry, r.save(), 0);
             net.prepare(r.batch());

@@ -1,30 +1,46 @@
 package org.wrpn.plan;
 
+import java.util.Objects;
 import org.wrpn.BadInputException;
+import org.wrpn.backend.Device;
 import org.wrpn.nn.PrecisionPolicy;
 import org.wrpn.nn.SavePolicy;
 
 /**
- * What to plan: a model, its width and precision, the save policy, the batch size and the image shape.
+ * What to plan: a model, its width multiplier and precision, the save policy, the batch size and the
+ * image shape.
  *
- * @param device the backend whose workspace rules apply: "cpu" or "cuda"
+ * @param widthMultiplier scales every hidden layer's channels (--width)
+ * @param imageWidth the images' width in pixels
+ * @param device the backend whose workspace rules apply: CPU or CUDA (auto is resolved first)
  */
-public record PlanRequest(String model, double width, PrecisionPolicy precision, SavePolicy save, int batch,
-        int channels, int height, int imageWidth, int classes, String device) {
+public record PlanRequest(String model, double widthMultiplier, PrecisionPolicy precision, SavePolicy save, int batch,
+        int channels, int height, int imageWidth, int classes, Device device) {
     public PlanRequest {
         if (batch <= 0) throw new BadInputException("--batch must be positive, got " + batch);
         if (channels <= 0 || height <= 0 || imageWidth <= 0) throw new BadInputException("--input must be CxHxW with positive sizes");
         if (classes <= 1) throw new BadInputException("classes must be at least 2, got " + classes);
-        if (!device.equals("cpu") && !device.equals("cuda")) throw new BadInputException("plan --device must be cpu or cuda, got " + device);
+        if (Objects.requireNonNull(device, "device") == Device.AUTO) throw refused(device.flag());
+    }
+
+    /** Parses plan's --device: cpu or cuda. */
+    public static Device parseDevice(String s) {
+        if (s.equals(Device.CPU.flag())) return Device.CPU;
+        if (s.equals(Device.CUDA.flag())) return Device.CUDA;
+        throw refused(s);
+    }
+
+    private static BadInputException refused(String device) {
+        return new BadInputException("plan --device must be cpu or cuda, got " + device);
     }
 
     /** Fashion-MNIST-shaped request (1x28x28, 10 classes) on the CPU. */
-    public static PlanRequest of(String model, double width, int wbits, int abits, SavePolicy save, int batch) {
-        return new PlanRequest(model, width, PrecisionPolicy.uniform(wbits, abits), save, batch, 1, 28, 28, 10, "cpu");
+    public static PlanRequest of(String model, double widthMultiplier, int wbits, int abits, SavePolicy save, int batch) {
+        return new PlanRequest(model, widthMultiplier, PrecisionPolicy.uniform(wbits, abits), save, batch, 1, 28, 28, 10, Device.CPU);
     }
 
     public PlanRequest withBatch(int b) {
-        return new PlanRequest(model, width, precision, save, b, channels, height, imageWidth, classes, device);
+        return new PlanRequest(model, widthMultiplier, precision, save, b, channels, height, imageWidth, classes, device);
     }
 
     /** Parses "CxHxW", e.g. 3x32x32. */

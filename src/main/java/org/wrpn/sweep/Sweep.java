@@ -13,6 +13,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
+import org.wrpn.backend.Device;
 import org.wrpn.bench.Machine;
 import org.wrpn.job.ExitCode;
 import org.wrpn.job.JobHandle;
@@ -78,7 +79,7 @@ public final class Sweep {
             }
         }
         int toRun = todo.size();
-        if (spec.jobs() > 1 && !spec.base().device().equals("cuda")) limitCpuThreads(spec.jobs());
+        if (spec.jobs() > 1 && spec.base().device() != Device.CUDA) limitCpuThreads(spec.jobs());
         Signals signals = handleSignals ? Signals.install(this::onSignal, "TERM", "INT") : null;
         Thread ticker = live ? Thread.ofPlatform().daemon().name("wrpn-sweep-progress").start(() -> tick(total)) : null;
         AtomicInteger failed = new AtomicInteger(), stopped = new AtomicInteger();
@@ -211,7 +212,7 @@ public final class Sweep {
     private static void limitCpuThreads(int jobs) {
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors() / jobs);
         try {
-            org.wrpn.backend.Device.limitCpuThreads(threads);
+            Device.limitCpuThreads(threads);
             LOG.info("{} cells at once: GEMM limited to {} thread(s) each", jobs, threads);
         } catch (LinkageError e) {
             LOG.debug("no CPU GEMM to limit: {}", e.toString());

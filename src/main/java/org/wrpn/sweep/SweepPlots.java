@@ -37,7 +37,7 @@ final class SweepPlots {
     static SweepReport.ConfigResult baseline(SweepReport report) {
         SweepReport.ConfigResult best = null;
         for (SweepReport.ConfigResult c : report.configs()) {
-            if (c.bits().fullPrecision() && (best == null || c.width() < best.width())) best = c;
+            if (c.bits().fullPrecision() && (best == null || c.widthMultiplier() < best.widthMultiplier())) best = c;
         }
         return best;
     }
@@ -75,7 +75,7 @@ final class SweepPlots {
             s.setMarker(SeriesMarkers.CIRCLE);
         }
         if (baseline != null) {
-            XYSeries s = c.addSeries("full precision, width " + SweepSpec.formatWidth(baseline.width()) + " (baseline)",
+            XYSeries s = c.addSeries("full precision, width " + SweepSpec.formatWidth(baseline.widthMultiplier()) + " (baseline)",
                     new double[] {-0.3, labels.size() - 0.7}, new double[] {baseline.mean(), baseline.mean()});
             s.setMarker(SeriesMarkers.NONE);
             s.setLineStyle(SeriesLines.DASH_DASH);
@@ -97,7 +97,7 @@ final class SweepPlots {
         c.getStyler().setMarkerSize(10);
         double lo = 1, hi = 0, xmin = Double.MAX_VALUE, xmax = 0;
         for (double w : spec.widths()) {
-            List<SweepReport.ConfigResult> rs = report.configs().stream().filter(r -> r.width() == w).toList();
+            List<SweepReport.ConfigResult> rs = report.configs().stream().filter(r -> r.widthMultiplier() == w).toList();
             if (rs.isEmpty()) continue;
             double[] x = rs.stream().mapToDouble(SweepReport.ConfigResult::savedBytesPerImage).toArray();
             double[] y = rs.stream().mapToDouble(SweepReport.ConfigResult::mean).toArray();
@@ -120,7 +120,7 @@ final class SweepPlots {
             c.getStyler().setXAxisMax(xmax * 1.6);
         }
         if (baseline != null) {
-            String label = "full precision, width " + SweepSpec.formatWidth(baseline.width()) + " (baseline)";
+            String label = "full precision, width " + SweepSpec.formatWidth(baseline.widthMultiplier()) + " (baseline)";
             XYSeries b = c.addSeries(label, new double[] {baseline.savedBytesPerImage()}, new double[] {baseline.mean()});
             b.setMarker(SeriesMarkers.DIAMOND);
             b.setMarkerColor(Color.BLACK);
@@ -135,8 +135,8 @@ final class SweepPlots {
         return BenchPlots.save(c, file);
     }
 
-    private static SweepReport.ConfigResult find(SweepReport report, double width, SweepSpec.Bits bits) {
-        for (SweepReport.ConfigResult r : report.configs()) if (r.width() == width && r.bits().equals(bits)) return r;
+    private static SweepReport.ConfigResult find(SweepReport report, double widthMultiplier, SweepSpec.Bits bits) {
+        for (SweepReport.ConfigResult r : report.configs()) if (r.widthMultiplier() == widthMultiplier && r.bits().equals(bits)) return r;
         return null;
     }
 

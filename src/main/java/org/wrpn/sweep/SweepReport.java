@@ -12,9 +12,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Collectors;
+import org.wrpn.backend.Device;
 import org.wrpn.bench.BenchTable;
 import org.wrpn.bench.Machine;
 import org.wrpn.job.JobSpec;
+import org.wrpn.nn.SaveChoice;
 import org.wrpn.nn.SavePolicy;
 import org.wrpn.plan.MemoryPlan;
 import org.wrpn.plan.MemoryPlanner;
@@ -50,8 +52,8 @@ public final class SweepReport {
     }
 
     /** One configuration (width and bits) over the seeds that finished. */
-    public record ConfigResult(double width, SweepSpec.Bits bits, List<CellResult> done, MemoryPlan defaultPlan, MemoryPlan fp32Plan,
-            SavePolicy defaultPolicy) {
+    public record ConfigResult(double widthMultiplier, SweepSpec.Bits bits, List<CellResult> done, MemoryPlan defaultPlan,
+            MemoryPlan fp32Plan, SavePolicy defaultPolicy) {
         public double[] accuracies() {
             return done.stream().mapToDouble(c -> c.last().testAccuracy()).toArray();
         }
@@ -116,7 +118,7 @@ public final class SweepReport {
         for (SweepSpec.Cell c : spec.cells()) cells.add(readCell(c));
         Map<String, List<CellResult>> byConfig = new LinkedHashMap<>();
         for (CellResult r : cells) {
-            byConfig.computeIfAbsent(r.cell().width() + "|" + r.cell().bits(), k -> new ArrayList<>()).add(r);
+            byConfig.computeIfAbsent(r.cell().widthMultiplier() + "|" + r.cell().bits(), k -> new ArrayList<>()).add(r);
         }
         List<ConfigResult> configs = new ArrayList<>();
         for (List<CellResult> group : byConfig.values()) {
@@ -125,12 +127,13 @@ public final class SweepReport {
             SweepSpec.Cell first = done.get(0).cell();
             TrainConfig c = first.job().config();
             int[] in = done.get(0).input();
-            SavePolicy policy = c.withSave("auto").savePolicy();
-            PlanRequest req = new PlanRequest(c.model(), c.width(), c.precisionPolicy(), policy, c.batch(), in[2], in[0], in[1], in[3], "cpu");
+            SavePolicy policy = SaveChoice.AUTO.resolve(c.precisionPolicy()); // what a cell saves under --save auto
+            PlanRequest req = new PlanRequest(c.model(), c.widthMultiplier(), c.precisionPolicy(), policy, c.batch(), in[2], in[0],
+                    in[1], in[3], Device.CPU);
             MemoryPlan plan = MemoryPlanner.plan(req);
-            MemoryPlan fp32 = policy == SavePolicy.FP32 ? plan : MemoryPlanner.plan(new PlanRequest(c.model(), c.width(),
-                    c.precisionPolicy(), SavePolicy.FP32, c.batch(), in[2], in[0], in[1], in[3], "cpu"));
-            configs.add(new ConfigResult(first.width(), first.bits(), done, plan, fp32, policy));
+            MemoryPlan fp32 = policy == SavePolicy.FP32 ? plan : MemoryPlanner.plan(new PlanRequest(c.model(), c.widthMultiplier(),
+                    c.precisionPolicy(), SavePolicy.FP32, c.batch(), in[2], in[0], in[1], in[3], Device.CPU));
+            configs.add(new ConfigResult(first.widthMultiplier(), first.bits(), done, plan, fp32, policy));
         }
         return new SweepReport(spec, cells, configs);
     }
@@ -146,7 +149,7 @@ public final class SweepReport {
         List<EpochResult> epochs = epochs(dir.resolve("metrics.jsonl"), l.progress().epoch());
         boolean done = l.progress().epoch() >= config.epochs() && epochs.size() == config.epochs();
         return new CellResult(cell, done ? CellState.DONE : CellState.PARTIAL, epochs,
-                new int[] {l.height(), l.width(), l.channels(), l.classes()});
+                new int[] {l.height(), l.imageWidth(), l.channels(), l.classes()});
     }
 
     /** Epochs 1..upTo from a metrics log: a resumed run may have logged an epoch twice; the last record counts. */
@@ -188,7 +191,7 @@ public final class SweepReport {
             Map<String, Object> r = t.row();
             TrainConfig cfg = c.done().get(0).cell().job().config();
             r.put("model", cfg.model());
-            r.put("width", c.width());
+            r.put("width", c.widthMultiplier());
             r.put("wbits", c.bits().weights());
             r.put("abits", c.bits().activations());
             r.put("seeds", c.done().size());
@@ -206,7 +209,7 @@ public final class SweepReport {
             r.put("saved_policy", c.defaultPolicy().flag());
             r.put("saved_activation_bytes_per_image_fp32", c.fp32SavedBytesPerImage());
             r.put("weight_bytes", c.defaultPlan().storedWeightBytes());
-            r.put("trained_with_save", cfg.save());
+            r.put("trained_with_save", cfg.save().flag());
             r.put("batch", cfg.batch());
         }
         return t;
@@ -218,7 +221,7 @@ public final class SweepReport {
         for (CellResult c : cells) {
             Map<String, Object> r = t.row();
             r.put("cell", c.cell().name());
-            r.put("width", c.cell().width());
+            r.put("width", c.cell().widthMultiplier());
             r.put("wbits", c.cell().bits().weights());
             r.put("abits", c.cell().bits().activations());
             r.put("seed", c.cell().seed());
@@ -255,7 +258,7 @@ public final class SweepReport {
                 + " less than baseline | model bytes |\n|---|---|---|---|---|---|---|---|\n");
         for (ConfigResult c : configs) {
             sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %.4f ± %s (%.4f–%.4f) | %s | %s (%s) | %s | %s |%n",
-                    SweepSpec.formatWidth(c.width()), c.bits(), c.done().size(), c.mean(),
+                    SweepSpec.formatWidth(c.widthMultiplier()), c.bits(), c.done().size(), c.mean(),
                     Double.isNaN(c.std()) ? "–" : String.format(Locale.ROOT, "%.4f", c.std()),
                     c.min(), c.max(),
                     base == null ? "–" : String.format(Locale.ROOT, "%+.4f", c.mean() - base.mean()),

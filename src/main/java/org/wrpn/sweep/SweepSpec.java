@@ -63,7 +63,7 @@ public record SweepSpec(TrainConfig base, List<Double> widths, List<Bits> bits, 
     }
 
     /** One training run of the grid; its job trains in OUT/name and resumes from there. */
-    public record Cell(int index, double width, Bits bits, long seed, String name, JobSpec job) {}
+    public record Cell(int index, double widthMultiplier, Bits bits, long seed, String name, JobSpec job) {}
 
     public static final List<Double> DEFAULT_WIDTHS = List.of(1.0, 2.0, 3.0);
     public static final List<Bits> DEFAULT_BITS = List.of(new Bits(32, 32), new Bits(8, 8), new Bits(4, 4), new Bits(4, 2),
@@ -75,8 +75,8 @@ public record SweepSpec(TrainConfig base, List<Double> widths, List<Bits> bits, 
 
     /** Sweep keys beside the job spec's. */
     static final List<String> GRID_KEYS = List.of("widths", "bits", "seeds", "jobs", "results", "name");
-    /** Job-spec keys the grid sets for each cell. */
-    private static final Set<String> PER_CELL_KEYS = Set.of("width", "wbits", "abits", "seed", "resume", "checkpoint_dir");
+    /** Job-spec keys the grid sets for each cell (so `wrpn sweep` has no flag for them). */
+    public static final Set<String> PER_CELL_KEYS = Set.of("width", "wbits", "abits", "seed", "resume", "checkpoint_dir");
     private static final String SCHEMA_KEY = "$schema";
 
     public SweepSpec {
@@ -99,10 +99,8 @@ public record SweepSpec(TrainConfig base, List<Double> widths, List<Bits> bits, 
             for (Bits b : bits) {
                 for (long s : seeds) {
                     String cellName = cellName(base.model(), w, b, s);
-                    TrainConfig c = new TrainConfig(base.model(), w, b.weights(), b.activations(), base.layerBits(), base.save(),
-                            base.data(), base.batch(), base.epochs(), base.lr(), base.momentum(), base.weightDecay(),
-                            base.schedule(), base.warmupEpochs(), s, base.out().resolve(cellName), base.checkpointEvery(),
-                            base.limitTrain(), base.limitTest(), base.device());
+                    TrainConfig c = base.toBuilder().widthMultiplier(w).weightBits(b.weights()).activationBits(b.activations())
+                            .seed(s).out(base.out().resolve(cellName)).build();
                     cells.add(new Cell(cells.size(), w, b, s, cellName, new JobSpec(c, null, JobSpec.RESUME_AUTO)));
                 }
             }
@@ -111,8 +109,8 @@ public record SweepSpec(TrainConfig base, List<Double> widths, List<Bits> bits, 
     }
 
     /** e.g. lenet-w2-w4a2-s1: the directory a cell trains in. */
-    public static String cellName(String model, double width, Bits b, long seed) {
-        return model + "-w" + formatWidth(width) + "-w" + b.weights() + "a" + b.activations() + "-s" + seed;
+    public static String cellName(String model, double widthMultiplier, Bits b, long seed) {
+        return model + "-w" + formatWidth(widthMultiplier) + "-w" + b.weights() + "a" + b.activations() + "-s" + seed;
     }
 
     public static String formatWidth(double w) {

@@ -22,9 +22,11 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.wrpn.BadInputException;
 import org.wrpn.backend.Backend;
+import org.wrpn.backend.Device;
 import org.wrpn.data.Normalization;
 import org.wrpn.nn.Network;
 import org.wrpn.nn.Parameter;
+import org.wrpn.nn.SaveChoice;
 
 /**
  * A checkpoint: weights, BN statistics and momentum buffers in a safetensors file, plus a JSON sidecar
@@ -43,7 +45,7 @@ public final class Checkpoint {
 
     /** A loaded sidecar, weights not yet applied. */
     public record Loaded(Path sidecar, Path weights, TrainConfig config, Progress progress, Normalization normalization,
-            int height, int width, int channels, int classes, Map<String, Object> metrics, Safetensors.Contents contents) {}
+            int height, int imageWidth, int channels, int classes, Map<String, Object> metrics, Safetensors.Contents contents) {}
 
     private Checkpoint() {}
 
@@ -105,34 +107,36 @@ public final class Checkpoint {
     public static ObjectNode configJson(TrainConfig c) {
         ObjectNode o = JSON.createObjectNode();
         o.put("model", c.model());
-        o.put("width", c.width());
+        o.put("width", c.widthMultiplier());
         o.put("wbits", c.weightBits());
         o.put("abits", c.activationBits());
         o.put("layer_bits", c.layerBits());
-        o.put("save", c.save());
+        o.put("save", c.save().flag());
         o.put("data", c.data().toString());
         o.put("batch", c.batch());
         o.put("epochs", c.epochs());
         o.put("lr", c.lr());
         o.put("momentum", c.momentum());
         o.put("weight_decay", c.weightDecay());
-        o.put("schedule", c.schedule());
+        o.put("schedule", c.schedule().flag());
         o.put("warmup", c.warmupEpochs());
         o.put("seed", c.seed());
         o.put("out", c.out().toString());
         o.put("checkpoint_every", c.checkpointEvery());
         o.put("limit_train", c.limitTrain());
         o.put("limit_test", c.limitTest());
-        o.put("device", c.device());
+        o.put("device", c.device().flag());
         return o;
     }
 
     static TrainConfig configFrom(JsonNode o) {
-        return new TrainConfig(text(o, "model"), num(o, "width"), (int) num(o, "wbits"), (int) num(o, "abits"),
-                text(o, "layer_bits"), text(o, "save"), Path.of(text(o, "data")), (int) num(o, "batch"), (int) num(o, "epochs"), num(o, "lr"),
-                num(o, "momentum"), num(o, "weight_decay"), text(o, "schedule"), num(o, "warmup"), (long) num(o, "seed"),
-                Path.of(text(o, "out")), (int) num(o, "checkpoint_every"), (int) num(o, "limit_train"),
-                (int) num(o, "limit_test"), text(o, "device"));
+        return TrainConfig.builder().model(text(o, "model")).widthMultiplier(num(o, "width")).weightBits((int) num(o, "wbits"))
+                .activationBits((int) num(o, "abits")).layerBits(text(o, "layer_bits")).save(SaveChoice.parse(text(o, "save")))
+                .data(Path.of(text(o, "data"))).batch((int) num(o, "batch")).epochs((int) num(o, "epochs")).lr(num(o, "lr"))
+                .momentum(num(o, "momentum")).weightDecay(num(o, "weight_decay")).schedule(LrSchedule.Kind.parse(text(o, "schedule")))
+                .warmupEpochs(num(o, "warmup")).seed((long) num(o, "seed")).out(Path.of(text(o, "out")))
+                .checkpointEvery((int) num(o, "checkpoint_every")).limitTrain((int) num(o, "limit_train"))
+                .limitTest((int) num(o, "limit_test")).device(Device.parse(text(o, "device"))).build();
     }
 
     private static String text(JsonNode o, String key) {

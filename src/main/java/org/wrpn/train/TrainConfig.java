@@ -1,42 +1,47 @@
 package org.wrpn.train;
 
 import java.nio.file.Path;
-import java.util.Map;
+import java.util.Objects;
 import org.wrpn.BadInputException;
-import org.wrpn.nn.LayerPrecision;
+import org.wrpn.backend.Device;
+import org.wrpn.data.DataSource;
 import org.wrpn.nn.PrecisionPolicy;
+import org.wrpn.nn.SaveChoice;
 import org.wrpn.nn.SavePolicy;
 import org.wrpn.nn.models.Models;
 import org.wrpn.quant.Quantizer;
 
 /**
  * Everything that defines a training run. Validated on construction: a bad value is a
- * BadInputException naming the flag.
+ * BadInputException naming the flag. Made with {@link #builder()} (which starts at the defaults of
+ * `wrpn train`) or {@link #toBuilder()}.
  *
+ * @param widthMultiplier scales every hidden layer's channels (the --width flag; not the image width)
+ * @param layerBits per-layer overrides in the flag's form, "conv2=8/4,..." ("" for none)
  * @param limitTrain use only the first N training images (0 = all); for tests and quick runs
  * @param checkpointEvery also checkpoint every N steps within an epoch (0 = only at epoch ends)
  */
 public record TrainConfig(
         String model,
-        double width,
+        double widthMultiplier,
         int weightBits,
         int activationBits,
         String layerBits,
-        String save,
+        SaveChoice save,
         Path data,
         int batch,
         int epochs,
         double lr,
         double momentum,
         double weightDecay,
-        String schedule,
+        LrSchedule.Kind schedule,
         double warmupEpochs,
         long seed,
         Path out,
         int checkpointEvery,
         int limitTrain,
         int limitTest,
-        String device) {
+        Device device) {
 
     public static final String DEFAULT_MODEL = "lenet";
 
@@ -44,7 +49,8 @@ public record TrainConfig(
         if (!Models.NAMES.contains(model)) {
             throw new BadInputException("unknown model '" + model + "'; choose one of " + String.join(", ", Models.NAMES));
         }
-        if (!(width > 0) || Double.isInfinite(width) || width > 64) throw new BadInputException("--width must be a positive number up to 64, got " + width);
+        double w = widthMultiplier;
+        if (!(w > 0) || Double.isInfinite(w) || w > 64) throw new BadInputException("--width must be a positive number up to 64, got " + w);
         if (!Quantizer.isValidWeightBits(weightBits)) throw new BadInputException("--wbits must be one of 1, 2, 4, 8, 32; got " + weightBits);
         if (!Quantizer.isValidActivationBits(activationBits)) throw new BadInputException("--abits must be one of 1, 2, 4, 8, 32; got " + activationBits);
         if (batch <= 0 || batch > 65536) throw new BadInputException("--batch must be between 1 and 65536, got " + batch);
@@ -52,55 +58,96 @@ public record TrainConfig(
         if (!(lr > 0) || Double.isInfinite(lr)) throw new BadInputException("--lr must be positive, got " + lr);
         if (!(momentum >= 0 && momentum < 1)) throw new BadInputException("--momentum must be in [0, 1), got " + momentum);
         if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) throw new BadInputException("--weight-decay must be >= 0, got " + weightDecay);
-        if (!schedule.equals("cosine") && !schedule.equals("step") && !schedule.equals("constant")) {
-            throw new BadInputException("--schedule must be cosine, step or constant; got " + schedule);
-        }
+        Objects.requireNonNull(schedule, "schedule");
         if (!(warmupEpochs >= 0) || warmupEpochs > epochs) throw new BadInputException("--warmup must be between 0 and --epochs, got " + warmupEpochs);
         if (checkpointEvery < 0) throw new BadInputException("--checkpoint-every must be >= 0, got " + checkpointEvery);
         if (limitTrain < 0 || limitTest < 0) throw new BadInputException("--limit-train/--limit-test must be >= 0");
-        if (!device.equals("auto") && !device.equals("cpu") && !device.equals("cuda")) {
-            throw new BadInputException("--device must be auto, cpu or cuda; got " + device);
-        }
+        Objects.requireNonNull(device, "device");
         layerBits = layerBits == null ? "" : layerBits;
-        save = save == null ? "auto" : save;
-        if (!save.equals("auto")) SavePolicy.parse(save);
+        save = save == null ? SaveChoice.AUTO : save;
         precisionPolicy(weightBits, activationBits, layerBits); // validates overrides early
     }
 
     private static PrecisionPolicy precisionPolicy(int w, int a, String layerBits) {
-        Map<String, LayerPrecision> overrides = PrecisionPolicy.parseOverrides(layerBits);
-        return new PrecisionPolicy(w, a, overrides);
-    }
-
-    /** --save auto: packed when activations are quantized, fp32 otherwise. */
-    public SavePolicy savePolicy() {
-        if (!save.equals("auto")) return SavePolicy.parse(save);
-        return activationBits == Quantizer.FULL_PRECISION && PrecisionPolicy.parseOverrides(layerBits).isEmpty()
-                ? SavePolicy.FP32 : SavePolicy.PACKED;
+        return new PrecisionPolicy(w, a, PrecisionPolicy.parseOverrides(layerBits));
     }
 
     public PrecisionPolicy precisionPolicy() {
         return precisionPolicy(weightBits, activationBits, layerBits);
     }
 
+    /** What layers keep for backward, with --save auto resolved ({@link SaveChoice#resolve}). */
+    public SavePolicy savePolicy() {
+        return save.resolve(precisionPolicy());
+    }
+
     /** The defaults of `wrpn train`: lenet, width 2, w4/a4, one epoch on Fashion-MNIST. */
     public static TrainConfig defaults() {
-        return new TrainConfig(DEFAULT_MODEL, 2.0, 4, 4, "", "auto", org.wrpn.data.DataSource.DEFAULT_DIR, 64, 1, 0.05, 0.9, 5e-4,
-                "cosine", 0.1, 1, Path.of("runs/latest"), 0, 0, 0, "auto");
+        return builder().build();
     }
 
-    public TrainConfig withOut(Path o) {
-        return new TrainConfig(model, width, weightBits, activationBits, layerBits, save, data, batch, epochs, lr, momentum,
-                weightDecay, schedule, warmupEpochs, seed, o, checkpointEvery, limitTrain, limitTest, device);
+    /** A builder at the defaults. */
+    public static Builder builder() {
+        return new Builder();
     }
 
-    public TrainConfig withSave(String s) {
-        return new TrainConfig(model, width, weightBits, activationBits, layerBits, s, data, batch, epochs, lr, momentum,
-                weightDecay, schedule, warmupEpochs, seed, out, checkpointEvery, limitTrain, limitTest, device);
+    /** A builder at this config's values. */
+    public Builder toBuilder() {
+        return new Builder().model(model).widthMultiplier(widthMultiplier).weightBits(weightBits).activationBits(activationBits)
+                .layerBits(layerBits).save(save).data(data).batch(batch).epochs(epochs).lr(lr).momentum(momentum)
+                .weightDecay(weightDecay).schedule(schedule).warmupEpochs(warmupEpochs).seed(seed).out(out)
+                .checkpointEvery(checkpointEvery).limitTrain(limitTrain).limitTest(limitTest).device(device);
     }
 
-    public TrainConfig withEpochs(int e) {
-        return new TrainConfig(model, width, weightBits, activationBits, layerBits, save, data, batch, e, lr, momentum,
-                weightDecay, schedule, Math.min(warmupEpochs, e), seed, out, checkpointEvery, limitTrain, limitTest, device);
+    /** Sets any of the components; {@link #build()} validates them together. */
+    public static final class Builder {
+        private String model = DEFAULT_MODEL;
+        private double widthMultiplier = 2.0;
+        private int weightBits = 4;
+        private int activationBits = 4;
+        private String layerBits = "";
+        private SaveChoice save = SaveChoice.AUTO;
+        private Path data = DataSource.DEFAULT_DIR;
+        private int batch = 64;
+        private int epochs = 1;
+        private double lr = 0.05;
+        private double momentum = 0.9;
+        private double weightDecay = 5e-4;
+        private LrSchedule.Kind schedule = LrSchedule.Kind.COSINE;
+        private double warmupEpochs = 0.1;
+        private long seed = 1;
+        private Path out = Path.of("runs/latest");
+        private int checkpointEvery;
+        private int limitTrain;
+        private int limitTest;
+        private Device device = Device.AUTO;
+
+        private Builder() {}
+
+        public Builder model(String v) { model = v; return this; }
+        public Builder widthMultiplier(double v) { widthMultiplier = v; return this; }
+        public Builder weightBits(int v) { weightBits = v; return this; }
+        public Builder activationBits(int v) { activationBits = v; return this; }
+        public Builder layerBits(String v) { layerBits = v; return this; }
+        public Builder save(SaveChoice v) { save = v; return this; }
+        public Builder data(Path v) { data = v; return this; }
+        public Builder batch(int v) { batch = v; return this; }
+        public Builder epochs(int v) { epochs = v; return this; }
+        public Builder lr(double v) { lr = v; return this; }
+        public Builder momentum(double v) { momentum = v; return this; }
+        public Builder weightDecay(double v) { weightDecay = v; return this; }
+        public Builder schedule(LrSchedule.Kind v) { schedule = v; return this; }
+        public Builder warmupEpochs(double v) { warmupEpochs = v; return this; }
+        public Builder seed(long v) { seed = v; return this; }
+        public Builder out(Path v) { out = v; return this; }
+        public Builder checkpointEvery(int v) { checkpointEvery = v; return this; }
+        public Builder limitTrain(int v) { limitTrain = v; return this; }
+        public Builder limitTest(int v) { limitTest = v; return this; }
+        public Builder device(Device v) { device = v; return this; }
+
+        public TrainConfig build() {
+            return new TrainConfig(model, widthMultiplier, weightBits, activationBits, layerBits, save, data, batch, epochs, lr,
+                    momentum, weightDecay, schedule, warmupEpochs, seed, out, checkpointEvery, limitTrain, limitTest, device);
+        }
     }
 }

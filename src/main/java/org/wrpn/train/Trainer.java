@@ -101,7 +101,7 @@ public final class Trainer implements AutoCloseable {
             throw new BadInputException("--batch " + config.batch() + " is larger than the " + train.count() + " training images");
         }
         this.norm = normalization != null ? normalization : Normalization.fit(train);
-        this.net = Models.build(config.model(), config.width(), config.precisionPolicy(), train.height(), train.width(),
+        this.net = Models.build(config.model(), config.widthMultiplier(), config.precisionPolicy(), train.height(), train.width(),
                 train.channels(), train.classes());
         net.initialize(backend, config.savePolicy(), config.seed());
     }
@@ -170,7 +170,7 @@ public final class Trainer implements AutoCloseable {
             globalStep = resume.progress().globalStep();
             LOG.info("resumed from {} at epoch {} step {} (global step {})", resume.sidecar(), startEpoch + 1, startStep, globalStep);
         }
-        LOG.info("model {} width {} ({} parameters), {}", config.model(), config.width(), net.parameterCount(),
+        LOG.info("model {} width {} ({} parameters), {}", config.model(), config.widthMultiplier(), net.parameterCount(),
                 Models.describePrecision(net));
         LOG.info("backend {}; {} training and {} test images of {}x{}x{}; batch {}, {} steps per epoch",
                 backend.describe(), train.count(), test.count(), train.height(), train.width(), train.channels(),
@@ -330,10 +330,10 @@ public final class Trainer implements AutoCloseable {
     /** Refuses a checkpoint made for images of another shape or class count than the data. */
     public static void checkInput(Checkpoint.Loaded ckpt, DataSplit split) {
         Dataset t = split.train();
-        if (t.height() != ckpt.height() || t.width() != ckpt.width() || t.channels() != ckpt.channels()) {
+        if (t.height() != ckpt.height() || t.width() != ckpt.imageWidth() || t.channels() != ckpt.channels()) {
             throw new BadInputException(String.format(java.util.Locale.ROOT,
                     "checkpoint %s expects %dx%dx%d images, the data has %dx%dx%d", ckpt.sidecar(), ckpt.height(),
-                    ckpt.width(), ckpt.channels(), t.height(), t.width(), t.channels()));
+                    ckpt.imageWidth(), ckpt.channels(), t.height(), t.width(), t.channels()));
         }
         if (t.classes() != ckpt.classes()) {
             throw new BadInputException("checkpoint " + ckpt.sidecar() + " has " + ckpt.classes() + " classes, the data has "

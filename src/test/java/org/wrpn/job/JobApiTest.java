@@ -21,7 +21,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.wrpn.backend.Device;
+import org.wrpn.nn.SaveChoice;
 import org.wrpn.plan.MemoryPlanner;
+import org.wrpn.train.LrSchedule;
 import org.wrpn.train.NumericalFailureException;
 import org.wrpn.train.TrainConfig;
 import org.wrpn.train.Trainer;
@@ -94,7 +97,7 @@ class JobApiTest {
         TrainConfig c = JobTestSupport.small(dir.resolve("a"), 0.5, 32, 2, 256, 0, 5);
         JobResult reference = runToEnd(JobSpec.of(c));
 
-        JobSpec spec = JobSpec.of(c.withOut(dir.resolve("b")));
+        JobSpec spec = JobSpec.of(c.toBuilder().out(dir.resolve("b")).build());
         Recorder rec = new Recorder();
         JobHandle h = Jobs.start(spec, rec);
         assertTrue(rec.started.await(60, TimeUnit.SECONDS));
@@ -128,16 +131,17 @@ class JobApiTest {
     @Test
     void twoConcurrentJobsDoNotInterfere(@TempDir Path dir) throws Exception {
         TrainConfig a = JobTestSupport.small(dir.resolve("a"), 0.5, 32, 1, 320, 2, 11);
-        TrainConfig b = new TrainConfig("lenet", 1.0, 2, 2, "", "fp32", a.data(), 16, 1, 0.1, 0.9, 5e-4, "constant", 0, 12,
-                dir.resolve("b"), 3, 256, 100, "cpu");
+        TrainConfig b = TrainConfig.builder().widthMultiplier(1.0).weightBits(2).activationBits(2).save(SaveChoice.FP32).data(a.data())
+                .batch(16).lr(0.1).schedule(LrSchedule.Kind.CONSTANT).warmupEpochs(0).seed(12).out(dir.resolve("b"))
+                .checkpointEvery(3).limitTrain(256).limitTest(100).device(Device.CPU).build();
         JobHandle ha = Jobs.start(JobSpec.of(a), null);
         JobHandle hb = Jobs.start(JobSpec.of(b), null);
         JobResult ra = ha.awaitCompletion();
         JobResult rb = hb.awaitCompletion();
         assertEquals(JobState.COMPLETED, ra.state(), ra.message());
         assertEquals(JobState.COMPLETED, rb.state(), rb.message());
-        JobResult aAlone = runToEnd(JobSpec.of(a.withOut(dir.resolve("a-alone"))));
-        JobResult bAlone = runToEnd(JobSpec.of(b.withOut(dir.resolve("b-alone"))));
+        JobResult aAlone = runToEnd(JobSpec.of(a.toBuilder().out(dir.resolve("a-alone")).build()));
+        JobResult bAlone = runToEnd(JobSpec.of(b.toBuilder().out(dir.resolve("b-alone")).build()));
         assertEquals(JobTestSupport.weightsHash(aAlone.lastCheckpoint()), JobTestSupport.weightsHash(ra.lastCheckpoint()));
         assertEquals(JobTestSupport.weightsHash(bAlone.lastCheckpoint()), JobTestSupport.weightsHash(rb.lastCheckpoint()));
     }
@@ -176,8 +180,7 @@ class JobApiTest {
 
     private static NumericalFailureException poisonedRun(Path out, String layerBits) {
         TrainConfig s = JobTestSupport.small(out, 0.5, 32, 1, 128, 0, 1);
-        TrainConfig c = new TrainConfig(s.model(), s.width(), 4, 4, layerBits, s.save(), s.data(), s.batch(), s.epochs(), s.lr(),
-                s.momentum(), s.weightDecay(), s.schedule(), s.warmupEpochs(), s.seed(), out, 0, s.limitTrain(), s.limitTest(), "cpu");
+        TrainConfig c = s.toBuilder().layerBits(layerBits).out(out).checkpointEvery(0).build();
         try (org.wrpn.backend.cpu.CpuBackend b = new org.wrpn.backend.cpu.CpuBackend();
                 Trainer t = new Trainer(c, b, org.wrpn.data.DataSource.open(c.data())).quiet()) {
             org.wrpn.nn.Parameter w = t.network().parameters().stream().filter(p -> p.name().equals("fc1.weight")).findFirst().orElseThrow();
@@ -193,9 +196,7 @@ class JobApiTest {
     void autoResumeRefusesTheCheckpointsOfAnotherRun(@TempDir Path dir) throws Exception {
         TrainConfig c = JobTestSupport.small(dir.resolve("run"), 0.5, 32, 1, 128, 0, 1);
         runToEnd(JobSpec.of(c));
-        TrainConfig other = new TrainConfig(c.model(), c.width(), c.weightBits(), c.activationBits(), c.layerBits(), c.save(),
-                c.data(), 64, c.epochs(), c.lr(), c.momentum(), c.weightDecay(), c.schedule(), c.warmupEpochs(), c.seed(), c.out(),
-                c.checkpointEvery(), c.limitTrain(), c.limitTest(), c.device());
+        TrainConfig other = c.toBuilder().batch(64).build();
         JobResult r = Jobs.start(JobSpec.of(other), null).awaitCompletion();
         assertEquals(ExitCode.BAD_INPUT, r.exitCode());
         assertTrue(r.message().contains("belongs to another run (batch is 32 there and 64 here)"), r.message());

@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.wrpn.data.DataSource;
+import org.wrpn.backend.Device;
 import org.wrpn.train.Checkpoint;
 import org.wrpn.train.TrainConfig;
 
@@ -23,8 +23,8 @@ final class JobTestSupport {
 
     /** lenet on a Fashion-MNIST slice: limitTrain / batch steps per epoch, a fixed seed, the CPU. */
     static TrainConfig small(Path out, double width, int batch, int epochs, int limitTrain, int checkpointEvery, long seed) {
-        return new TrainConfig("lenet", width, 4, 4, "", "auto", DataSource.DEFAULT_DIR, batch, epochs, 0.05, 0.9, 5e-4,
-                "cosine", 0.1, seed, out, checkpointEvery, limitTrain, 100, "cpu");
+        return TrainConfig.builder().widthMultiplier(width).batch(batch).epochs(epochs).seed(seed).out(out)
+                .checkpointEvery(checkpointEvery).limitTrain(limitTrain).limitTest(100).device(Device.CPU).build();
     }
 
     static Path writeSpec(Path file, JobSpec spec) throws IOException {

@@ -12,8 +12,8 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.wrpn.backend.Device;
 import org.wrpn.cli.Main;
-import org.wrpn.data.DataSource;
 import org.wrpn.train.Checkpoint;
 import org.wrpn.train.TrainConfig;
 
@@ -55,7 +55,7 @@ class ProcessFaultTest {
         JsonNode finished = all.getLast();
         assertEquals("completed", finished.get("state").asText());
 
-        JobResult reference = Jobs.start(JobSpec.of(c.withOut(dir.resolve("reference"))), null).awaitCompletion();
+        JobResult reference = Jobs.start(JobSpec.of(c.toBuilder().out(dir.resolve("reference")).build()), null).awaitCompletion();
         assertEquals(JobTestSupport.weightsHash(reference.lastCheckpoint()),
                 JobTestSupport.weightsHash(Path.of(finished.get("checkpoint").asText())),
                 "SIGTERM, restart: the same weights and momentum, bit for bit");
@@ -66,8 +66,8 @@ class ProcessFaultTest {
         // Width 4 makes each checkpoint ~27 MB, so its write is wide enough to be hit reliably; retried if missed.
         for (int attempt = 1; attempt <= 3; attempt++) {
             Path out = dir.resolve("run" + attempt);
-            TrainConfig c = new TrainConfig("lenet", 4.0, 4, 4, "", "auto", DataSource.DEFAULT_DIR, 8, 1, 0.05, 0.9, 5e-4,
-                    "cosine", 0.1, 31, out, 1, 96, 50, "cpu");
+            TrainConfig c = TrainConfig.builder().widthMultiplier(4.0).batch(8).seed(31).out(out).checkpointEvery(1).limitTrain(96)
+                    .limitTest(50).device(Device.CPU).build();
             Path spec = JobTestSupport.writeSpec(dir.resolve("job" + attempt + ".json"), JobSpec.of(c));
             Process p = JobTestSupport.startJvm(dir, "kill" + attempt, Main.class, "train", "--spec", spec.toString(), "--no-progress");
             Path ckpts = out.resolve("checkpoints");

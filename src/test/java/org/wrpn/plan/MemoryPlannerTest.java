@@ -8,12 +8,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.wrpn.backend.Device;
 import org.wrpn.backend.MemoryLedger.Category;
 import org.wrpn.backend.cpu.CpuBackend;
 import org.wrpn.data.DataSource;
 import org.wrpn.data.DataSplit;
 import org.wrpn.nn.Network;
 import org.wrpn.nn.PrecisionPolicy;
+import org.wrpn.nn.SaveChoice;
 import org.wrpn.nn.SavePolicy;
 import org.wrpn.nn.models.Models;
 import org.wrpn.tensor.DType;
@@ -76,8 +78,8 @@ class MemoryPlannerTest {
     @Test
     void plannerMatchesTheTrainersHighWaterMark(@TempDir Path dir) {
         DataSplit data = DataSource.open(DataSource.DEFAULT_DIR);
-        TrainConfig c = new TrainConfig("lenet", 1, 4, 4, "", "packed", DataSource.DEFAULT_DIR, 32, 1, 0.05, 0.9, 5e-4,
-                "cosine", 0, 1, dir, 0, 96, 64, "cpu");
+        TrainConfig c = TrainConfig.builder().widthMultiplier(1).save(SaveChoice.PACKED).batch(32).warmupEpochs(0).out(dir)
+                .limitTrain(96).limitTest(64).device(Device.CPU).build();
         long trainerPeak;
         try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(c, b, data).quiet()) {
             trainerPeak = t.run().peakBytes();

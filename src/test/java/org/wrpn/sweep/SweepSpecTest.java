@@ -33,7 +33,7 @@ class SweepSpecTest {
         SweepSpec.Cell c = cells.get(2 * 12 + 3 * 2 + 1); // width 3 (third), bits 4/2 (fourth), seed 2 (second)
         assertEquals("lenet-w3-w4a2-s2", c.name());
         TrainConfig cfg = c.job().config();
-        assertEquals(3.0, cfg.width());
+        assertEquals(3.0, cfg.widthMultiplier());
         assertEquals(4, cfg.weightBits());
         assertEquals(2, cfg.activationBits());
         assertEquals(2L, cfg.seed());

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.wrpn.BadInputException;
+import org.wrpn.backend.Device;
 import org.wrpn.backend.cpu.CpuBackend;
 import org.wrpn.data.DataSource;
 import org.wrpn.data.DataSplit;
@@ -31,8 +32,8 @@ class TrainerTest {
     }
 
     static TrainConfig config(Path out, int wbits, int abits, double width, int epochs, int limitTrain, int checkpointEvery) {
-        return new TrainConfig("lenet", width, wbits, abits, "", "auto", DataSource.DEFAULT_DIR, 64, epochs, 0.05, 0.9, 5e-4,
-                "cosine", 0.1, 7, out, checkpointEvery, limitTrain, 500, "cpu");
+        return TrainConfig.builder().widthMultiplier(width).weightBits(wbits).activationBits(abits).epochs(epochs).seed(7).out(out)
+                .checkpointEvery(checkpointEvery).limitTrain(limitTrain).limitTest(500).device(Device.CPU).build();
     }
 
     static List<float[]> weights(Network net) {
@@ -100,7 +101,7 @@ class TrainerTest {
         Checkpoint.Loaded loaded = Checkpoint.load(mid);
         assertEquals(1, loaded.progress().epoch());
         assertEquals(2, loaded.progress().stepInEpoch());
-        TrainConfig resumed = loaded.config().withOut(dir.resolve("resumed"));
+        TrainConfig resumed = loaded.config().toBuilder().out(dir.resolve("resumed")).build();
         try (CpuBackend b = new CpuBackend();
                 Trainer t = new Trainer(resumed, b, fashion, loaded.normalization()).quiet()) {
             t.run(loaded);
@@ -117,13 +118,13 @@ class TrainerTest {
             uninterrupted = weights(t.network());
         }
         Path stopped;
-        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(c.withOut(dir.resolve("b")), b, fashion).quiet()) {
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(c.toBuilder().out(dir.resolve("b")).build(), b, fashion).quiet()) {
             t.requestStop(); // stops after the first step, with a checkpoint
             stopped = t.run().lastCheckpoint();
         }
         Checkpoint.Loaded l = Checkpoint.load(stopped);
         assertEquals(1, l.progress().globalStep());
-        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(l.config().withOut(dir.resolve("b")), b, fashion,
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(l.config().toBuilder().out(dir.resolve("b")).build(), b, fashion,
                 l.normalization()).quiet()) {
             t.run(l);
             assertSameWeights(uninterrupted, weights(t.network()));

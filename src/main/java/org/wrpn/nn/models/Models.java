@@ -33,12 +33,13 @@ public final class Models {
     static final int LENET_C2 = 32;
     static final int LENET_HIDDEN = 128;
 
-    public static Network build(String name, double width, PrecisionPolicy policy, int height, int widthPx, int channels,
-            int classes) {
-        if (!(width > 0) || Double.isInfinite(width) || width > 64) {
-            throw new BadInputException("--width must be a positive number up to 64, got " + width);
+    /** A model for images of height x imageWidth x channels; widthMultiplier scales its hidden layers. */
+    public static Network build(String name, double widthMultiplier, PrecisionPolicy policy, int height, int imageWidth,
+            int channels, int classes) {
+        if (!(widthMultiplier > 0) || Double.isInfinite(widthMultiplier) || widthMultiplier > 64) {
+            throw new BadInputException("--width must be a positive number up to 64, got " + widthMultiplier);
         }
-        NetworkBuilder b = new NetworkBuilder(name, width, policy, height, widthPx, channels, classes);
+        NetworkBuilder b = new NetworkBuilder(name, widthMultiplier, policy, height, imageWidth, channels, classes);
         return switch (name) {
             case "lenet" -> lenet(b);
             case "resnet20" -> cifarResNet(b, 20);
@@ -49,18 +50,21 @@ public final class Models {
         };
     }
 
-    static int scaled(int base, double width) {
-        return Math.max(1, (int) Math.round(base * width));
+    static int scaled(int base, double widthMultiplier) {
+        return Math.max(1, (int) Math.round(base * widthMultiplier));
     }
 
     private static Network lenet(NetworkBuilder b) {
-        if (b.height() < 8 || b.widthPx() < 8) throw new BadInputException("lenet needs images of at least 8x8, got " + b.height() + "x" + b.widthPx());
-        int c1 = scaled(LENET_C1, b.width()), c2 = scaled(LENET_C2, b.width()), hidden = scaled(LENET_HIDDEN, b.width());
+        if (b.height() < 8 || b.imageWidth() < 8) {
+            throw new BadInputException("lenet needs images of at least 8x8, got " + b.height() + "x" + b.imageWidth());
+        }
+        double m = b.widthMultiplier();
+        int c1 = scaled(LENET_C1, m), c2 = scaled(LENET_C2, m), hidden = scaled(LENET_HIDDEN, m);
         LayerPrecision p1 = b.first("conv1");
         LayerPrecision p2 = b.hidden("conv2");
         LayerPrecision p3 = b.hidden("fc1");
         LayerPrecision p4 = b.last("fc2");
-        int h = b.height() / 2 / 2, w = b.widthPx() / 2 / 2;
+        int h = b.height() / 2 / 2, w = b.imageWidth() / 2 / 2;
         List<Layer> layers = List.of(
                 new Conv2d("conv1", b.channels(), c1, 5, 1, 2, p1.weightBits()),
                 new BatchNorm2d("bn1", c1),
@@ -79,13 +83,15 @@ public final class Models {
 
     private static Network cifarResNet(NetworkBuilder b, int depth) {
         int blocks = (depth - 2) / 6;
-        int[] widths = {scaled(16, b.width()), scaled(32, b.width()), scaled(64, b.width())};
+        double m = b.widthMultiplier();
+        int[] widths = {scaled(16, m), scaled(32, m), scaled(64, m)};
         return resnet(b, 3, widths[0], 1, false, widths, new int[] {blocks, blocks, blocks});
     }
 
     private static Network resnet18(NetworkBuilder b) {
-        int[] widths = {scaled(64, b.width()), scaled(128, b.width()), scaled(256, b.width()), scaled(512, b.width())};
-        boolean imagenetStem = b.height() >= 64 && b.widthPx() >= 64;
+        double m = b.widthMultiplier();
+        int[] widths = {scaled(64, m), scaled(128, m), scaled(256, m), scaled(512, m)};
+        boolean imagenetStem = b.height() >= 64 && b.imageWidth() >= 64;
         return resnet(b, imagenetStem ? 7 : 3, widths[0], imagenetStem ? 2 : 1, imagenetStem, widths, new int[] {2, 2, 2, 2});
     }
 
@@ -96,10 +102,10 @@ public final class Models {
         for (int s = 0; s < widths.length; s++) {
             for (int i = 0; i < blocks[s]; i++) blockNames.add("layer" + (s + 1) + "." + i);
         }
-        int minSide = Math.min(b.height(), b.widthPx());
+        int minSide = Math.min(b.height(), b.imageWidth());
         int downsample = stemStride * (stemPool ? 2 : 1) * (1 << (widths.length - 1));
         if (minSide < downsample) {
-            throw new BadInputException("images of " + b.height() + "x" + b.widthPx() + " are too small for " + b.model()
+            throw new BadInputException("images of " + b.height() + "x" + b.imageWidth() + " are too small for " + b.model()
                     + " (needs at least " + downsample + "x" + downsample + ")");
         }
         List<Layer> layers = new ArrayList<>();

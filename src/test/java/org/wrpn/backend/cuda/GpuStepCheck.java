@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import org.wrpn.backend.Device;
 import org.wrpn.backend.LossResult;
 import org.wrpn.backend.MemoryLedger;
 import org.wrpn.backend.MemoryLedger.Category;
@@ -52,7 +53,7 @@ public final class GpuStepCheck {
         boolean ok = true;
         for (SavePolicy save : new SavePolicy[] {SavePolicy.PACKED, SavePolicy.FP32}) {
             PlanRequest req = new PlanRequest(o.model(), o.width(), PrecisionPolicy.uniform(o.wbits(), o.abits()), save, o.batch(),
-                    o.input()[0], o.input()[1], o.input()[2], 10, "cuda");
+                    o.input()[0], o.input()[1], o.input()[2], 10, Device.CUDA);
             MemoryPlan plan = MemoryPlanner.plan(req);
             if (o.planOnly()) {
                 System.out.printf(Locale.ROOT, "| %s | - | - | - | %.1f | - | - | - | - | - |%n", save.flag(), mib(plan.total()));
