@@ -23,7 +23,9 @@ record BatchNormOps(CudaStream stream, Operands operands, DeviceMemory memory) {
 
         Rows rows(CudaTensor x) {
             long rows = x.elements() / count();
-            if (rows * count() != x.elements()) throw new IllegalArgumentException("batch norm over " + count() + " channels of " + x);
+            if (rows * count() != x.elements()) {
+                throw new IllegalArgumentException("batch norm over " + count() + " channels of " + x);
+            }
             return new Rows(rows, CudaSupport.bnChunks(rows));
         }
     }
@@ -77,7 +79,8 @@ record BatchNormOps(CudaStream stream, Operands operands, DeviceMemory memory) {
         try (DeviceMemory.Scratch coef = memory.scratch(8L * c)) {
             // checked once the scratch is taken, so a failed check leaves the allocator as it always did
             CudaTensor bt = ch.of(beta, "beta"), rm = ch.of(runningMean, "running mean"), rv = ch.of(runningVar, "running var");
-            stream.launch("bn_inference_coef_f32").ptr(ch.gamma()).ptr(bt).ptr(rm).ptr(rv).f32(eps).i32(c).ptr(coef.at(0)).threads(c);
+            stream.launch("bn_inference_coef_f32").ptr(ch.gamma()).ptr(bt).ptr(rm).ptr(rv).f32(eps).i32(c).ptr(coef.at(0))
+                    .threads(c);
             stream.launch("bn_scale_shift_f32").ptr(xt).ptr(coef.at(0)).ptr(xy[1]).i64(xt.elements()).i32(c)
                     .threads(xt.elements());
         }

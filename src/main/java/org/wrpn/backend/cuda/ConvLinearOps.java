@@ -20,14 +20,16 @@ record ConvLinearOps(CudaStream stream, Operands operands, DeviceMemory memory) 
         CudaTensor xt = operands.f32(x, "conv2dForward"), wt = operands.f32(w, "conv2dForward");
         CudaTensor yt = operands.f32(y, "conv2dForward");
         checkConv(xt, wt, yt, g);
-        stream.launch("conv2d_fprop_f32_f32_f32").ptr(xt).ptr(wt).ptr(yt).conv(g).gemm((long) g.n() * g.outH() * g.outW(), g.cout());
+        stream.launch("conv2d_fprop_f32_f32_f32").ptr(xt).ptr(wt).ptr(yt).conv(g)
+                .gemm((long) g.n() * g.outH() * g.outW(), g.cout());
     }
 
     void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvGeometry g) {
         CudaTensor dyt = operands.f32(dy, "conv2dBackwardData"), wt = operands.f32(w, "conv2dBackwardData");
         CudaTensor dxt = operands.f32(dx, "conv2dBackwardData");
         checkConv(dxt, wt, dyt, g);
-        stream.launch("conv2d_dgrad_f32_f32_f32").ptr(dyt).ptr(wt).ptr(dxt).conv(g).gemm((long) g.n() * g.h() * g.w(), g.cin());
+        stream.launch("conv2d_dgrad_f32_f32_f32").ptr(dyt).ptr(wt).ptr(dxt).conv(g)
+                .gemm((long) g.n() * g.h() * g.w(), g.cin());
     }
 
     void conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, ConvGeometry g) {
@@ -36,6 +38,7 @@ record ConvLinearOps(CudaStream stream, Operands operands, DeviceMemory memory) 
         checkConv(xt, dwt, dyt, g);
         int splits = CudaSupport.wgradSplits(g);
         if (splits == 1) {
+            // one split over all pixels (kPerSplit unused)
             stream.launch("conv2d_wgrad_f32_f32_f32").ptr(xt).ptr(dyt).ptr(dwt).conv(g).i32(1).i32(0).gemm(g.cout(), g.patch());
             return;
         }

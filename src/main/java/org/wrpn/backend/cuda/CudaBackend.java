@@ -73,7 +73,7 @@ public final class CudaBackend implements Backend {
 
     /** A pair of events on this backend's stream. */
     public CudaTimer newTimer() {
-        rt.makeCurrent();
+        stream.makeCurrent();
         return new CudaTimer(stream.handle());
     }
 

@@ -77,7 +77,6 @@ final class DeviceMemory {
 
     /** Returns the allocator's cached blocks to the driver, once the stream is idle. */
     void emptyCache() {
-        stream.makeCurrent();
         stream.synchronize();
         allocator.emptyCache();
     }

@@ -55,7 +55,7 @@ final class Transfers implements AutoCloseable {
             int slot = staging.acquire();
             CudaRuntime.check(cuMemcpyDtoHAsync(staging.pointer(slot), src.withByteOffset(off), len, stream.handle()),
                     "cuMemcpyDtoHAsync");
-            stream.runtime().synchronize(stream.handle());
+            stream.synchronize();
             drain.move(staging.view(slot), off, len);
         }
     }
