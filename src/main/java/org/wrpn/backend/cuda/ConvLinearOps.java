@@ -16,20 +16,18 @@ record ConvLinearOps(CudaStream stream, Operands operands, DeviceMemory memory) 
         }
     }
 
+    // The conv kernels take their three tensors in the op's argument order, then the geometry.
+
     void conv2dForward(Tensor x, Tensor w, Tensor y, ConvGeometry g) {
-        CudaTensor xt = operands.f32(x, "conv2dForward"), wt = operands.f32(w, "conv2dForward");
-        CudaTensor yt = operands.f32(y, "conv2dForward");
-        checkConv(xt, wt, yt, g);
-        stream.launch("conv2d_fprop_f32_f32_f32").ptr(xt).ptr(wt).ptr(yt).conv(g)
-                .gemm((long) g.n() * g.outH() * g.outW(), g.cout());
+        CudaTensor[] t = operands.f32("conv2dForward", x, w, y);
+        checkConv(t[0], t[1], t[2], g);
+        stream.launch("conv2d_fprop_f32_f32_f32").ptrs(t).conv(g).gemm((long) g.n() * g.outH() * g.outW(), g.cout());
     }
 
     void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvGeometry g) {
-        CudaTensor dyt = operands.f32(dy, "conv2dBackwardData"), wt = operands.f32(w, "conv2dBackwardData");
-        CudaTensor dxt = operands.f32(dx, "conv2dBackwardData");
-        checkConv(dxt, wt, dyt, g);
-        stream.launch("conv2d_dgrad_f32_f32_f32").ptr(dyt).ptr(wt).ptr(dxt).conv(g)
-                .gemm((long) g.n() * g.h() * g.w(), g.cin());
+        CudaTensor[] t = operands.f32("conv2dBackwardData", dy, w, dx);
+        checkConv(t[2], t[1], t[0], g);
+        stream.launch("conv2d_dgrad_f32_f32_f32").ptrs(t).conv(g).gemm((long) g.n() * g.h() * g.w(), g.cin());
     }
 
     void conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, ConvGeometry g) {

@@ -7,9 +7,7 @@ record ElementwiseOps(CudaStream stream, Operands operands) {
     /** kernel(tensors..., n): the common signature of the argument-free element-wise kernels. */
     private void map(String kernel, CudaTensor... t) {
         long n = t[0].elements();
-        KernelCall call = stream.launch(kernel);
-        for (CudaTensor x : t) call.ptr(x);
-        call.i64(n).float4(n);
+        stream.launch(kernel).ptrs(t).i64(n).float4(n);
     }
 
     void addInPlace(Tensor dst, Tensor src) {
@@ -31,6 +29,6 @@ record ElementwiseOps(CudaStream stream, Operands operands) {
     void sgdStep(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay) {
         CudaTensor[] t = operands.sameSizeF32("sgdStep", param, grad, velocity);
         long n = t[0].elements();
-        stream.launch("sgd_momentum_f32").ptr(t[0]).ptr(t[1]).ptr(t[2]).i64(n).f32(lr).f32(momentum).f32(weightDecay).float4(n);
+        stream.launch("sgd_momentum_f32").ptrs(t).i64(n).f32(lr).f32(momentum).f32(weightDecay).float4(n);
     }
 }

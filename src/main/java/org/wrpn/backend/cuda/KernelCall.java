@@ -38,6 +38,12 @@ final class KernelCall {
         return this;
     }
 
+    /** Tensors in this order. */
+    KernelCall ptrs(CudaTensor... ts) {
+        for (CudaTensor t : ts) ptr(t);
+        return this;
+    }
+
     /** An optional input (bias, mask): NULL when absent. */
     KernelCall ptrOrNull(CudaTensor t) {
         return ptr(t == null ? new CUdeviceptr() : t.ptr());

@@ -41,10 +41,16 @@ final class Operands {
         return c;
     }
 
-    /** F32 tensors of as many elements as the first (element-wise ops). */
-    CudaTensor[] sameSizeF32(String what, Tensor... xs) {
+    /** F32 tensors, checked in order. */
+    CudaTensor[] f32(String what, Tensor... xs) {
         CudaTensor[] c = new CudaTensor[xs.length];
         for (int i = 0; i < xs.length; i++) c[i] = f32(xs[i], what);
+        return c;
+    }
+
+    /** F32 tensors of as many elements as the first (element-wise ops). */
+    CudaTensor[] sameSizeF32(String what, Tensor... xs) {
+        CudaTensor[] c = f32(what, xs);
         sameElements(what, c);
         return c;
     }

@@ -13,13 +13,13 @@ record QuantizeOps(CudaStream stream, Operands operands, Transfers transfers, Re
         if (bits == Quantizer.FULL_PRECISION) throw new IllegalArgumentException("32-bit activations are a ReLU, not a quantizer");
         PackedLayout.checkBits(bits);
         long n = t[0].elements();
-        stream.launch("quantize_act_f32").ptr(t[0]).ptr(t[1]).i64(n).i32(bits).float4(n);
+        stream.launch("quantize_act_f32").ptrs(t).i64(n).i32(bits).float4(n);
     }
 
     void quantizeActivationsBackward(Tensor x, Tensor dy, Tensor dx) {
         CudaTensor[] t = operands.sameSizeF32("quantizeActivationsBackward", x, dy, dx);
         long n = t[0].elements();
-        stream.launch("quantize_act_bwd_f32").ptr(t[0]).ptr(t[1]).ptr(t[2]).i64(n).float4(n);
+        stream.launch("quantize_act_bwd_f32").ptrs(t).i64(n).float4(n);
     }
 
     void maskGradient(Tensor packedMask, Tensor dy, Tensor dx) {
@@ -39,9 +39,9 @@ record QuantizeOps(CudaStream stream, Operands operands, Transfers transfers, Re
             transfers.copy(t[0], t[1]);
         } else if (bits == 1) {
             CUdeviceptr scale = reductions.meanAbsOnDevice(t[0]);
-            stream.launch("binarize_weight_f32_f32").ptr(t[0]).ptr(t[1]).i64(n).ptr(scale).float4(n);
+            stream.launch("binarize_weight_f32_f32").ptrs(t).i64(n).ptr(scale).float4(n);
         } else {
-            stream.launch("quantize_weight_f32_f32").ptr(t[0]).ptr(t[1]).i64(n).i32(bits).float4(n);
+            stream.launch("quantize_weight_f32_f32").ptrs(t).i64(n).i32(bits).float4(n);
         }
     }
 
