@@ -5,12 +5,12 @@ import org.wrpn.tensor.AbstractTensor;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 
-/** A tensor in GPU memory: one allocator block, owned by one CudaBackend. */
+/** A tensor in GPU memory: one allocator block, owned by one backend's {@link DeviceMemory}. */
 final class CudaTensor extends AbstractTensor {
-    final CudaBackend owner;
+    final DeviceMemory owner;
     private DeviceAllocator.Block<CUdeviceptr> block;
 
-    CudaTensor(CudaBackend owner, DType dtype, Shape shape, int bits, DeviceAllocator.Block<CUdeviceptr> block) {
+    CudaTensor(DeviceMemory owner, DType dtype, Shape shape, int bits, DeviceAllocator.Block<CUdeviceptr> block) {
         super(dtype, shape, bits);
         this.owner = owner;
         this.block = block;

@@ -197,7 +197,7 @@ class CudaKernelsGpuTest {
 
     @Test
     void uploadDownloadCopyFillRoundTripAcrossStagingChunks() {
-        int n = (int) (CudaBackend.STAGING_SLOT_BYTES / 4) * 2 + 3;  // three staging chunks, ragged
+        int n = (int) (Transfers.STAGING_SLOT_BYTES / 4) * 2 + 3;  // three staging chunks, ragged
         float[] a = new float[n];
         for (int i = 0; i < n; i++) a[i] = rnd.nextFloat() * 2 - 1;
         a[7] = Float.NaN;

@@ -1,0 +1,34 @@
+package org.wrpn.backend.cuda;
+
+import org.wrpn.tensor.Tensor;
+
+/** Element-wise ops over same-sized F32 tensors, four elements per thread: ReLU, adds and the SGD step. */
+record ElementwiseOps(CudaStream stream, Operands operands) {
+    /** kernel(tensors..., n): the common signature of the argument-free element-wise kernels. */
+    private void map(String kernel, CudaTensor... t) {
+        long n = t[0].elements();
+        stream.launch(kernel).ptrs(t).i64(n).float4(n);
+    }
+
+    void addInPlace(Tensor dst, Tensor src) {
+        map("add_inplace_f32", operands.sameSizeF32("addInPlace", dst, src));
+    }
+
+    void add(Tensor a, Tensor b, Tensor out) {
+        map("add_f32", operands.sameSizeF32("add", a, b, out));
+    }
+
+    void relu(Tensor x, Tensor y) {
+        map("relu_f32", operands.sameSizeF32("relu", x, y));
+    }
+
+    void reluBackward(Tensor y, Tensor dy, Tensor dx) {
+        map("relu_bwd_f32", operands.sameSizeF32("reluBackward", y, dy, dx));
+    }
+
+    void sgdStep(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay) {
+        CudaTensor[] t = operands.sameSizeF32("sgdStep", param, grad, velocity);
+        long n = t[0].elements();
+        stream.launch("sgd_momentum_f32").ptrs(t).i64(n).f32(lr).f32(momentum).f32(weightDecay).float4(n);
+    }
+}
