@@ -33,6 +33,20 @@ public interface Backend extends AutoCloseable {
     /** A zero-filled packed tensor of k-bit codes in the layout of PackedLayout. */
     Tensor allocatePacked(Shape logicalShape, int bits);
 
+    /**
+     * A tensor whose contents are unspecified ({@link UninitializedMemory}): for an output the next op
+     * overwrites in full before anything reads it. Saves the zero-fill of every activation and
+     * gradient a step makes; a backend may return zeros.
+     */
+    default Tensor allocateUninitialized(DType dtype, Shape shape) {
+        return allocate(dtype, shape);
+    }
+
+    /** The packed form of {@link #allocateUninitialized}. */
+    default Tensor allocatePackedUninitialized(Shape logicalShape, int bits) {
+        return allocatePacked(logicalShape, bits);
+    }
+
     /** Bytes currently allocated through this backend, and the high-water mark since the last reset. */
     long allocatedBytes();
 

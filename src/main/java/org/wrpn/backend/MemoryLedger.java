@@ -65,6 +65,15 @@ public final class MemoryLedger {
         return track(backend.allocatePacked(shape, bits), c, owner);
     }
 
+    /** An output the next op overwrites in full: not zero-filled ({@link Backend#allocateUninitialized}). */
+    public Tensor allocateOutput(Category c, String owner, DType dtype, Shape shape) {
+        return track(backend.allocateUninitialized(dtype, shape), c, owner);
+    }
+
+    public Tensor allocatePackedOutput(Category c, String owner, Shape shape, int bits) {
+        return track(backend.allocatePackedUninitialized(shape, bits), c, owner);
+    }
+
     private Tensor track(Tensor t, Category c, String owner) {
         categoryOf.put(t, c);
         ownerOf.put(t, owner);

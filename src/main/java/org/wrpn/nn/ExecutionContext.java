@@ -35,32 +35,35 @@ public final class ExecutionContext {
         return policy == SavePolicy.PACKED;
     }
 
+    // Activations, gradients, scratch and layer state are all written in full by the op that makes
+    // them before anything reads them (the op contract: outputs are overwritten), so none is zero-filled.
+
     /** A new fp32 activation or gradient. */
     public Feature feature(String owner, Shape shape) {
-        return new Feature(ledger.allocate(Category.ACTIVATIONS, owner, DType.F32, shape), ledger);
+        return new Feature(ledger.allocateOutput(Category.ACTIVATIONS, owner, DType.F32, shape), ledger);
     }
 
     /** New k-bit packed activation codes. */
     public Feature packedFeature(String owner, Shape shape, int bits) {
-        return new Feature(ledger.allocatePacked(Category.ACTIVATIONS, owner, shape, bits), ledger);
+        return new Feature(ledger.allocatePackedOutput(Category.ACTIVATIONS, owner, shape, bits), ledger);
     }
 
     /** A scratch fp32 tensor; free it with {@link #free}. */
     public Tensor temp(String owner, Shape shape) {
-        return ledger.allocate(Category.ACTIVATIONS, owner, DType.F32, shape);
+        return ledger.allocateOutput(Category.ACTIVATIONS, owner, DType.F32, shape);
     }
 
     public Tensor tempInts(String owner, Shape shape) {
-        return ledger.allocate(Category.ACTIVATIONS, owner, DType.I32, shape);
+        return ledger.allocateOutput(Category.ACTIVATIONS, owner, DType.I32, shape);
     }
 
     /** Layer state kept for backward (masks, pool choices, BN batch statistics). */
     public Tensor state(String owner, DType dtype, Shape shape) {
-        return ledger.allocate(Category.LAYER_STATE, owner, dtype, shape);
+        return ledger.allocateOutput(Category.LAYER_STATE, owner, dtype, shape);
     }
 
     public Tensor packedState(String owner, Shape shape, int bits) {
-        return ledger.allocatePacked(Category.LAYER_STATE, owner, shape, bits);
+        return ledger.allocatePackedOutput(Category.LAYER_STATE, owner, shape, bits);
     }
 
     public void free(Tensor t) {

@@ -81,6 +81,36 @@ class CpuBackendTest {
         assertTrue(be.describe().contains("cores"), be.describe());
     }
 
+    /**
+     * The suite runs with -Dwrpn.poisonUninitialized=true: an uninitialized tensor is all NaN even
+     * where its array held data before, so a step that reads one before writing it fails its checks;
+     * a zero-filled tensor made from the same recycled array is zero.
+     */
+    @Test
+    void uninitializedTensorsArePoisonedAndZeroedOnesAreZero() {
+        assertTrue(UninitializedMemory.POISON, "the test suite sets -Dwrpn.poisonUninitialized=true");
+        Shape s = Shape.of(3, 5, 7);
+        Tensor used = be.allocate(DType.F32, s);
+        be.fill(used, 2.5f);
+        used.close();
+        try (Tensor stale = be.allocateUninitialized(DType.F32, s)) {
+            float[] got = new float[105];
+            be.download(stale, got);
+            for (float v : got) assertEquals(Float.floatToRawIntBits(UninitializedMemory.POISON_FLOAT), Float.floatToRawIntBits(v));
+            be.fill(stale, 3f);
+        }
+        try (Tensor zero = be.allocate(DType.F32, s)) {
+            float[] got = new float[105];
+            be.download(zero, got);
+            for (float v : got) assertEquals(0f, v);
+        }
+        try (Tensor codes = be.allocatePackedUninitialized(Shape.of(4, 33), 2)) {
+            int[] words = new int[(int) (codes.bytes() / 4)];
+            be.download(codes, words);
+            for (int w : words) assertEquals(UninitializedMemory.POISON_INT, w);
+        }
+    }
+
     @Test
     void convolutionSplitOverChunksOfImagesMatchesTheReference() {
         ConvGeometry g = CHUNKED;

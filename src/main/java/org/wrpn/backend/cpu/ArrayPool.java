@@ -4,11 +4,13 @@ import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
+import org.wrpn.backend.UninitializedMemory;
 
 /**
  * Reuses the arrays of closed tensors, keyed by exact length: a training step allocates the same
  * shapes every step, and fresh multi-megabyte arrays each step would cost zeroing and GC churn.
- * Arrays come back zero-filled. The pool holds at most {@link #MAX_CACHED_BYTES}.
+ * Arrays come back zero-filled when asked (else as left, or poisoned: UninitializedMemory). The
+ * pool holds at most {@link #MAX_CACHED_BYTES}.
  */
 final class ArrayPool {
     static final long MAX_CACHED_BYTES = 1L << 30;
@@ -16,21 +18,23 @@ final class ArrayPool {
     private final Map<Integer, ArrayDeque<int[]>> ints = new HashMap<>();
     private long cachedBytes;
 
-    synchronized float[] floats(int n) {
+    synchronized float[] floats(int n, boolean zeroed) {
         ArrayDeque<float[]> q = floats.get(n);
         float[] a = q == null ? null : q.poll();
-        if (a == null) return new float[n];
-        cachedBytes -= 4L * n;
-        Arrays.fill(a, 0f);
+        if (a == null) a = new float[n];
+        else cachedBytes -= 4L * n;
+        if (zeroed) Arrays.fill(a, 0f);
+        else if (UninitializedMemory.POISON) Arrays.fill(a, UninitializedMemory.POISON_FLOAT);
         return a;
     }
 
-    synchronized int[] ints(int n) {
+    synchronized int[] ints(int n, boolean zeroed) {
         ArrayDeque<int[]> q = ints.get(n);
         int[] a = q == null ? null : q.poll();
-        if (a == null) return new int[n];
-        cachedBytes -= 4L * n;
-        Arrays.fill(a, 0);
+        if (a == null) a = new int[n];
+        else cachedBytes -= 4L * n;
+        if (zeroed) Arrays.fill(a, 0);
+        else if (UninitializedMemory.POISON) Arrays.fill(a, UninitializedMemory.POISON_INT);
         return a;
     }
 

@@ -41,12 +41,22 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor allocate(DType dtype, Shape shape) {
-        return mem.allocate(dtype, shape);
+        return mem.allocate(dtype, shape, true);
     }
 
     @Override
     public Tensor allocatePacked(Shape logicalShape, int bits) {
-        return mem.allocatePacked(logicalShape, bits);
+        return mem.allocatePacked(logicalShape, bits, true);
+    }
+
+    @Override
+    public Tensor allocateUninitialized(DType dtype, Shape shape) {
+        return mem.allocate(dtype, shape, false);
+    }
+
+    @Override
+    public Tensor allocatePackedUninitialized(Shape logicalShape, int bits) {
+        return mem.allocatePacked(logicalShape, bits, false);
     }
 
     @Override

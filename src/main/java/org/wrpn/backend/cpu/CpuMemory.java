@@ -16,14 +16,14 @@ final class CpuMemory {
     private final AtomicLong allocated = new AtomicLong();
     private final AtomicLong peak = new AtomicLong();
 
-    Tensor allocate(DType dtype, Shape shape) {
+    Tensor allocate(DType dtype, Shape shape, boolean zeroed) {
         if (dtype == DType.PACKED) throw new IllegalArgumentException("use allocatePacked for packed tensors");
-        return track(new CpuTensor(this, dtype, shape, dtype == DType.I8 ? 8 : 32));
+        return track(new CpuTensor(this, dtype, shape, dtype == DType.I8 ? 8 : 32, zeroed));
     }
 
-    Tensor allocatePacked(Shape logicalShape, int bits) {
+    Tensor allocatePacked(Shape logicalShape, int bits, boolean zeroed) {
         PackedLayout.checkBits(bits);
-        return track(new CpuTensor(this, DType.PACKED, logicalShape, bits));
+        return track(new CpuTensor(this, DType.PACKED, logicalShape, bits, zeroed));
     }
 
     private Tensor track(CpuTensor t) {

@@ -1,5 +1,7 @@
 package org.wrpn.backend.cpu;
 
+import java.util.Arrays;
+import org.wrpn.backend.UninitializedMemory;
 import org.wrpn.tensor.AbstractTensor;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
@@ -11,14 +13,18 @@ final class CpuTensor extends AbstractTensor {
     int[] i;
     byte[] b;
 
-    CpuTensor(CpuMemory owner, DType dtype, Shape shape, int bits) {
+    /** zeroed false: a pooled array keeps a closed tensor's data (or the poison, see UninitializedMemory). */
+    CpuTensor(CpuMemory owner, DType dtype, Shape shape, int bits, boolean zeroed) {
         super(dtype, shape, bits);
         this.owner = owner;
         int n = checkedLength(dtype == DType.I8 ? bytes() : dtype == DType.PACKED ? bytes() / 4 : elements());
         switch (dtype) {
-            case F32 -> f = owner.pool.floats(n);
-            case I32, PACKED -> i = owner.pool.ints(n);
-            case I8 -> b = new byte[n];
+            case F32 -> f = owner.pool.floats(n, zeroed);
+            case I32, PACKED -> i = owner.pool.ints(n, zeroed);
+            case I8 -> {
+                b = new byte[n];
+                if (!zeroed && UninitializedMemory.POISON) Arrays.fill(b, UninitializedMemory.POISON_BYTE);
+            }
         }
     }
 

@@ -82,12 +82,23 @@ public final class CudaBackend implements Backend {
     @Override
     public Tensor allocate(DType dtype, Shape shape) {
         if (dtype == DType.PACKED) throw new IllegalArgumentException("use allocatePacked for packed tensors");
-        return memory.allocate(dtype, shape, 0);
+        return memory.allocate(dtype, shape, 0, true);
     }
 
     @Override
     public Tensor allocatePacked(Shape logicalShape, int bits) {
-        return memory.allocate(DType.PACKED, logicalShape, bits);
+        return memory.allocate(DType.PACKED, logicalShape, bits, true);
+    }
+
+    @Override
+    public Tensor allocateUninitialized(DType dtype, Shape shape) {
+        if (dtype == DType.PACKED) throw new IllegalArgumentException("use allocatePackedUninitialized for packed tensors");
+        return memory.allocate(dtype, shape, 0, false);
+    }
+
+    @Override
+    public Tensor allocatePackedUninitialized(Shape logicalShape, int bits) {
+        return memory.allocate(DType.PACKED, logicalShape, bits, false);
     }
 
     @Override

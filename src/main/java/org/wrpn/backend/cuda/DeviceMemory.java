@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Set;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUresult;
+import org.wrpn.backend.UninitializedMemory;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 
@@ -49,8 +50,8 @@ final class DeviceMemory {
         }
     }
 
-    /** A zero-filled tensor (bits only for PACKED). */
-    CudaTensor allocate(DType dtype, Shape shape, int bits) {
+    /** A zero-filled or an uninitialized tensor (bits only for PACKED); see UninitializedMemory. */
+    CudaTensor allocate(DType dtype, Shape shape, int bits, boolean zeroed) {
         stream.ensureOpen();
         stream.makeCurrent();
         long bytes = dtype.bytes(shape, dtype.bits(bits));
@@ -59,7 +60,10 @@ final class DeviceMemory {
         synchronized (live) {
             live.add(t);
         }
-        CudaRuntime.check(cuMemsetD8Async(b.pointer(), (byte) 0, bytes, stream.handle()), "cuMemsetD8Async");
+        if (zeroed || UninitializedMemory.POISON) {
+            byte value = zeroed ? 0 : UninitializedMemory.POISON_BYTE;
+            CudaRuntime.check(cuMemsetD8Async(b.pointer(), value, bytes, stream.handle()), "cuMemsetD8Async");
+        }
         return t;
     }
 

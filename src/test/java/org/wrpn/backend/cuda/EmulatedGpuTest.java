@@ -16,6 +16,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.wrpn.backend.BackendSelector;
+import org.wrpn.backend.UninitializedMemory;
 import org.wrpn.data.DataSource;
 
 /**
@@ -54,7 +55,7 @@ class EmulatedGpuTest {
     private static List<String> java(String... args) {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx2g",
                 "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + tmp,
-                "-cp", System.getProperty("java.class.path")));
+                "-Dwrpn.poisonUninitialized=" + UninitializedMemory.POISON, "-cp", System.getProperty("java.class.path")));
         cmd.addAll(List.of(args));
         return cmd;
     }
