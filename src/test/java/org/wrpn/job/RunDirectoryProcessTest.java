@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.wrpn.cli.Main;
 import org.wrpn.train.Checkpoint;
+import org.wrpn.train.RunLock;
 import org.wrpn.train.TrainConfig;
 
 /**
@@ -116,12 +117,12 @@ class RunDirectoryProcessTest {
         throw new AssertionError("no 'started' event within 90 s");
     }
 
-    /** Every file under dir (relative name to size and mtime), to show that nothing changed. */
+    /** Every file under dir but the lock's (relative name to size and mtime), to show that nothing changed. */
     static Map<String, Long> files(Path dir) throws IOException {
         Map<String, Long> m = new TreeMap<>();
         if (!Files.isDirectory(dir)) return m;
         try (Stream<Path> s = Files.walk(dir)) {
-            for (Path f : s.filter(Files::isRegularFile).toList()) {
+            for (Path f : s.filter(f -> Files.isRegularFile(f) && !f.getFileName().toString().equals(RunLock.FILE)).toList()) {
                 m.put(dir.relativize(f).toString(), Files.size(f) * 31 + Files.getLastModifiedTime(f).toMillis());
             }
         }
