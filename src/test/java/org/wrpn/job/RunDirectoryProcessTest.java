@@ -33,7 +33,7 @@ class RunDirectoryProcessTest {
         Path status = dir.resolve("first.jsonl");
         Process first = JobTestSupport.startJvm(dir, "first", GatedTrain.class, spec.toString(), gate.toString(), status.toString());
         try {
-            awaitStarted(first, status);
+            ProcessFaultTest.awaitEvent(first, status, "started", 90);
             Map<String, Long> before = files(c.out());
 
             // The same spec again, as a scheduler retrying a job whose first attempt still runs; and a fresh run.
@@ -105,16 +105,6 @@ class RunDirectoryProcessTest {
         Process m = new ProcessBuilder("mount", "-o", "remount,size=" + size, at.toString()).redirectErrorStream(true).start();
         String out = new String(m.getInputStream().readAllBytes());
         assertEquals(0, m.waitFor(), "remount: " + out);
-    }
-
-    private static void awaitStarted(Process p, Path status) throws Exception {
-        long deadline = System.nanoTime() + 90_000_000_000L;
-        while (System.nanoTime() < deadline) {
-            if (JobTestSupport.eventNames(JobTestSupport.statusLines(status)).contains("started")) return;
-            if (!p.isAlive()) throw new AssertionError("child exited " + p.exitValue() + " before starting");
-            Thread.sleep(10);
-        }
-        throw new AssertionError("no 'started' event within 90 s");
     }
 
     /** Every file under dir but the lock's (relative name to size and mtime), to show that nothing changed. */
