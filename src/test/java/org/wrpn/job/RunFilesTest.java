@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.wrpn.train.Checkpoint;
@@ -133,6 +134,24 @@ class RunFilesTest {
             JobTestSupport.assertOneErrorLine(r.err(), "busy: sweep directory " + sweep.toAbsolutePath());
             assertFalse(Files.exists(sweep.resolve("sweep.json")));
         }
+    }
+
+    @Test
+    void aFullDeviceUnderTheMetricsFileExitsSixNamingItAndTheCheckpointKept(@TempDir Path dir) throws Exception {
+        Path full = Path.of("/dev/full"); // every write fails with ENOSPC: a full disk without mounting one
+        Assumptions.assumeTrue(Files.exists(full), "no /dev/full on this machine");
+        TrainConfig c = JobTestSupport.small(dir.resolve("run"), 0.5, 32, 1, 512, 4, 3);
+        Path metrics = Files.createSymbolicLink(Files.createDirectories(c.out()).resolve("metrics.jsonl"), full);
+        Path spec = JobTestSupport.writeSpec(dir.resolve("job.json"), JobSpec.of(c));
+        JobSpecTest.Cli r = JobSpecTest.cli("train", "--spec", spec.toString(), "--no-progress");
+        assertEquals(ExitCode.STORAGE, r.code(), r.err());
+        Path kept = c.out().resolve("checkpoints/ckpt-e000-s00000012.json"); // the epoch's metrics line comes before its checkpoint
+        JobTestSupport.assertOneErrorLine(r.err(), "storage: cannot write the metrics file " + metrics
+                + ": no space left on the device (disk full); the previous checkpoint " + kept + " is intact");
+        Files.delete(metrics); // space is back
+        JobSpecTest.Cli again = JobSpecTest.cli("train", "--spec", spec.toString(), "--no-progress");
+        assertEquals(0, again.code(), again.err());
+        assertEquals(16, Checkpoint.load(Checkpoint.newestIn(c.out())).progress().globalStep());
     }
 
     @Test
