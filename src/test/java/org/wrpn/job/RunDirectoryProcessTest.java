@@ -34,6 +34,7 @@ class RunDirectoryProcessTest {
         Process first = JobTestSupport.startJvm(dir, "first", GatedTrain.class, spec.toString(), gate.toString(), status.toString());
         try {
             ProcessFaultTest.awaitEvent(first, status, "started", 90);
+            while (!Files.exists(dir.resolve("gate.waiting")) && first.isAlive()) Thread.sleep(10); // its files are open
             Map<String, Long> before = files(c.out());
 
             // The same spec again, as a scheduler retrying a job whose first attempt still runs; and a fresh run.
