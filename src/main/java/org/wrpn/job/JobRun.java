@@ -177,8 +177,8 @@ final class JobRun {
         if (!Files.isDirectory(dir)) return null;
         Path newest = Checkpoint.newestIn(dir); // skips damaged checkpoints
         if (newest == null) return null;
+        if (spec.overwrite() && !JobSpec.sameRunDifferences(Checkpoint.load(newest).config(), spec.config()).isEmpty()) return null; // replaced
         Checkpoint.Loaded l = Checkpoint.load(newest);
-        if (spec.overwrite() && !JobSpec.sameRunDifferences(l.config(), spec.config()).isEmpty()) return null; // replaced, not resumed
         checkSameRun(l);
         LOG.info("resuming automatically from {}", newest);
         return l;
