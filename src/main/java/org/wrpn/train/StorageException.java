@@ -3,6 +3,7 @@ package org.wrpn.train;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
@@ -33,8 +34,12 @@ public final class StorageException extends RuntimeException {
     public static StorageException of(String what, Path path, IOException e, Path kept) {
         StringBuilder m = new StringBuilder(what).append(": ").append(cause(e));
         Path named = named(e, path);
-        if (!what.contains(named.toString())) m.append(" (").append(named).append(')');
-        if (kept != null) m.append("; the previous checkpoint ").append(kept).append(" is intact, a restart with --resume continues from it");
+        if (!what.endsWith(named.toString())) m.append(" (").append(named).append(')');
+        if (kept != null && Files.isRegularFile(kept)) {
+            m.append("; the previous checkpoint ").append(kept).append(" is intact, a restart with --resume continues from it");
+        } else if (kept != null) {
+            m.append("; the previous checkpoint ").append(kept).append(" is gone too");
+        }
         return new StorageException(m.toString(), named, e);
     }
 

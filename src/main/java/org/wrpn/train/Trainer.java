@@ -1,6 +1,8 @@
 package org.wrpn.train;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -362,6 +364,8 @@ public final class Trainer implements AutoCloseable {
         }
         Path sidecar;
         try {
+            // A vanished run directory is an error, not something to recreate behind the lock's back.
+            if (!Files.isDirectory(config.out())) throw new NoSuchFileException(config.out().toString());
             sidecar = Checkpoint.save(dir, net, config, progress, norm, metrics);
         } catch (IOException e) {
             throw StorageException.of("cannot write checkpoint to " + dir, dir, e, kept);

@@ -5,12 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
@@ -155,9 +157,30 @@ class RunFilesTest {
     }
 
     @Test
-    void storageFailuresNameTheirCause() {
+    void aRunDirectoryThatVanishesMidRunIsAStorageFailureNotRecreated(@TempDir Path dir) throws Exception {
+        TrainConfig c = JobTestSupport.small(dir.resolve("run"), 0.5, 32, 1, 512, 4, 3);
+        JobResult r = Jobs.start(JobSpec.of(c), null, (step, images) -> {
+            if (step == 10) deleteTree(c.out()); // after the checkpoints at steps 4 and 8
+        }).awaitCompletion();
+        assertEquals(ExitCode.STORAGE, r.exitCode(), r.message());
+        assertEquals("storage: cannot write checkpoint to " + c.out().resolve("checkpoints") + ": the directory no longer exists ("
+                + c.out() + "); the previous checkpoint " + c.out().resolve("checkpoints/ckpt-e000-s00000008.json") + " is gone too",
+                r.message());
+        assertFalse(Files.exists(c.out()), "not recreated");
+    }
+
+    private static void deleteTree(Path root) {
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Test
+    void storageFailuresNameTheirCause(@TempDir Path dir) throws IOException {
         Path p = Path.of("runs/a/checkpoints");
-        Path kept = Path.of("runs/a/checkpoints/ckpt-e001-s00000016.json");
+        Path kept = Files.writeString(dir.resolve("ckpt-e001-s00000016.json"), "{}");
         assertEquals("cannot write checkpoint to runs/a/checkpoints: no space left on the device (disk full); the previous checkpoint "
                 + kept + " is intact, a restart with --resume continues from it",
                 StorageException.of("cannot write checkpoint to " + p, p, new IOException("No space left on device"), kept).getMessage());
