@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = {"Train a WRPN network (defaults: lenet, width 2, w4/a4, 1 epoch on Fashion-MNIST).",
             "Exit codes: 0 done, 1 internal error, 2 bad input, 3 out of memory (with the largest batch that fits),",
-            "4 numerical failure, 130/143 stopped by SIGINT/SIGTERM after a checkpoint."})
+            "4 numerical failure, 5 run directory busy (locked by another process), 6 storage failure (disk full, ...),",
+            "130/143 stopped by SIGINT/SIGTERM after a checkpoint."})
 public final class TrainCommand implements Callable<Integer> {
     /** Every training setting. */
     @Mixin

@@ -63,6 +63,10 @@ public final class TrainingOptions {
     @Option(names = "--checkpoint-every", description = "also checkpoint every N steps (default: only at epoch ends)")
     int checkpointEvery = D.checkpointEvery();
 
+    @Option(names = "--keep-checkpoints", paramLabel = "N",
+            description = "keep the newest N checkpoints (and the one resumed from); older ones are deleted once a newer one is durable; 0 keeps all (default: ${DEFAULT-VALUE})")
+    int keepCheckpoints = D.keepCheckpoints();
+
     @Option(names = "--limit-train", description = "train on the first N images only (0 = all)")
     int limitTrain = D.limitTrain();
 
@@ -92,6 +96,11 @@ public final class TrainingOptions {
                     + " a checkpoint or run directory: continue that run. Default: never, or auto with --spec")
     String resume;
 
+    @Option(names = "--overwrite",
+            description = "start a new run where another run's checkpoints or metrics are (refused otherwise, unless --resume applies);"
+                    + " they are deleted once the new run's first checkpoint is durable")
+    boolean overwrite;
+
     /** The command these options are mixed into. */
     @Spec(Spec.Target.MIXEE)
     CommandSpec mixee;
@@ -112,6 +121,7 @@ public final class TrainingOptions {
             switch (v) {
                 case null -> { }
                 case Integer i -> o.put(key, i);
+                case Boolean b -> o.put(key, b);
                 case Long l -> o.put(key, l);
                 case Double d -> o.put(key, d);
                 default -> o.put(key, v.toString());

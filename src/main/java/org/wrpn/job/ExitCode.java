@@ -2,6 +2,8 @@ package org.wrpn.job;
 
 import org.wrpn.BadInputException;
 import org.wrpn.train.NumericalFailureException;
+import org.wrpn.train.RunLock;
+import org.wrpn.train.StorageException;
 
 /**
  * The exit codes of `wrpn train` (and of {@link JobResult#exitCode()}), and how a failure maps to one.
@@ -18,6 +20,10 @@ public final class ExitCode {
     public static final int OUT_OF_MEMORY = 3;
     /** Numerical failure: a NaN or infinite loss or gradient, named by layer and step. */
     public static final int NUMERICAL = 4;
+    /** The run directory is locked by another process (or job): refused before anything was touched. */
+    public static final int BUSY = 5;
+    /** A file of the run could not be written (disk full, permission, read-only, vanished directory). */
+    public static final int STORAGE = 6;
     /** Stopped by SIGINT (128 + 2) after writing a checkpoint. */
     public static final int INTERRUPTED = 130;
     /** Stopped by SIGTERM (128 + 15) or {@link JobHandle#cancel()} after writing a checkpoint. */
@@ -28,6 +34,8 @@ public final class ExitCode {
     public static int of(Throwable failure) {
         if (failure instanceof BadInputException) return BAD_INPUT;
         if (failure instanceof NumericalFailureException) return NUMERICAL;
+        if (failure instanceof RunLock.HeldException) return BUSY;
+        if (failure instanceof StorageException) return STORAGE;
         if (failure instanceof OutOfMemoryFailure || isOutOfMemory(failure)) return OUT_OF_MEMORY;
         return INTERNAL;
     }
@@ -39,6 +47,8 @@ public final class ExitCode {
             case BAD_INPUT -> m;
             case NUMERICAL -> "numerical failure: " + m;
             case OUT_OF_MEMORY -> "out of memory: " + m;
+            case BUSY -> "busy: " + m;
+            case STORAGE -> "storage: " + m;
             default -> "internal: " + failure.getClass().getSimpleName() + ": " + m
                     + " (run with -Dwrpn.logLevel=debug for the stack trace)";
         };
@@ -50,6 +60,8 @@ public final class ExitCode {
             case BAD_INPUT -> "bad_input";
             case OUT_OF_MEMORY -> "out_of_memory";
             case NUMERICAL -> "numerical";
+            case BUSY -> "busy";
+            case STORAGE -> "storage";
             default -> "internal";
         };
     }

@@ -17,6 +17,8 @@ import org.wrpn.data.Dataset;
 import org.wrpn.plan.MemoryPlanner;
 import org.wrpn.plan.PlanRequest;
 import org.wrpn.train.Checkpoint;
+import org.wrpn.train.RunFiles;
+import org.wrpn.train.RunLock;
 import org.wrpn.train.TrainConfig;
 import org.wrpn.train.Trainer;
 
@@ -95,7 +97,21 @@ final class JobRun {
         }
     }
 
+    /** Holds the run's lock for the whole job: nothing in its directories is touched before it. */
     private JobResult execute() {
+        try (RunLock lock = lockRun(spec)) {
+            return executeLocked();
+        }
+    }
+
+    /** Locks OUT and, when it lies outside OUT, the checkpoint directory too. */
+    static RunLock lockRun(JobSpec spec) {
+        Path out = spec.config().out().toAbsolutePath().normalize();
+        Path ckpt = spec.checkpoints().toAbsolutePath().normalize();
+        return ckpt.startsWith(out) ? RunLock.acquire("run directory", out) : RunLock.acquire("run directory", out, ckpt);
+    }
+
+    private JobResult executeLocked() {
         Checkpoint.Loaded resume = resumePoint();
         TrainConfig config = spec.config();
         if (resume != null && !isAutoOrNever(spec.resume())) {
@@ -105,6 +121,7 @@ final class JobRun {
             Path sidecar = resume.sidecar();
             update(s -> s.withCheckpoint(sidecar));
         }
+        RunFiles.Previous old = otherRun(resume);
         if (resume != null && resume.progress().epoch() >= config.epochs()) {
             Checkpoint.Progress p = resume.progress();
             update(s -> s.withState(JobState.RUNNING).at(p.epoch(), p.stepInEpoch(), p.globalStep()).withTotalSteps(p.globalStep()));
@@ -117,7 +134,7 @@ final class JobRun {
         try (Backend backend = BackendSelector.select(config.device());
                 Trainer t = new Trainer(config, backend, split, resume == null ? null : resume.normalization())) {
             if (!progressBar) t.quiet();
-            t.checkpointDir(spec.checkpoints()).batchHook(batchHook).listener(events(backend.describe(), resume));
+            t.checkpointDir(spec.checkpoints()).batchHook(batchHook).listener(events(backend.describe(), resume)).replacing(old);
             attach(t);
             Trainer.Result r;
             try {
@@ -136,6 +153,21 @@ final class JobRun {
         return resume.equals(JobSpec.RESUME_AUTO) || resume.equals(JobSpec.RESUME_NEVER);
     }
 
+    /**
+     * Another run's files where this run writes, to be replaced (overwrite), or null. Refuses them
+     * unless this run continues from its own checkpoint directory or overwrites; an automatic resume
+     * that found no checkpoint appends to the metrics of an earlier attempt that died before its first.
+     */
+    private RunFiles.Previous otherRun(Checkpoint.Loaded resume) {
+        Path ckpts = spec.checkpoints();
+        if (resume != null && resume.sidecar().toAbsolutePath().normalize().getParent().equals(ckpts.toAbsolutePath().normalize())) return null;
+        RunFiles.Previous old = RunFiles.find(spec.config().out(), ckpts);
+        if (old == null || spec.overwrite()) return old;
+        if (spec.resume().equals(JobSpec.RESUME_AUTO) && old.checkpoints().isEmpty()) return null;
+        throw new BadInputException(spec.config().out() + " holds another run (" + old.describe()
+                + "); use --resume to continue it or --overwrite to replace it (spec: \"resume\": \"auto\" or \"overwrite\": true)");
+    }
+
     /** The checkpoint this start continues, per the spec's resume setting; null to start fresh. */
     private Checkpoint.Loaded resumePoint() {
         String r = spec.resume();
@@ -145,6 +177,7 @@ final class JobRun {
         if (!Files.isDirectory(dir)) return null;
         Path newest = Checkpoint.newestIn(dir); // skips damaged checkpoints
         if (newest == null) return null;
+        if (spec.overwrite() && !JobSpec.sameRunDifferences(Checkpoint.load(newest).config(), spec.config()).isEmpty()) return null; // replaced
         Checkpoint.Loaded l = Checkpoint.load(newest);
         checkSameRun(l);
         LOG.info("resuming automatically from {}", newest);
@@ -156,7 +189,7 @@ final class JobRun {
         List<String> diffs = JobSpec.sameRunDifferences(l.config(), spec.config());
         if (!diffs.isEmpty()) {
             throw new BadInputException("checkpoint " + l.sidecar() + " belongs to another run (" + String.join(", ", diffs)
-                    + "); use another out or checkpoint_dir, or resume \"never\" to start over");
+                    + "); use another out or checkpoint_dir, or overwrite (--overwrite) to replace it");
         }
     }
 

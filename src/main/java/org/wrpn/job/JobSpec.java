@@ -24,12 +24,14 @@ import org.wrpn.train.TrainConfig;
  * @param resume "auto" (the newest loadable checkpoint in the checkpoint directory, if any and if it
  *     belongs to the same run), "never" (start over) or the path of a checkpoint or run directory,
  *     whose own config the run then continues with
+ * @param overwrite start a new run where another run's files are (refused otherwise, unless resume
+ *     applies); the old files are deleted once the new run's first checkpoint is durable
  */
-public record JobSpec(TrainConfig config, Path checkpointDir, String resume) {
+public record JobSpec(TrainConfig config, Path checkpointDir, String resume, boolean overwrite) {
     public static final String RESUME_AUTO = "auto";
     public static final String RESUME_NEVER = "never";
 
-    enum Type { STRING, PATH, INT, NON_NEGATIVE_INT, LONG, NUMBER, LAYER_BITS }
+    enum Type { STRING, PATH, INT, NON_NEGATIVE_INT, LONG, NUMBER, LAYER_BITS, BOOLEAN }
 
     /** One key of the JSON form and the flag it mirrors. */
     record Field(String key, String flag, Type type) {}
@@ -55,13 +57,20 @@ public record JobSpec(TrainConfig config, Path checkpointDir, String resume) {
             new Field("out", "--out", Type.PATH),
             new Field("checkpoint_dir", "--checkpoint-dir", Type.PATH),
             new Field("checkpoint_every", "--checkpoint-every", Type.NON_NEGATIVE_INT),
+            new Field("keep_checkpoints", "--keep-checkpoints", Type.NON_NEGATIVE_INT),
             new Field("limit_train", "--limit-train", Type.NON_NEGATIVE_INT),
             new Field("limit_test", "--limit-test", Type.NON_NEGATIVE_INT),
-            new Field("resume", "--resume", Type.STRING));
+            new Field("resume", "--resume", Type.STRING),
+            new Field("overwrite", "--overwrite", Type.BOOLEAN));
 
     public JobSpec {
         Objects.requireNonNull(config, "config");
         if (resume == null || resume.isBlank()) resume = RESUME_AUTO;
+    }
+
+    /** A spec that never overwrites another run. */
+    public JobSpec(TrainConfig config, Path checkpointDir, String resume) {
+        this(config, checkpointDir, resume, false);
     }
 
     /** The spec of a config: checkpoints in OUT/checkpoints, resumed automatically. */
@@ -75,20 +84,25 @@ public record JobSpec(TrainConfig config, Path checkpointDir, String resume) {
     }
 
     public JobSpec withOut(Path out) {
-        return new JobSpec(config.toBuilder().out(out).build(), checkpointDir, resume);
+        return new JobSpec(config.toBuilder().out(out).build(), checkpointDir, resume, overwrite);
     }
 
     public JobSpec withResume(String r) {
-        return new JobSpec(config, checkpointDir, r);
+        return new JobSpec(config, checkpointDir, r, overwrite);
     }
 
     public JobSpec withCheckpointDir(Path dir) {
-        return new JobSpec(config, dir, resume);
+        return new JobSpec(config, dir, resume, overwrite);
+    }
+
+    public JobSpec withOverwrite(boolean o) {
+        return new JobSpec(config, checkpointDir, resume, o);
     }
 
     /** Keys that may differ between a run and the checkpoint it resumes: they do not change the weights. */
     private static final Set<String> SAME_RUN_IGNORES = Set.of("out", "data", "device", "limit_test", "resume", "checkpoint_dir",
-            "checkpoint_every");
+            "checkpoint_every",
+            "keep_checkpoints", "overwrite");
 
     /**
      * Why a checkpoint written under {@code theirs} is not a checkpoint of the run {@code ours}
@@ -173,6 +187,7 @@ public record JobSpec(TrainConfig config, Path checkpointDir, String resume) {
         o.set("layer_bits", lb);
         if (checkpointDir != null) o.put("checkpoint_dir", checkpointDir.toString());
         o.put("resume", resume);
+        o.put("overwrite", overwrite);
         return o;
     }
 

@@ -133,6 +133,7 @@ final class JobSpecReader {
                     .limitTrain(v.integer("limit_train", d.limitTrain()))
                     .limitTest(v.integer("limit_test", d.limitTest()))
                     .device(Device.parse(v.string("device", d.device().flag())))
+                    .keepCheckpoints(v.integer("keep_checkpoints", d.keepCheckpoints()))
                     .build();
         } catch (BadInputException e) {
             throw located(e, v::where);
@@ -141,7 +142,7 @@ final class JobSpecReader {
         Path checkpointDir = v.path("checkpoint_dir", null);
         String resume = v.string("resume", JobSpec.RESUME_AUTO);
         if (resume.isBlank()) throw new BadInputException(v.where("resume") + " must be auto, never or a checkpoint path");
-        return new JobSpec(config, checkpointDir, resume);
+        return new JobSpec(config, checkpointDir, resume, v.read("overwrite", false, JobSpecReader::asBoolean));
     }
 
     /** Rewrites TrainConfig's "--flag must ..." as "<where> must ..." for the field the message names. */
@@ -268,6 +269,11 @@ final class JobSpecReader {
         } catch (java.nio.file.InvalidPathException e) {
             throw new BadInputException(at + " is not a valid path: " + e.getReason());
         }
+    }
+
+    private static boolean asBoolean(JsonNode n, String at) {
+        if (!n.isBoolean()) throw new BadInputException(at + " must be true or false, got " + describe(n));
+        return n.asBoolean();
     }
 
     private static double asNumber(JsonNode n, String at) {

@@ -14,8 +14,8 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import org.apache.logging.log4j.LogManager;
-import org.wrpn.BadInputException;
 import org.wrpn.train.NumericalFailureException;
+import org.wrpn.train.StorageException;
 import org.wrpn.train.Trainer;
 
 /**
@@ -28,14 +28,17 @@ public final class StatusJson implements JobListener, AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final PrintStream stream;
     private final BufferedWriter file;
+    private final Path path;
+    private boolean failed;
 
-    private StatusJson(PrintStream stream, BufferedWriter file) {
+    private StatusJson(PrintStream stream, BufferedWriter file, Path path) {
         this.stream = stream;
         this.file = file;
+        this.path = path;
     }
 
     public static StatusJson to(PrintStream out) {
-        return new StatusJson(out, null);
+        return new StatusJson(out, null, null);
     }
 
     /** Appends to the file (a restarted job adds to its earlier lines), creating it and its directory. */
@@ -44,9 +47,9 @@ public final class StatusJson implements JobListener, AutoCloseable {
             Path parent = path.toAbsolutePath().getParent();
             if (parent != null) Files.createDirectories(parent);
             return new StatusJson(null, Files.newBufferedWriter(path, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
-                    StandardOpenOption.APPEND, StandardOpenOption.WRITE));
+                    StandardOpenOption.APPEND, StandardOpenOption.WRITE), path);
         } catch (IOException e) {
-            throw new BadInputException("--status-file " + path + " cannot be written: " + ExitCode.oneLine(e.getMessage()));
+            throw StorageException.of("cannot open the --status-file " + path, path, e, null);
         }
     }
 
@@ -67,8 +70,10 @@ public final class StatusJson implements JobListener, AutoCloseable {
                 file.write(line);
                 file.newLine();
                 file.flush();
-            } catch (IOException e) {
-                LogManager.getLogger(StatusJson.class).warn("cannot write the status file: {}", e.toString());
+            } catch (IOException e) { // training goes on; the checkpoints and the exit code still tell
+                if (!failed) LogManager.getLogger(StatusJson.class).warn("{}; later events are not in it",
+                        StorageException.of("cannot write the status file " + path, path, e, null).getMessage());
+                failed = true;
             }
         }
     }

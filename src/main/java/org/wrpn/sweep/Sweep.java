@@ -24,6 +24,7 @@ import org.wrpn.job.Jobs;
 import org.wrpn.job.Signals;
 import org.wrpn.train.AtomicFiles;
 import org.wrpn.train.ProgressBar;
+import org.wrpn.train.RunLock;
 
 /**
  * Runs a sweep: each cell is a normal job in OUT/CELL with automatic resume, so a finished cell is
@@ -61,7 +62,14 @@ public final class Sweep {
         this.handleSignals = handleSignals;
     }
 
+    /** Holds OUT's {@link RunLock} throughout: a second sweep on OUT is refused (each cell also locks OUT/CELL). */
     public Outcome run() throws IOException, InterruptedException {
+        try (RunLock lock = RunLock.acquire("sweep directory", spec.base().out())) {
+            return runLocked();
+        }
+    }
+
+    private Outcome runLocked() throws IOException, InterruptedException {
         Files.createDirectories(spec.base().out());
         AtomicFiles.writeString(spec.base().out().resolve("sweep.json"),
                 new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(spec.toJson()) + "\n");

@@ -76,7 +76,7 @@ public record SweepSpec(TrainConfig base, List<Double> widths, List<Bits> bits, 
     /** Sweep keys beside the job spec's. */
     static final List<String> GRID_KEYS = List.of("widths", "bits", "seeds", "jobs", "results", "name");
     /** Job-spec keys the grid sets for each cell (so `wrpn sweep` has no flag for them). */
-    public static final Set<String> PER_CELL_KEYS = Set.of("width", "wbits", "abits", "seed", "resume", "checkpoint_dir");
+    public static final Set<String> PER_CELL_KEYS = Set.of("width", "wbits", "abits", "seed", "resume", "checkpoint_dir", "overwrite");
     private static final String SCHEMA_KEY = "$schema";
 
     public SweepSpec {

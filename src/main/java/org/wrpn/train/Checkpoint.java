@@ -126,6 +126,7 @@ public final class Checkpoint {
         o.put("limit_train", c.limitTrain());
         o.put("limit_test", c.limitTest());
         o.put("device", c.device().flag());
+        o.put("keep_checkpoints", c.keepCheckpoints());
         return o;
     }
 
@@ -136,7 +137,8 @@ public final class Checkpoint {
                 .momentum(num(o, "momentum")).weightDecay(num(o, "weight_decay")).schedule(LrSchedule.Kind.parse(text(o, "schedule")))
                 .warmupEpochs(num(o, "warmup")).seed((long) num(o, "seed")).out(Path.of(text(o, "out")))
                 .checkpointEvery((int) num(o, "checkpoint_every")).limitTrain((int) num(o, "limit_train"))
-                .limitTest((int) num(o, "limit_test")).device(Device.parse(text(o, "device"))).build();
+                .limitTest((int) num(o, "limit_test")).device(Device.parse(text(o, "device")))
+                .keepCheckpoints(o.path("keep_checkpoints").asInt(TrainConfig.DEFAULT_KEEP_CHECKPOINTS)).build();
     }
 
     private static String text(JsonNode o, String key) {

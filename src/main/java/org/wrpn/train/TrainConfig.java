@@ -20,6 +20,7 @@ import org.wrpn.quant.Quantizer;
  * @param layerBits per-layer overrides in the flag's form, "conv2=8/4,..." ("" for none)
  * @param limitTrain use only the first N training images (0 = all); for tests and quick runs
  * @param checkpointEvery also checkpoint every N steps within an epoch (0 = only at epoch ends)
+ * @param keepCheckpoints keep the newest N checkpoints, deleting older ones once a newer one is durable (0 = all)
  */
 public record TrainConfig(
         String model,
@@ -41,9 +42,11 @@ public record TrainConfig(
         int checkpointEvery,
         int limitTrain,
         int limitTest,
-        Device device) {
+        Device device,
+        int keepCheckpoints) {
 
     public static final String DEFAULT_MODEL = "lenet";
+    public static final int DEFAULT_KEEP_CHECKPOINTS = 3;
 
     public TrainConfig {
         if (!Models.NAMES.contains(model)) {
@@ -61,6 +64,7 @@ public record TrainConfig(
         Objects.requireNonNull(schedule, "schedule");
         if (!(warmupEpochs >= 0) || warmupEpochs > epochs) throw new BadInputException("--warmup must be between 0 and --epochs, got " + warmupEpochs);
         if (checkpointEvery < 0) throw new BadInputException("--checkpoint-every must be >= 0, got " + checkpointEvery);
+        if (keepCheckpoints < 0) throw new BadInputException("--keep-checkpoints must be >= 0 (0 keeps all), got " + keepCheckpoints);
         if (limitTrain < 0 || limitTest < 0) throw new BadInputException("--limit-train/--limit-test must be >= 0");
         Objects.requireNonNull(device, "device");
         layerBits = layerBits == null ? "" : layerBits;
@@ -96,7 +100,7 @@ public record TrainConfig(
         return new Builder().model(model).widthMultiplier(widthMultiplier).weightBits(weightBits).activationBits(activationBits)
                 .layerBits(layerBits).save(save).data(data).batch(batch).epochs(epochs).lr(lr).momentum(momentum)
                 .weightDecay(weightDecay).schedule(schedule).warmupEpochs(warmupEpochs).seed(seed).out(out)
-                .checkpointEvery(checkpointEvery).limitTrain(limitTrain).limitTest(limitTest).device(device);
+                .checkpointEvery(checkpointEvery).limitTrain(limitTrain).limitTest(limitTest).device(device).keepCheckpoints(keepCheckpoints);
     }
 
     /** Sets any of the components; {@link #build()} validates them together. */
@@ -121,6 +125,7 @@ public record TrainConfig(
         private int limitTrain;
         private int limitTest;
         private Device device = Device.AUTO;
+        private int keepCheckpoints = DEFAULT_KEEP_CHECKPOINTS;
 
         private Builder() {}
 
@@ -144,10 +149,12 @@ public record TrainConfig(
         public Builder limitTrain(int v) { limitTrain = v; return this; }
         public Builder limitTest(int v) { limitTest = v; return this; }
         public Builder device(Device v) { device = v; return this; }
+        public Builder keepCheckpoints(int v) { keepCheckpoints = v; return this; }
 
         public TrainConfig build() {
             return new TrainConfig(model, widthMultiplier, weightBits, activationBits, layerBits, save, data, batch, epochs, lr,
-                    momentum, weightDecay, schedule, warmupEpochs, seed, out, checkpointEvery, limitTrain, limitTest, device);
+                    momentum, weightDecay, schedule, warmupEpochs, seed, out, checkpointEvery, limitTrain, limitTest, device,
+                    keepCheckpoints);
         }
     }
 }

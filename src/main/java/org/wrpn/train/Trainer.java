@@ -1,7 +1,8 @@
 package org.wrpn.train;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -83,6 +84,9 @@ public final class Trainer implements AutoCloseable {
     private Listener listener = new Listener() {};
     private BatchHook batchHook;
     private Path checkpointDir;
+    private RunFiles.Previous replacing;
+    private Path resumedFrom;
+    private Path kept;
 
     public Trainer(TrainConfig config, Backend backend, DataSplit split) {
         this(config, backend, split, null);
@@ -135,6 +139,12 @@ public final class Trainer implements AutoCloseable {
         return this;
     }
 
+    /** Overwrite another run's files: deleted, and its metrics replaced, once this run's first checkpoint is durable. */
+    public Trainer replacing(RunFiles.Previous old) {
+        replacing = old;
+        return this;
+    }
+
     /**
      * Ask the run to stop after the current step (it writes a checkpoint first). A request during the
      * last step of an epoch lets the epoch end, evaluate and checkpoint as usual, then stops.
@@ -163,6 +173,8 @@ public final class Trainer implements AutoCloseable {
         int startEpoch = 0;
         int startStep = 0;
         long globalStep = 0;
+        resumedFrom = resume == null ? null : resume.sidecar();
+        kept = resumedFrom;
         if (resume != null) {
             Checkpoint.apply(resume, net, true);
             startEpoch = resume.progress().epoch();
@@ -188,7 +200,8 @@ public final class Trainer implements AutoCloseable {
         boolean memoryLogged = false;
         stoppedEarly = false;
         listener.started(new Checkpoint.Progress(startEpoch, startStep, globalStep), totalSteps, batchesPerEpoch);
-        try (MetricsLog metrics = new MetricsLog(out.resolve("metrics.jsonl"))) {
+        try (MetricsLog metrics = new MetricsLog(out.resolve(replacing != null ? RunFiles.PENDING_METRICS : RunFiles.METRICS),
+                replacing != null)) {
             for (int epoch = startEpoch; epoch < config.epochs(); epoch++) {
                 if (stopRequested && epoch > startEpoch) { // the previous epoch's checkpoint is the resume point
                     LOG.info("stopped after epoch {}; checkpoint {}", epoch, lastCheckpoint);
@@ -239,7 +252,7 @@ public final class Trainer implements AutoCloseable {
                         bar.update(step + 1 - firstStep, seen / seconds, "img", lossSum / seen, correct / (double) seen);
                         if (globalStep % METRICS_EVERY == 0) {
                             metrics.write(record("step", epoch + 1, globalStep, Map.of("loss", r.meanLoss(), "accuracy",
-                                    r.correct() / (double) r.count(), "lr", lr, "images_per_second", seen / seconds)));
+                                    r.correct() / (double) r.count(), "lr", lr, "images_per_second", seen / seconds)), kept);
                         }
                         boolean lastStep = step + 1 == batchesPerEpoch;
                         boolean periodic = config.checkpointEvery() > 0 && globalStep % config.checkpointEvery() == 0 && !lastStep;
@@ -274,7 +287,7 @@ public final class Trainer implements AutoCloseable {
                 m.put("test_accuracy", eval.accuracy());
                 m.put("seconds", seconds);
                 m.put("images_per_second", seen / seconds);
-                metrics.write(record("epoch", epoch + 1, globalStep, m));
+                metrics.write(record("epoch", epoch + 1, globalStep, m), kept);
                 listener.epochEnded(er, globalStep);
                 Checkpoint.Progress at = new Checkpoint.Progress(epoch + 1, 0, globalStep);
                 lastCheckpoint = save(ckptDir, at, m);
@@ -349,11 +362,26 @@ public final class Trainer implements AutoCloseable {
                         + progress.globalStep() + "; the checkpoint was not written", layerOf(p.name()), progress.globalStep());
             }
         }
+        Path sidecar;
         try {
-            return Checkpoint.save(dir, net, config, progress, norm, metrics);
+            // A vanished run directory is an error, not something to recreate behind the lock's back.
+            if (!Files.isDirectory(config.out())) throw new NoSuchFileException(config.out().toString());
+            sidecar = Checkpoint.save(dir, net, config, progress, norm, metrics);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write checkpoint to " + dir + ": " + e.getMessage(), e);
+            throw StorageException.of("cannot write checkpoint to " + dir, dir, e, kept);
         }
+        kept = sidecar;
+        try { // only now, with the new checkpoint durable, may older files go
+            if (replacing != null) {
+                RunFiles.retire(replacing, sidecar, config.out().resolve(RunFiles.PENDING_METRICS), config.out());
+                LOG.info("overwrote the previous run: deleted {}", replacing.describe());
+                replacing = null;
+            }
+            RunFiles.prune(dir, config.keepCheckpoints(), resumedFrom);
+        } catch (IOException e) {
+            throw StorageException.of("cannot delete older checkpoints in " + dir, dir, e, sidecar);
+        }
+        return sidecar;
     }
 
     private static Map<String, Object> record(String type, int epoch, long step, Map<String, Object> values) {

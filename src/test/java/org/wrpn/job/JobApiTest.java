@@ -24,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.wrpn.backend.Device;
 import org.wrpn.nn.SaveChoice;
 import org.wrpn.plan.MemoryPlanner;
+import org.wrpn.train.Checkpoint;
 import org.wrpn.train.LrSchedule;
 import org.wrpn.train.NumericalFailureException;
 import org.wrpn.train.TrainConfig;
@@ -200,8 +201,12 @@ class JobApiTest {
         JobResult r = Jobs.start(JobSpec.of(other), null).awaitCompletion();
         assertEquals(ExitCode.BAD_INPUT, r.exitCode());
         assertTrue(r.message().contains("belongs to another run (batch is 32 there and 64 here)"), r.message());
-        JobResult fresh = Jobs.start(JobSpec.of(other).withResume(JobSpec.RESUME_NEVER), null).awaitCompletion();
+        JobResult never = Jobs.start(JobSpec.of(other).withResume(JobSpec.RESUME_NEVER), null).awaitCompletion();
+        assertEquals(ExitCode.BAD_INPUT, never.exitCode(), "a fresh run never writes over another run");
+        assertTrue(never.message().contains("--overwrite"), never.message());
+        JobResult fresh = Jobs.start(JobSpec.of(other).withOverwrite(true), null).awaitCompletion();
         assertEquals(JobState.COMPLETED, fresh.state(), fresh.message());
+        assertEquals(64, Checkpoint.load(Checkpoint.newestIn(c.out())).config().batch(), "the new run replaced the old one");
     }
 
     @Test

@@ -124,7 +124,8 @@ class ProcessFaultTest {
         JobTestSupport.assertFinite(before);
     }
 
-    private static void awaitEvent(Process p, Path status, String event, int seconds) throws Exception {
+    /** Waits until the child has written event to its status file. */
+    static void awaitEvent(Process p, Path status, String event, int seconds) throws Exception {
         long deadline = System.nanoTime() + seconds * 1_000_000_000L;
         while (System.nanoTime() < deadline) {
             if (JobTestSupport.eventNames(JobTestSupport.statusLines(status)).contains(event)) return;

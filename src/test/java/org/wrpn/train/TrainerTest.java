@@ -91,7 +91,7 @@ class TrainerTest {
     @Test
     void resumingMidEpochEndsWithTheSameWeights(@TempDir Path dir) throws IOException {
         // 10 steps per epoch, 2 epochs, a checkpoint every 3 steps: global step 12 is mid-way through epoch 2.
-        TrainConfig full = config(dir.resolve("full"), 4, 4, 1, 2, 640, 3);
+        TrainConfig full = config(dir.resolve("full"), 4, 4, 1, 2, 640, 3).toBuilder().keepCheckpoints(0).build(); // keep all
         List<float[]> uninterrupted;
         try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(full, b, fashion).quiet()) {
             t.run();
