@@ -171,6 +171,24 @@ class CliBadInputTest {
         assertBadInput(run("eval", "--checkpoint", out.toString() + "/checkpoints", "--data", small.toString()), "no checkpoint");
     }
 
+    @Test
+    void resumingACheckpointWithOtherSettingsIsRefusedLikeAuto(@TempDir Path dir) throws IOException {
+        writeIdx(dir, 64, 16, 12);
+        Path run = dir.resolve("run");
+        assertEquals(0, run("train", "--data", dir.toString(), "--batch", "16", "--width", "0.5", "--no-progress", "--out",
+                run.toString()).code());
+        Path other = dir.resolve("other");
+        for (String resume : new String[] {run.resolve("checkpoints").toString(), "auto"}) {
+            Outcome o = run("train", "--resume", resume, "--epochs", "2", "--model", "resnet20", "--no-progress", "--out",
+                    resume.equals("auto") ? run.toString() : other.toString(), "--data", dir.toString(), "--batch", "16", "--width", "0.5");
+            assertBadInput(o, "belongs to another run (model is \"lenet\" there and \"resnet20\" here, epochs is 1 there and 2 here)");
+        }
+        assertFalse(Files.exists(other), "a refused resume writes nothing");
+        // flags left out are the checkpoint's: it continues (here: nothing left) into the --out given
+        assertEquals(0, run("train", "--resume", run.resolve("checkpoints").toString(), "--no-progress", "--out", other.toString())
+                .code());
+    }
+
     /** Writes a tiny IDX data set (train and t10k) of size x size images. */
     static void writeIdx(Path dir, int train, int test, int size) throws IOException {
         java.util.Random r = new java.util.Random(1);
