@@ -70,7 +70,7 @@ public final class MemoryBench {
     }
 
     static int[] inputFor(String model) {
-        return model.equals("lenet") ? new int[] {1, 28, 28} : new int[] {3, 32, 32};
+        return Models.naturalInput(model);
     }
 
     public static Row measure(String model, double width, int wbits, int abits, SavePolicy policy, int batch, int repeats) {

@@ -91,6 +91,27 @@ class CliBadInputTest {
     }
 
     @Test
+    void planTakesTheModelsOwnImageShapeAndSaysWhenNothingFits() {
+        java.io.ByteArrayOutputStream bo = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.out;
+        System.setOut(new java.io.PrintStream(bo, true));
+        Outcome none;
+        try {
+            assertEquals(0, run("plan", "--model", "resnet20", "--json").code());
+            assertEquals(0, run("plan", "--model", "lenet", "--json").code());
+            none = run("plan", "--model", "resnet20", "--budget", "1M");
+        } finally {
+            System.setOut(old);
+        }
+        String out = bo.toString();
+        assertTrue(out.contains("\"input\":\"3x32x32\"") && out.contains("\"input\":\"1x28x28\""), out);
+        assertEquals(3, none.code(), none.err());
+        assertTrue(none.err().strip().startsWith("error: out of memory: nothing fits within 1.00 MiB")
+                && !none.err().strip().contains("\n"), none.err());
+        assertFalse(out.contains("largest batch within"), out);
+    }
+
+    @Test
     void missingDataFilesNameWhatIsMissing(@TempDir Path dir) {
         assertBadInput(run("train", "--data", dir.toString(), "--out", dir.resolve("o").toString()), "train-images");
     }

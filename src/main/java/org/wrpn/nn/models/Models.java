@@ -50,6 +50,11 @@ public final class Models {
         };
     }
 
+    /** The shape (channels, height, width) of the data a model is made for: Fashion-MNIST for lenet, CIFAR-10 for the ResNets. */
+    public static int[] naturalInput(String model) {
+        return model.equals("lenet") ? new int[] {1, 28, 28} : new int[] {3, 32, 32};
+    }
+
     static int scaled(int base, double widthMultiplier) {
         return Math.max(1, (int) Math.round(base * widthMultiplier));
     }
