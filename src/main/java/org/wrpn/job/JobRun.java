@@ -99,7 +99,7 @@ final class JobRun {
         Checkpoint.Loaded resume = resumePoint();
         TrainConfig config = spec.config();
         if (resume != null && !isAutoOrNever(spec.resume())) {
-            checkSameRun(resume, "leave those settings out to continue it with its own, or start a new run without resuming");
+            checkSameRun(resume); // an explicit checkpoint continues its own run: the settings given must be its
         }
         if (resume != null) {
             Path sidecar = resume.sidecar();
@@ -146,17 +146,17 @@ final class JobRun {
         Path newest = Checkpoint.newestIn(dir); // skips damaged checkpoints
         if (newest == null) return null;
         Checkpoint.Loaded l = Checkpoint.load(newest);
-        checkSameRun(l, "use another out or checkpoint_dir, or resume \"never\" to start over");
+        checkSameRun(l);
         LOG.info("resuming automatically from {}", newest);
         return l;
     }
 
-    /** Refuses to resume a checkpoint of another run: its weights would not be this spec's. */
-    private void checkSameRun(Checkpoint.Loaded l, String hint) {
+    /** Refuses to resume (auto or explicitly) a checkpoint of another run: its weights would not be this spec's. */
+    private void checkSameRun(Checkpoint.Loaded l) {
         List<String> diffs = JobSpec.sameRunDifferences(l.config(), spec.config());
         if (!diffs.isEmpty()) {
             throw new BadInputException("checkpoint " + l.sidecar() + " belongs to another run (" + String.join(", ", diffs)
-                    + "); " + hint);
+                    + "); use another out or checkpoint_dir, or resume \"never\" to start over");
         }
     }
 
