@@ -51,7 +51,6 @@ public final class MemoryBench {
         int total = models.size() * widths.length * bits.length * 2;
         ProgressBar bar = new ProgressBar(System.err, "memory bench", total);
         if (!progress) bar.disabled();
-        long t0 = System.nanoTime();
         int done = 0;
         for (String model : models) {
             for (double width : widths) {
@@ -60,8 +59,7 @@ public final class MemoryBench {
                         int w = a; // weights at the activation width (w1/a1 .. fp32)
                         rows.add(measure(model, width, w, a, policy, batch, repeats));
                         done++;
-                        double s = (System.nanoTime() - t0) / 1e9;
-                        bar.update(done, done / s, "cfg", 0, 0);
+                        bar.update(done);
                     }
                 }
             }
@@ -70,7 +68,7 @@ public final class MemoryBench {
     }
 
     static int[] inputFor(String model) {
-        return model.equals("lenet") ? new int[] {1, 28, 28} : new int[] {3, 32, 32};
+        return Models.naturalInput(model);
     }
 
     public static Row measure(String model, double width, int wbits, int abits, SavePolicy policy, int batch, int repeats) {

@@ -63,7 +63,6 @@ public final class TrainBench {
         List<Case> cs = cases(cfg);
         ProgressBar bar = new ProgressBar(System.err, "train", cs.size());
         if (!progress) bar.disabled();
-        long t0 = System.nanoTime();
         int done = 0;
         int skipped = 0;
         for (Case c : cs) {
@@ -71,7 +70,7 @@ public final class TrainBench {
             if (late) skipped++;
             table.rows.add(measure(backends, c, cfg, late));
             done++;
-            bar.update(done, done / ((System.nanoTime() - t0) / 1e9), "cfg", 0, 0);
+            bar.update(done);
         }
         if (skipped > 0) table.notes.add(skipped + " configurations were not run (time budget): planned figures only");
     }

@@ -9,7 +9,6 @@ import org.wrpn.data.DataSource;
 import org.wrpn.data.DataSplit;
 import org.wrpn.data.Dataset;
 import org.wrpn.nn.Network;
-import org.wrpn.nn.models.Models;
 import org.wrpn.train.Checkpoint;
 import org.wrpn.train.Evaluator;
 import org.wrpn.train.TrainConfig;
@@ -39,8 +38,7 @@ public final class EvalCommand implements Callable<Integer> {
         Dataset test = split.test();
         TrainConfig config = ckpt.config();
         try (Backend backend = BackendSelector.select(device);
-                Network net = Models.build(config.model(), config.widthMultiplier(), config.precisionPolicy(), ckpt.height(),
-                        ckpt.imageWidth(), ckpt.channels(), ckpt.classes())) {
+                Network net = ckpt.network()) { // from the sidecar's architecture when it has one
             net.initialize(backend, config.savePolicy(), config.seed());
             Checkpoint.apply(ckpt, net, false);
             Evaluator.Result r = Evaluator.evaluate(net, test, ckpt.normalization(), Math.min(batch, test.count()));

@@ -3,6 +3,7 @@ package org.wrpn.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 import org.wrpn.backend.BackendSelector;
 import org.wrpn.backend.GpuDevice;
@@ -39,6 +40,8 @@ public final class InfoCommand implements Callable<Integer> {
         if (json) {
             System.out.println(new ObjectMapper().writeValueAsString(m));
         } else {
+            // cuda_reason is usually auto's reason itself: say it once
+            if (Objects.equals(m.get("cuda_reason"), m.get("reason"))) m.remove("cuda_reason");
             m.forEach((k, v) -> System.out.println(k + ": " + v));
         }
         return Main.EXIT_OK;

@@ -23,6 +23,7 @@ import picocli.CommandLine.IModelTransformer;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 @Command(name = "plan", mixinStandardHelpOptions = true, modelTransformer = PlanCommand.Settings.class,
         description = "Memory one training step needs (from the memory ledger), and the largest batch for a budget.")
@@ -31,11 +32,15 @@ public final class PlanCommand implements Callable<Integer> {
     @Mixin
     TrainingOptions settings;
 
-    @Option(names = "--input", paramLabel = "CxHxW", description = "image shape (default: ${DEFAULT-VALUE})")
-    String input = "1x28x28";
+    @Option(names = "--input", paramLabel = "CxHxW",
+            description = "image shape (default: the model's data: 1x28x28 for lenet, 3x32x32 for the ResNets)")
+    String input;
 
-    @Option(names = "--classes", description = "(default: ${DEFAULT-VALUE})")
+    @Option(names = "--classes", description = "classes, the last layer's outputs (default: ${DEFAULT-VALUE})")
     int classes = 10;
+
+    @Spec
+    CommandSpec command;
 
     @Option(names = "--budget", paramLabel = "BYTES", description = "memory budget, e.g. 8G, 512M or 1000000: also report the largest batch that fits")
     String budget;
@@ -65,7 +70,8 @@ public final class PlanCommand implements Callable<Integer> {
         }
         PrecisionPolicy precision = new PrecisionPolicy(s.wbits, s.abits, PrecisionPolicy.parseOverrides(s.layerBits));
         SavePolicy policy = SaveChoice.parse(s.save).resolve(precision);
-        int[] chw = PlanRequest.parseInput(input);
+        int[] chw = input == null ? Models.naturalInput(s.model) : PlanRequest.parseInput(input);
+        String shape = chw[0] + "x" + chw[1] + "x" + chw[2];
         PlanRequest req = new PlanRequest(s.model, s.widthMultiplier, precision, policy, s.batch, chw[0], chw[1], chw[2], classes,
                 PlanRequest.parseDevice(s.device));
         MemoryPlan p = MemoryPlanner.plan(req);
@@ -79,7 +85,7 @@ public final class PlanCommand implements Callable<Integer> {
         m.put("abits", s.abits);
         m.put("save", policy.flag());
         m.put("batch", s.batch);
-        m.put("input", input);
+        m.put("input", shape);
         m.put("device", req.device().flag());
         m.put("quantized_weights_bytes", p.quantizedWeights());
         m.put("master_weights_bytes", p.masterWeights());
@@ -97,10 +103,10 @@ public final class PlanCommand implements Callable<Integer> {
         if (json) {
             if (details) m.put("saved", p.saved());
             System.out.println(new ObjectMapper().writeValueAsString(m));
-            return Main.EXIT_OK;
+            return nothingFits(largest, budgetBytes, req);
         }
         System.out.printf(Locale.ROOT, "%s width %s w%d/a%d, save %s, batch %d, input %s (%s workspace rules)%n", s.model,
-                s.widthMultiplier, s.wbits, s.abits, policy.flag(), s.batch, input, req.device().flag());
+                s.widthMultiplier, s.wbits, s.abits, policy.flag(), s.batch, shape, req.device().flag());
         row("weights (quantized copies)", p.quantizedWeights());
         row("master weights + BN state", p.masterWeights());
         row("gradients", p.gradients());
@@ -110,7 +116,7 @@ public final class PlanCommand implements Callable<Integer> {
         row("peak transient", p.peakTransient());
         row("  of which op workspace", p.peakWorkspace());
         row("total (high-water mark)", p.total());
-        if (budgetBytes != null) {
+        if (budgetBytes != null && largest > 0) {
             System.out.printf(Locale.ROOT, "largest batch within %s: %d%n", Bytes.format(budgetBytes), largest);
         }
         if (details) {
@@ -120,7 +126,16 @@ public final class PlanCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "  %-28s %-16s %-10s %12d%n", e.owner(), e.tensor(), e.format(), e.bytes());
             }
         }
-        return Main.EXIT_OK;
+        return nothingFits(largest, budgetBytes, req);
+    }
+
+    /** Exit 3, as for out of memory, when not even a batch of 1 fits the budget. */
+    private int nothingFits(Integer largest, Long budgetBytes, PlanRequest req) {
+        if (largest == null || largest > 0) return Main.EXIT_OK;
+        long one = MemoryPlanner.plan(req.withBatch(1)).total();
+        command.commandLine().getErr().printf(Locale.ROOT, "error: out of memory: nothing fits within %s: a batch of 1 needs %s;"
+                + " lower --width or the bits, or raise --budget%n", Bytes.format(budgetBytes), Bytes.format(one));
+        return Main.EXIT_OUT_OF_MEMORY;
     }
 
     private static void row(String label, long bytes) {

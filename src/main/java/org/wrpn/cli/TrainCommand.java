@@ -1,7 +1,9 @@
 package org.wrpn.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.wrpn.BadInputException;
 import org.wrpn.data.DataSplit;
@@ -57,8 +59,18 @@ public final class TrainCommand implements Callable<Integer> {
         try {
             if (!status.equals("text") && !status.equals("json")) throw new BadInputException("--status must be text or json; got " + status);
             JsonNode document = specFile == null ? null : JobSpec.readTree(specFile);
+            String source = specFile == null ? null : specFile.toString();
+            ObjectNode flags = settings.specKeys(specFile == null && !resumesAPath());
+            if (specFile == null && resumesAPath()) {
+                // --resume CKPT continues that run: unset settings are the checkpoint's; set ones must agree (JobRun checks)
+                Checkpoint.Loaded from = Checkpoint.load(Checkpoint.resolve(Path.of(settings.resume)));
+                ObjectNode run = JobSpec.of(from.config()).toJson();
+                run.remove(List.of("out", "resume"));
+                document = run;
+                source = "checkpoint " + from.sidecar();
+            }
             // Without --spec every setting counts (resume: never, as before specs existed); with it, only the flags given.
-            job = JobSpec.fromJson(document, specFile == null ? null : specFile.toString(), settings.specKeys(specFile == null));
+            job = JobSpec.fromJson(document, source, flags);
         } catch (BadInputException e) {
             JobProcess.refused(options, System.out, e);
             throw e;
@@ -68,6 +80,10 @@ public final class TrainCommand implements Callable<Integer> {
             return Main.EXIT_OK;
         }
         return JobProcess.run(job, options, System.out, command.commandLine().getErr());
+    }
+
+    private boolean resumesAPath() {
+        return settings.resume != null && !settings.resume.equals(JobSpec.RESUME_AUTO) && !settings.resume.equals(JobSpec.RESUME_NEVER);
     }
 
     static void checkInput(Checkpoint.Loaded ckpt, DataSplit split) {

@@ -39,10 +39,17 @@ final class DataFile implements Closeable {
             int b1 = raw.read();
             raw.reset();
             gzip = b0 == 0x1f && b1 == 0x8b;
+            if (!gzip && path.getFileName().toString().endsWith(".gz")) {
+                throw bad(path, String.format("named .gz but not gzip data (starts with %s, gzip starts with 1f 8b)",
+                        b0 < 0 ? "nothing: empty file" : b1 < 0 ? String.format("%02x", b0) : String.format("%02x %02x", b0, b1)));
+            }
             return new DataFile(path, gzip, gzip ? new GZIPInputStream(raw, BUFFER) : raw);
         } catch (IOException e) {
             closeQuietly(raw);
             throw failure(path, gzip, e);
+        } catch (BadInputException e) {
+            closeQuietly(raw);
+            throw e;
         }
     }
 

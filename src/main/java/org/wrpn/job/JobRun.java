@@ -115,7 +115,7 @@ final class JobRun {
         Checkpoint.Loaded resume = resumePoint();
         TrainConfig config = spec.config();
         if (resume != null && !isAutoOrNever(spec.resume())) {
-            config = resume.config().toBuilder().out(config.out()).build(); // an explicit checkpoint continues its own run
+            checkSameRun(resume); // an explicit checkpoint continues its own run: the settings given must be its
         }
         if (resume != null) {
             Path sidecar = resume.sidecar();
@@ -184,7 +184,7 @@ final class JobRun {
         return l;
     }
 
-    /** Refuses to auto-resume a checkpoint of another run: its weights would not be this spec's. */
+    /** Refuses to resume (auto or explicitly) a checkpoint of another run: its weights would not be this spec's. */
     private void checkSameRun(Checkpoint.Loaded l) {
         List<String> diffs = JobSpec.sameRunDifferences(l.config(), spec.config());
         if (!diffs.isEmpty()) {

@@ -15,6 +15,7 @@ public final class BatchNorm2d extends Layer {
     public static final float EPS = 1e-5f;
     public static final float MOMENTUM = 0.1f;
     private final int channels;
+    private final float eps;
     private Parameter gamma;
     private Parameter beta;
     private Parameter runningMean;
@@ -26,8 +27,21 @@ public final class BatchNorm2d extends Layer {
     private Tensor recomputedInput;
 
     public BatchNorm2d(String name, int channels) {
+        this(name, channels, EPS);
+    }
+
+    public BatchNorm2d(String name, int channels, float eps) {
         super(name);
         this.channels = channels;
+        this.eps = eps;
+    }
+
+    public int channels() {
+        return channels;
+    }
+
+    public float eps() {
+        return eps;
     }
 
     @Override
@@ -64,12 +78,12 @@ public final class BatchNorm2d extends Layer {
             saveMean = ctx.state(name + ".mean", DType.F32, Shape.of(channels));
             saveInvStd = ctx.state(name + ".invstd", DType.F32, Shape.of(channels));
             ctx.backend().batchNormTrain(x.tensor(), gamma.value(), beta.value(), y.tensor(), saveMean, saveInvStd,
-                    runningMean.value(), runningVar.value(), MOMENTUM, EPS);
+                    runningMean.value(), runningVar.value(), MOMENTUM, eps);
             if (recomputesInput()) x.release();
             else savedInput = x;
         } else {
             ctx.backend().batchNormInference(x.tensor(), gamma.value(), beta.value(), runningMean.value(),
-                    runningVar.value(), EPS, y.tensor());
+                    runningVar.value(), eps, y.tensor());
             x.release();
         }
         return y;

@@ -42,6 +42,26 @@ public final class Conv2d extends Layer {
         return weightBits;
     }
 
+    public int inChannels() {
+        return cin;
+    }
+
+    public int outChannels() {
+        return cout;
+    }
+
+    public int kernel() {
+        return kernel;
+    }
+
+    public int stride() {
+        return stride;
+    }
+
+    public int padding() {
+        return pad;
+    }
+
     @Override
     public Shape outputShape(Shape in) {
         ConvGeometry g = geometryFor(in);

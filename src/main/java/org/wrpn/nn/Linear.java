@@ -37,6 +37,18 @@ public final class Linear extends Layer {
         return weightBits;
     }
 
+    public int inFeatures() {
+        return in;
+    }
+
+    public int outFeatures() {
+        return out;
+    }
+
+    public boolean hasBias() {
+        return bias;
+    }
+
     @Override
     public Shape outputShape(Shape shape) {
         if (shape.elements() / shape.dim(0) != in) {

@@ -27,6 +27,18 @@ public final class MaxPool2d extends Layer {
         this.pad = pad;
     }
 
+    public int window() {
+        return window;
+    }
+
+    public int stride() {
+        return stride;
+    }
+
+    public int padding() {
+        return pad;
+    }
+
     private PoolGeometry geometryFor(Shape in) {
         if (in.rank() != 4) throw new IllegalArgumentException(name + " expects (N,H,W,C) input, got " + in);
         return new PoolGeometry(in.dim(0), in.dim(1), in.dim(2), in.dim(3), window, stride, pad);

@@ -24,6 +24,19 @@ public final class ResidualBlock extends Layer {
         this.activation = activation;
     }
 
+    public Sequential branch() {
+        return branch;
+    }
+
+    /** The projection, or null for the identity. */
+    public Sequential shortcut() {
+        return shortcut;
+    }
+
+    public Activation activation() {
+        return activation;
+    }
+
     @Override
     public Shape outputShape(Shape in) {
         Shape b = branch.outputShape(in);

@@ -242,7 +242,23 @@ public final class SweepReport {
     private Map<String, Object> settings() {
         Map<String, Object> s = new LinkedHashMap<>();
         JSON.convertValue(spec.toJson(), Map.class).forEach((k, v) -> s.put(String.valueOf(k), v));
+        for (String key : List.of("out", "results", "data")) {
+            if (s.get(key) instanceof String p) s.put(key, portable(Path.of(p), !key.equals("data")));
+        }
         return s;
+    }
+
+    /**
+     * A path as committed result files record it: relative to the working directory (the repository
+     * when run as ./wrpn from it), not this machine's absolute path; a data directory outside it
+     * (a system location such as /usr/share/datasets) stays as it is.
+     */
+    static String portable(Path p, boolean evenOutside) {
+        Path cwd = Path.of("").toAbsolutePath();
+        Path abs = p.toAbsolutePath().normalize();
+        if (!abs.startsWith(cwd) && !evenOutside) return p.toString();
+        String r = cwd.relativize(abs).toString();
+        return r.isEmpty() ? "." : r;
     }
 
     /**

@@ -24,13 +24,16 @@ import org.wrpn.BadInputException;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.Device;
 import org.wrpn.data.Normalization;
+import org.wrpn.nn.Architecture;
 import org.wrpn.nn.Network;
 import org.wrpn.nn.Parameter;
 import org.wrpn.nn.SaveChoice;
+import org.wrpn.nn.models.Models;
 
 /**
  * A checkpoint: weights, BN statistics and momentum buffers in a safetensors file, plus a JSON sidecar
- * with the config, progress, normalization and the weights file's SHA-256. The weights are written
+ * with the config, progress, normalization, the network's architecture ({@link Architecture}, also in
+ * the safetensors metadata) and the weights file's SHA-256. The weights are written
  * first, the sidecar last (each atomically), so a crash at any point leaves the previous checkpoint
  * whole; loading starts from the sidecar and refuses a weights file whose hash does not match.
  */
@@ -45,7 +48,14 @@ public final class Checkpoint {
 
     /** A loaded sidecar, weights not yet applied. */
     public record Loaded(Path sidecar, Path weights, TrainConfig config, Progress progress, Normalization normalization,
-            int height, int imageWidth, int channels, int classes, Map<String, Object> metrics, Safetensors.Contents contents) {}
+            int height, int imageWidth, int channels, int classes, Map<String, Object> metrics, Safetensors.Contents contents,
+            JsonNode architecture) {
+        /** The network this checkpoint holds: from its architecture, or (older sidecars) from its config. */
+        public Network network() {
+            return architecture != null ? Architecture.build(architecture)
+                    : Models.build(config.model(), config.widthMultiplier(), config.precisionPolicy(), height, imageWidth, channels, classes);
+        }
+    }
 
     private Checkpoint() {}
 
@@ -76,6 +86,8 @@ public final class Checkpoint {
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", FORMAT);
         meta.put("model", config.model());
+        ObjectNode architecture = Architecture.describe(net, norm.mean(), norm.std());
+        meta.put("architecture", JSON.writeValueAsString(architecture));
         Safetensors.write(weights, tensors, meta);
 
         ObjectNode root = JSON.createObjectNode();
@@ -99,6 +111,7 @@ public final class Checkpoint {
         prog.put("step_in_epoch", progress.stepInEpoch());
         prog.put("global_step", progress.globalStep());
         root.set("metrics", JSON.valueToTree(metrics));
+        root.set("architecture", architecture);
         AtomicFiles.writeString(sidecar, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root));
         return sidecar;
     }
@@ -237,9 +250,17 @@ public final class Checkpoint {
             Progress progress = new Progress(prog.get("epoch").asInt(), prog.get("step_in_epoch").asInt(), prog.get("global_step").asLong());
             @SuppressWarnings("unchecked")
             Map<String, Object> metrics = JSON.convertValue(root.path("metrics"), Map.class);
+            JsonNode architecture = root.get("architecture"); // absent in sidecars written before it existed
+            if (architecture != null) {
+                try {
+                    Architecture.validate(architecture);
+                } catch (BadInputException e) {
+                    throw new BadInputException("checkpoint " + sidecar + ": " + e.getMessage());
+                }
+            }
             return new Loaded(sidecar, weights, config, progress, new Normalization(mean, std), in.get("height").asInt(),
                     in.get("width").asInt(), in.get("channels").asInt(), in.get("classes").asInt(),
-                    metrics == null ? Map.of() : metrics, contents);
+                    metrics == null ? Map.of() : metrics, contents, architecture);
         } catch (BadInputException e) {
             throw e;
         } catch (IOException | RuntimeException e) {

@@ -32,6 +32,15 @@ public final class ProgressBar {
 
     /** done items of total, with items per second measured in `unit`s (e.g. img). */
     public void update(long done, double unitsPerSecond, String unit, double loss, double accuracy) {
+        draw(done, String.format(Locale.ROOT, " %.0f %s/s loss %.4f acc %.4f", unitsPerSecond, unit, loss, accuracy));
+    }
+
+    /** done items of total, for work without a rate, loss or accuracy worth showing (benchmark configurations). */
+    public void update(long done) {
+        draw(done, "");
+    }
+
+    private void draw(long done, String metrics) {
         if (!enabled) return;
         long now = System.nanoTime();
         int decile = (int) (10 * done / total);
@@ -47,9 +56,8 @@ public final class ProgressBar {
         double eta = done > 0 ? elapsed * (total - done) / done : Double.NaN;
         int filled = (int) (WIDTH * done / total);
         String bar = "=".repeat(filled) + (filled < WIDTH ? ">" + " ".repeat(WIDTH - filled - 1) : "");
-        String line = String.format(Locale.ROOT, "%s [%s] %d/%d %3d%% %.0f %s/s loss %.4f acc %.4f %s %s", label, bar, done,
-                total, (int) (100 * done / total), unitsPerSecond, unit, loss, accuracy, finished ? "in" : "ETA",
-                clock(finished ? elapsed : eta));
+        String line = String.format(Locale.ROOT, "%s [%s] %d/%d %3d%%%s %s %s", label, bar, done, total, (int) (100 * done / total),
+                metrics, finished ? "in" : "ETA", clock(finished ? elapsed : eta));
         if (interactive) {
             out.print("\r" + line + (finished ? "\n" : ""));
         } else {

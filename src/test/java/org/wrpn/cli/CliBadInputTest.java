@@ -91,6 +91,27 @@ class CliBadInputTest {
     }
 
     @Test
+    void planTakesTheModelsOwnImageShapeAndSaysWhenNothingFits() {
+        java.io.ByteArrayOutputStream bo = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.out;
+        System.setOut(new java.io.PrintStream(bo, true));
+        Outcome none;
+        try {
+            assertEquals(0, run("plan", "--model", "resnet20", "--json").code());
+            assertEquals(0, run("plan", "--model", "lenet", "--json").code());
+            none = run("plan", "--model", "resnet20", "--budget", "1M");
+        } finally {
+            System.setOut(old);
+        }
+        String out = bo.toString();
+        assertTrue(out.contains("\"input\":\"3x32x32\"") && out.contains("\"input\":\"1x28x28\""), out);
+        assertEquals(3, none.code(), none.err());
+        assertTrue(none.err().strip().startsWith("error: out of memory: nothing fits within 1.00 MiB")
+                && !none.err().strip().contains("\n"), none.err());
+        assertFalse(out.contains("largest batch within"), out);
+    }
+
+    @Test
     void missingDataFilesNameWhatIsMissing(@TempDir Path dir) {
         assertBadInput(run("train", "--data", dir.toString(), "--out", dir.resolve("o").toString()), "train-images");
     }
@@ -169,6 +190,24 @@ class CliBadInputTest {
             Files.write(weights, java.util.Arrays.copyOf(b, b.length - 100));
         }
         assertBadInput(run("eval", "--checkpoint", out.toString() + "/checkpoints", "--data", small.toString()), "no checkpoint");
+    }
+
+    @Test
+    void resumingACheckpointWithOtherSettingsIsRefusedLikeAuto(@TempDir Path dir) throws IOException {
+        writeIdx(dir, 64, 16, 12);
+        Path run = dir.resolve("run");
+        assertEquals(0, run("train", "--data", dir.toString(), "--batch", "16", "--width", "0.5", "--no-progress", "--out",
+                run.toString()).code());
+        Path other = dir.resolve("other");
+        for (String resume : new String[] {run.resolve("checkpoints").toString(), "auto"}) {
+            Outcome o = run("train", "--resume", resume, "--epochs", "2", "--model", "resnet20", "--no-progress", "--out",
+                    resume.equals("auto") ? run.toString() : other.toString(), "--data", dir.toString(), "--batch", "16", "--width", "0.5");
+            assertBadInput(o, "belongs to another run (model is \"lenet\" there and \"resnet20\" here, epochs is 1 there and 2 here)");
+        }
+        assertFalse(Files.exists(other), "a refused resume writes nothing");
+        // flags left out are the checkpoint's: it continues (here: nothing left) into the --out given
+        assertEquals(0, run("train", "--resume", run.resolve("checkpoints").toString(), "--no-progress", "--out", other.toString())
+                .code());
     }
 
     /** Writes a tiny IDX data set (train and t10k) of size x size images. */

@@ -83,6 +83,14 @@ class IdxReaderTest {
     }
 
     @Test
+    void aGzNameOverDataThatIsNotGzipSaysSo() {
+        Path html = TestFiles.write(dir.resolve("train-images-idx3-ubyte.gz"), "<html>not found</html>".getBytes());
+        bad(() -> IdxReader.readImages(html), html.toString(), "named .gz but not gzip data", "starts with 3c 68");
+        Path empty = TestFiles.write(dir.resolve("lab.gz"), new byte[0]);
+        bad(() -> IdxReader.readLabels(empty), "not gzip data", "empty file");
+    }
+
+    @Test
     void truncatedHeader() {
         Path f = TestFiles.write(dir.resolve("im"), new byte[] {0, 0, 8, 3, 0, 0});
         bad(() -> IdxReader.readImages(f), "truncated header");

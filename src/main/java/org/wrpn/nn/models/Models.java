@@ -50,6 +50,11 @@ public final class Models {
         };
     }
 
+    /** The shape (channels, height, width) of the data a model is made for: Fashion-MNIST for lenet, CIFAR-10 for the ResNets. */
+    public static int[] naturalInput(String model) {
+        return model.equals("lenet") ? new int[] {1, 28, 28} : new int[] {3, 32, 32};
+    }
+
     static int scaled(int base, double widthMultiplier) {
         return Math.max(1, (int) Math.round(base * widthMultiplier));
     }
@@ -148,14 +153,21 @@ public final class Models {
         return b.finish(layers);
     }
 
-    /** Layer precisions of a built network, for logs. */
+    /**
+     * Layer precisions of a built network, for logs, kept short: the layers off the most common
+     * precision by name, then that one ("conv1=w32/a32, fc=w32/a32, 19 other layers w4/a4").
+     * The checkpoint's architecture lists every layer.
+     */
     public static String describePrecision(Network n) {
-        Map<String, LayerPrecision> m = new LinkedHashMap<>(n.layerPrecisions());
-        StringBuilder sb = new StringBuilder();
-        for (var e : m.entrySet()) {
-            if (!sb.isEmpty()) sb.append(", ");
-            sb.append(e.getKey()).append('=').append(e.getValue());
-        }
-        return sb.toString();
+        Map<LayerPrecision, Integer> count = new LinkedHashMap<>();
+        n.layerPrecisions().values().forEach(p -> count.merge(p, 1, Integer::sum));
+        LayerPrecision common = count.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+        int others = count.get(common);
+        List<String> parts = new ArrayList<>();
+        n.layerPrecisions().forEach((layer, p) -> {
+            if (!p.equals(common) || others <= 3) parts.add(layer + "=" + p);
+        });
+        if (others > 3) parts.add((parts.isEmpty() ? "all " + others + " layers " : others + " other layers ") + common);
+        return String.join(", ", parts);
     }
 }
