@@ -86,8 +86,8 @@ public final class ShapeProbe {
                         case "name" -> "shape-probe";
                         case "describe" -> "shape probe (computes nothing)";
                         case "computes" -> false;
-                        case "allocate" -> new Sized((DType) a[0], (Shape) a[1], 0);
-                        case "allocatePacked" -> new Sized(DType.PACKED, (Shape) a[0], (Integer) a[1]);
+                        case "allocate", "allocateUninitialized" -> new Sized((DType) a[0], (Shape) a[1], 0);
+                        case "allocatePacked", "allocatePackedUninitialized" -> new Sized(DType.PACKED, (Shape) a[0], (Integer) a[1]);
                         case "softmaxCrossEntropy" -> new LossResult(0, 0, ((Tensor) a[0]).shape().dim(0));
                         case "hashCode" -> System.identityHashCode(proxy);
                         case "equals" -> proxy == a[0];

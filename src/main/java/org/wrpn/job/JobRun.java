@@ -97,10 +97,15 @@ final class JobRun {
         }
     }
 
-    /** Holds the run's lock for the whole job: nothing in its directories is touched before it. */
+    /**
+     * Holds the run's lock for the whole job: nothing in its directories is touched before it. An
+     * explicit checkpoint of another run is refused first, before the run directory is even made.
+     */
     private JobResult execute() {
+        Checkpoint.Loaded explicit = isAutoOrNever(spec.resume()) ? null : resumePoint();
+        if (explicit != null) checkSameRun(explicit); // an explicit checkpoint continues its own run: the settings given must be its
         try (RunLock lock = lockRun(spec)) {
-            return executeLocked();
+            return executeLocked(explicit);
         }
     }
 
@@ -111,12 +116,9 @@ final class JobRun {
         return ckpt.startsWith(out) ? RunLock.acquire("run directory", out) : RunLock.acquire("run directory", out, ckpt);
     }
 
-    private JobResult executeLocked() {
-        Checkpoint.Loaded resume = resumePoint();
+    private JobResult executeLocked(Checkpoint.Loaded explicit) {
+        Checkpoint.Loaded resume = explicit != null ? explicit : resumePoint();
         TrainConfig config = spec.config();
-        if (resume != null && !isAutoOrNever(spec.resume())) {
-            checkSameRun(resume); // an explicit checkpoint continues its own run: the settings given must be its
-        }
         if (resume != null) {
             Path sidecar = resume.sidecar();
             update(s -> s.withCheckpoint(sidecar));
