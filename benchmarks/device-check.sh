@@ -164,8 +164,8 @@ if (( EMULATED )); then
   out="$work/out"
   rm -rf "$out"
   start=$(date +%s)
-  LD_LIBRARY_PATH="$work/driver" OUT="$out" WRPN_TRAIN_CHECK_QUICK=1 WRPN_CHECK_TIME_SCALE="$scale" bash "$BUNDLE/run.sh"
-  rc=$?
+  rc=0
+  LD_LIBRARY_PATH="$work/driver" OUT="$out" WRPN_TRAIN_CHECK_QUICK=1 WRPN_CHECK_TIME_SCALE="$scale" bash "$BUNDLE/run.sh" || rc=$?
   took=$(( $(date +%s) - start ))
   echo "device-check: emulated GPU-mode run: exit $rc after $took s of a $deadline s deadline"
   missing=""
