@@ -3,6 +3,8 @@
 //
 // Layout: channels-last, rows = N*H*W pixels (or N samples after a linear layer) by C channels.
 // Packing: none.
+// Indexing: the element-wise kernels step each thread's channel along its grid-stride loop
+// (wrpn_digits) instead of a 64-bit i % C per element.
 // Reductions: per-channel sums in double, as the CPU backend does them. Stage 1 splits the rows into
 // `chunks` contiguous ranges (the host derives the count from the row count alone) and each block
 // takes 32 channels of one range: lane = channel, warp w sums rows w, w+8, w+16, ... in order, and
@@ -125,8 +127,9 @@ extern "C" __global__ void bn_train_stats_f32(const double* __restrict__ partial
 extern "C" __global__ void bn_apply_f32(const float* __restrict__ x, const float* __restrict__ gamma,
                                         const float* __restrict__ beta, const float* __restrict__ mean,
                                         const float* __restrict__ invStd, float* __restrict__ y, long long n, int C) {
-    for (long long i = wrpn_thread_index(); i < n; i += wrpn_thread_count()) {
-        const int c = (int)(i % C);
+    wrpn_digits at(wrpn_thread_index(), wrpn_thread_count(), C);  // at.x0: the channel of i
+    for (long long i = wrpn_thread_index(); i < n; i += wrpn_thread_count(), at.step()) {
+        const int c = at.x0;
         const float scale = __fmul_rn(invStd[c], gamma[c]);
         y[i] = __fadd_rn(__fmul_rn(__fsub_rn(x[i], mean[c]), scale), beta[c]);
     }
@@ -148,8 +151,9 @@ extern "C" __global__ void bn_inference_coef_f32(const float* __restrict__ gamma
 // y = x * coef[c] + coef[C + c] (float, not fused).
 extern "C" __global__ void bn_scale_shift_f32(const float* __restrict__ x, const float* __restrict__ coef,
                                               float* __restrict__ y, long long n, int C) {
-    for (long long i = wrpn_thread_index(); i < n; i += wrpn_thread_count()) {
-        const int c = (int)(i % C);
+    wrpn_digits at(wrpn_thread_index(), wrpn_thread_count(), C);
+    for (long long i = wrpn_thread_index(); i < n; i += wrpn_thread_count(), at.step()) {
+        const int c = at.x0;
         y[i] = __fadd_rn(__fmul_rn(x[i], coef[c]), coef[C + c]);
     }
 }
@@ -201,8 +205,9 @@ extern "C" __global__ void bn_bwd_coef_f32(const double* __restrict__ partial, c
 extern "C" __global__ void bn_bwd_apply_f32(const float* __restrict__ x, const float* __restrict__ dy,
                                             const float* __restrict__ mean, const float* __restrict__ invStd,
                                             const float* __restrict__ coef, float* __restrict__ dx, long long n, int C) {
-    for (long long i = wrpn_thread_index(); i < n; i += wrpn_thread_count()) {
-        const int c = (int)(i % C);
+    wrpn_digits at(wrpn_thread_index(), wrpn_thread_count(), C);
+    for (long long i = wrpn_thread_index(); i < n; i += wrpn_thread_count(), at.step()) {
+        const int c = at.x0;
         const float xhat = __fmul_rn(__fsub_rn(x[i], mean[c]), invStd[c]);
         const float inner = __fsub_rn(__fsub_rn(dy[i], coef[C + c]), __fmul_rn(xhat, coef[2 * C + c]));
         dx[i] = __fmul_rn(coef[c], inner);

@@ -8,6 +8,8 @@
 // padding P, stride S, OH = (H + 2P - KH) / S + 1. A patch index k = (ky * KW + kx) * Cin + ci runs
 // the way w's rows and x's pixels are laid out, so gathers are contiguous along the channels.
 // Packing: none (fp32 in, fp32 out).
+// Gathers: each thread keeps the digits of its patch / pixel indices and steps them by the slice
+// depth (gemm.cuh's begin/advance), dividing only once per block.
 // Rounding: fp32 FMA accumulation in a fixed order per output (see gemm.cuh); results differ from
 // the CPU backend's GEMM only by the summation order. wgrad's split-K partials are summed in split
 // order by conv2d_splitk_reduce_f32, so every result is reproducible.
@@ -47,6 +49,9 @@ struct FpropProblem {
     long long pix[4];  // n * H * W of the thread's 4 output rows
     int iy0[4], ix0[4];  // oy * S - P, ox * S - P (CONV_INVALID past the last row)
     long long wrow[4];   // co * K, or -1 past the last output channel
+    int k;               // this thread's patch index in the current slice: k0 + tid % 16 ...
+    GemmRadix3 kr;       // ... in radix (Cin, KW) ...
+    int ci, kx, ky;      // ... as digits
 
     __device__ FpropProblem(const float* x_, const float* w_, const ConvG& g_, int m0, int n0) : x(x_), w(w_), g(g_) {
         K = g.KH * g.KW * g.Cin;
@@ -67,24 +72,27 @@ struct FpropProblem {
         }
     }
 
-    __device__ void loadA(int k0, float (&r)[4]) const {
-        const int k = k0 + (threadIdx.x & 15);
-        int ci = 0, ky = CONV_INVALID, kx = 0;
-        if (k < K) {
-            const int t = k / g.Cin;
-            ci = k - t * g.Cin;
-            ky = t / g.KW;
-            kx = t - ky * g.KW;
-        }
+    __device__ void begin(int k0) {
+        k = k0 + (threadIdx.x & 15);
+        kr.set(g.Cin, g.KW);
+        kr.split(k, ci, kx, ky);
+    }
+
+    __device__ void advance() {
+        k += GEMM_BK;
+        kr.step(ci, kx, ky);
+    }
+
+    __device__ void loadA(float (&r)[4]) const {
+        const int kyv = k < K ? ky : CONV_INVALID;
 #pragma unroll
         for (int e = 0; e < 4; e++) {
-            const int iy = iy0[e] + ky, ix = ix0[e] + kx;
+            const int iy = iy0[e] + kyv, ix = ix0[e] + kx;
             r[e] = (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W) ? x[(pix[e] + (long long)iy * g.W + ix) * g.Cin + ci] : 0.0f;
         }
     }
 
-    __device__ void loadB(int k0, float (&r)[4]) const {
-        const int k = k0 + (threadIdx.x & 15);
+    __device__ void loadB(float (&r)[4]) const {
 #pragma unroll
         for (int e = 0; e < 4; e++) r[e] = (wrow[e] >= 0 && k < K) ? w[wrow[e] + k] : 0.0f;
     }
@@ -102,6 +110,12 @@ struct DgradProblem {
     long long pix[4];  // n * OH * OW of the thread's 4 input pixels
     int iyp[4], ixp[4];  // iy + P, ix + P (CONV_INVALID past the last row)
     int ci;              // this thread's B column
+    int ka;              // A: k' = k0 + tid % 16 ...
+    GemmRadix3 ra;       // ... in radix (Cout, KW) ...
+    int aco, akx, aky;   // ... as digits
+    int kb;              // B: k' = k0 + tid / 64 (+ 4 e) ...
+    GemmRadix2 rb;       // ... in radix Cout ...
+    int bco[4], btap[4]; // ... as (co, tap = ky * KW + kx)
 
     __device__ DgradProblem(const float* dy_, const float* w_, const ConvG& g_, int m0, int n0) : dy(dy_), w(w_), g(g_) {
         K = g.KH * g.KW * g.Cout;
@@ -121,16 +135,27 @@ struct DgradProblem {
         ci = n0 + (threadIdx.x & 63);
     }
 
-    __device__ void loadA(int k0, float (&r)[4]) const {
-        const int k = k0 + (threadIdx.x & 15);
-        int co = 0, ky = 0, kx = 0;
-        bool kin = k < K;
-        if (kin) {
-            const int t = k / g.Cout;
-            co = k - t * g.Cout;
-            ky = t / g.KW;
-            kx = t - ky * g.KW;
-        }
+    __device__ void begin(int k0) {
+        ka = k0 + (threadIdx.x & 15);
+        ra.set(g.Cout, g.KW);
+        ra.split(ka, aco, akx, aky);
+        kb = k0 + (threadIdx.x >> 6);
+        rb.set(g.Cout);
+#pragma unroll
+        for (int e = 0; e < 4; e++) rb.split(kb + 4 * e, bco[e], btap[e]);
+    }
+
+    __device__ void advance() {
+        ka += GEMM_BK;
+        ra.step(aco, akx, aky);
+        kb += GEMM_BK;
+#pragma unroll
+        for (int e = 0; e < 4; e++) rb.step(bco[e], btap[e]);
+    }
+
+    __device__ void loadA(float (&r)[4]) const {
+        const bool kin = ka < K;
+        const int co = kin ? aco : 0, kx = kin ? akx : 0, ky = kin ? aky : 0;
 #pragma unroll
         for (int e = 0; e < 4; e++) {
             const int oyS = iyp[e] - ky, oxS = ixp[e] - kx;
@@ -145,18 +170,11 @@ struct DgradProblem {
         }
     }
 
-    __device__ void loadB(int k0, float (&r)[4]) const {
+    __device__ void loadB(float (&r)[4]) const {
 #pragma unroll
         for (int e = 0; e < 4; e++) {
-            const int k = k0 + (threadIdx.x >> 6) + 4 * e;
-            float v = 0.0f;
-            if (k < K && ci < g.Cin) {
-                const int t = k / g.Cout;
-                const int co = k - t * g.Cout;
-                const int ky = t / g.KW, kx = t - ky * g.KW;
-                v = w[(((long long)co * g.KH + ky) * g.KW + kx) * g.Cin + ci];
-            }
-            r[e] = v;
+            // w[co][ky][kx][ci] = w[(co * KH * KW + tap) * Cin + ci]
+            r[e] = (kb + 4 * e < K && ci < g.Cin) ? w[((long long)bco[e] * (g.KH * g.KW) + btap[e]) * g.Cin + ci] : 0.0f;
         }
     }
 };
@@ -171,6 +189,9 @@ struct WgradProblem {
     int K;  // output pixels N * OH * OW
     int co;
     int ky, kx, ci;  // this thread's patch column (ky = CONV_INVALID past the last)
+    int p0;              // A and B: output pixel k0 + tid / 64 (+ 4 e) ...
+    GemmRadix3 pr;       // ... in radix (OW, OH) ...
+    int px[4], py[4], pn[4];  // ... as digits (ox, oy, n)
 
     __device__ WgradProblem(const float* x_, const float* dy_, const ConvG& g_, int m0, int n0) : x(x_), dy(dy_), g(g_) {
         K = g.N * g.OH * g.OW;
@@ -188,22 +209,36 @@ struct WgradProblem {
         }
     }
 
-    __device__ void loadA(int k0, float (&r)[4]) const {
+    __device__ void begin(int k0) {
+        p0 = k0 + (threadIdx.x >> 6);
+        pr.set(g.OW, g.OH);
+#pragma unroll
+        for (int e = 0; e < 4; e++) pr.split(p0 + 4 * e, px[e], py[e], pn[e]);
+    }
+
+    __device__ void advance() {
+        p0 += GEMM_BK;
+#pragma unroll
+        for (int e = 0; e < 4; e++) pr.step(px[e], py[e], pn[e]);
+    }
+
+    __device__ void loadA(float (&r)[4]) const {
 #pragma unroll
         for (int e = 0; e < 4; e++) {
-            const int p = k0 + (threadIdx.x >> 6) + 4 * e;
+            const int p = p0 + 4 * e;
             r[e] = (p < K && co < g.Cout) ? dy[(long long)p * g.Cout + co] : 0.0f;
         }
     }
 
-    __device__ void loadB(int k0, float (&r)[4]) const {
+    __device__ void loadB(float (&r)[4]) const {
 #pragma unroll
         for (int e = 0; e < 4; e++) {
-            int n, oy, ox;
             float v = 0.0f;
-            if (conv_pixel(k0 + (threadIdx.x >> 6) + 4 * e, K, g.OH, g.OW, n, oy, ox)) {
-                const int iy = oy * g.S - g.P + ky, ix = ox * g.S - g.P + kx;
-                if (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W) v = x[(((long long)n * g.H + iy) * g.W + ix) * g.Cin + ci];
+            if (p0 + 4 * e < K) {
+                const int iy = py[e] * g.S - g.P + ky, ix = px[e] * g.S - g.P + kx;
+                if (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W) {
+                    v = x[(((long long)pn[e] * g.H + iy) * g.W + ix) * g.Cin + ci];
+                }
             }
             r[e] = v;
         }
@@ -221,35 +256,35 @@ __device__ __forceinline__ ConvG conv_geometry(int N, int H, int W, int Cin, int
 #define CONV_ARGS N, H, W, Cin, Cout, KH, KW, S, P, OH, OW
 
 // y = conv(x, w). Grid: ceil(N*OH*OW / 64) * ceil(Cout / 64) blocks of 256.
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS)
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, GEMM_MIN_BLOCKS)
 conv2d_fprop_f32_f32_f32(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y, CONV_PARAMS) {
     const ConvG g = conv_geometry(CONV_ARGS);
     const int M = N * OH * OW;
     const GemmTile t = gemm_tile(M, Cout);
-    const FpropProblem p(x, w, g, t.tm * GEMM_BM, t.tn * GEMM_BN);
+    FpropProblem p(x, w, g, t.tm * GEMM_BM, t.tn * GEMM_BN);
     gemm_run(p, y, M, Cout, p.K, t, 1, 0, nullptr);
 }
 
 // dx = conv^T(dy, w). Grid: ceil(N*H*W / 64) * ceil(Cin / 64) blocks of 256.
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS)
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, GEMM_MIN_BLOCKS)
 conv2d_dgrad_f32_f32_f32(const float* __restrict__ dy, const float* __restrict__ w, float* __restrict__ dx, CONV_PARAMS) {
     const ConvG g = conv_geometry(CONV_ARGS);
     const int M = N * H * W;
     const GemmTile t = gemm_tile(M, Cin);
-    const DgradProblem p(dy, w, g, t.tm * GEMM_BM, t.tn * GEMM_BN);
+    DgradProblem p(dy, w, g, t.tm * GEMM_BM, t.tn * GEMM_BN);
     gemm_run(p, dx, M, Cin, p.K, t, 1, 0, nullptr);
 }
 
 // dw = sum over output pixels of dy x-patch. Grid: ceil(Cout / 64) * ceil(KH*KW*Cin / 64) * splits
 // blocks of 256; with splits > 1, out is a [splits][Cout][KH*KW*Cin] partial buffer for
 // conv2d_splitk_reduce_f32, each split covering kPerSplit output pixels (a multiple of 16).
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS)
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, GEMM_MIN_BLOCKS)
 conv2d_wgrad_f32_f32_f32(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ out, CONV_PARAMS,
                          int splits, int kPerSplit) {
     const ConvG g = conv_geometry(CONV_ARGS);
     const int patch = KH * KW * Cin;
     const GemmTile t = gemm_tile(Cout, patch);
-    const WgradProblem p(x, dy, g, t.tm * GEMM_BM, t.tn * GEMM_BN);
+    WgradProblem p(x, dy, g, t.tm * GEMM_BM, t.tn * GEMM_BN);
     gemm_run(p, out, Cout, patch, p.K, t, splits, kPerSplit, nullptr);
 }
 

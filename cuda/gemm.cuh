@@ -21,6 +21,10 @@
 #define GEMM_BN 64
 #define GEMM_BK 16
 #define GEMM_THREADS 256
+// Resident blocks per multiprocessor the GEMM kernels are designed for: 3 blocks of 8 warps (24 warps,
+// 3 x 8.7 KB of shared memory), which caps registers at 65536 / (3 x 256) -> 80 a thread (allocated in
+// steps of 8). __launch_bounds__ passes it to the compiler; PtxStaticChecksTest checks the result.
+#define GEMM_MIN_BLOCKS 3
 
 struct GemmTile {
     int tm, tn, split;
@@ -39,20 +43,25 @@ __device__ __forceinline__ GemmTile gemm_tile(int M, int N) {
 
 // Multiplies k in [kBegin, kEnd) (kBegin a multiple of GEMM_BK) into acc. The problem P provides
 //   static constexpr bool A_K_FAST, B_K_FAST;
-//   void loadA(int k0, float (&r)[4]) const;  // the 4 A elements this thread gathers for slice k0
-//   void loadB(int k0, float (&r)[4]) const;
+//   void begin(int kBegin);            // position the gathers at the slice starting at kBegin
+//   void loadA(float (&r)[4]) const;   // the 4 A elements this thread gathers for the current slice
+//   void loadB(float (&r)[4]) const;
+//   void advance();                    // to the next slice (k0 += GEMM_BK)
+// so that a gather keeps its index digits (channel, tap, pixel) and steps them by GEMM_BK with adds
+// and carries instead of dividing per slice (begin divides once).
 // Element e of a thread (e = 0..3) is A[m][k] with, for K_FAST, k = k0 + tid % 16 and
 // m = m0 + tid / 16 + 16 e; otherwise m = m0 + tid % 64 and k = k0 + tid / 64 + 4 e. Same for B with n.
 template <class P>
-__device__ __forceinline__ void gemm_mainloop(const P& p, int kBegin, int kEnd, float (&acc)[4][4]) {
+__device__ __forceinline__ void gemm_mainloop(P& p, int kBegin, int kEnd, float (&acc)[4][4]) {
     __shared__ __align__(16) float As[GEMM_BK][GEMM_BM + 4];
     __shared__ __align__(16) float Bs[GEMM_BK][GEMM_BN + 4];
     const int tid = threadIdx.x;
     const int ty = tid >> 4, tx = tid & 15;
     float ra[4], rb[4];
+    p.begin(kBegin);
     if (kBegin < kEnd) {
-        p.loadA(kBegin, ra);
-        p.loadB(kBegin, rb);
+        p.loadA(ra);
+        p.loadB(rb);
     }
     for (int k0 = kBegin; k0 < kEnd; k0 += GEMM_BK) {
 #pragma unroll
@@ -64,8 +73,9 @@ __device__ __forceinline__ void gemm_mainloop(const P& p, int kBegin, int kEnd, 
         }
         __syncthreads();
         if (k0 + GEMM_BK < kEnd) {
-            p.loadA(k0 + GEMM_BK, ra);
-            p.loadB(k0 + GEMM_BK, rb);
+            p.advance();
+            p.loadA(ra);
+            p.loadB(rb);
         }
 #pragma unroll
         for (int kk = 0; kk < GEMM_BK; kk++) {
@@ -82,6 +92,54 @@ __device__ __forceinline__ void gemm_mainloop(const P& p, int kBegin, int kEnd, 
         __syncthreads();
     }
 }
+
+// Index digits stepped by GEMM_BK: a radix holds the bases and the digits of the step itself, so
+// one add and one compare per digit replace a division per slice (a digit plus the step's digit plus
+// a carry stays below twice its base). One radix serves all of a thread's gathers that share it: only
+// the digits are per element (registers: see PtxStaticChecksTest).
+//   Radix2: k = hi * b0 + lo.   Radix3: k = (x2 * b1 + x1) * b0 + x0, x2 unbounded.
+struct GemmRadix2 {
+    int b0, s0, s1;
+    __device__ __forceinline__ void set(int b) {
+        b0 = b;
+        s1 = GEMM_BK / b;
+        s0 = GEMM_BK - s1 * b;
+    }
+    __device__ __forceinline__ void split(int k, int& lo, int& hi) const {
+        hi = k / b0;
+        lo = k - hi * b0;
+    }
+    __device__ __forceinline__ void step(int& lo, int& hi) const {
+        lo += s0;
+        const int c = lo >= b0;
+        if (c) lo -= b0;
+        hi += s1 + c;
+    }
+};
+
+struct GemmRadix3 {
+    int b0, b1, s0, s1, s2;
+    __device__ __forceinline__ void set(int b0_, int b1_) {
+        b0 = b0_;
+        b1 = b1_;
+        split(GEMM_BK, s0, s1, s2);
+    }
+    __device__ __forceinline__ void split(int k, int& x0, int& x1, int& x2) const {
+        const int q = k / b0;
+        x0 = k - q * b0;
+        x2 = q / b1;
+        x1 = q - x2 * b1;
+    }
+    __device__ __forceinline__ void step(int& x0, int& x1, int& x2) const {
+        x0 += s0;
+        int c = x0 >= b0;
+        if (c) x0 -= b0;
+        x1 += s1 + c;
+        c = x1 >= b1;
+        if (c) x1 -= b1;
+        x2 += s2 + c;
+    }
+};
 
 // Writes the thread's 4 x 4 tile to out (row-major M x N), adding bias[n] when bias != null.
 __device__ __forceinline__ void gemm_store(float* __restrict__ out, int M, int N, int m0, int n0, const float (&acc)[4][4],
@@ -102,7 +160,7 @@ __device__ __forceinline__ void gemm_store(float* __restrict__ out, int M, int N
 // The whole GEMM of one block: tile (tm, tn) of C, split `split` of `splits` (kPerSplit elements of k
 // each, a multiple of GEMM_BK). With splits > 1, out is the partial buffer [splits][M][N].
 template <class P>
-__device__ __forceinline__ void gemm_run(const P& p, float* __restrict__ out, int M, int N, int K, const GemmTile& t,
+__device__ __forceinline__ void gemm_run(P& p, float* __restrict__ out, int M, int N, int K, const GemmTile& t,
                                          int splits, int kPerSplit, const float* __restrict__ bias) {
     float acc[4][4];
 #pragma unroll

@@ -22,8 +22,12 @@ struct MatrixProblem {
     int M, N, K;
     long long am, ak, bk, bn;
     int m0, n0;
+    int k0;  // the current slice
 
-    __device__ void loadA(int k0, float (&r)[4]) const {
+    __device__ void begin(int k) { k0 = k; }
+    __device__ void advance() { k0 += GEMM_BK; }
+
+    __device__ void loadA(float (&r)[4]) const {
 #pragma unroll
         for (int e = 0; e < 4; e++) {
             const int m = m0 + (AK ? (threadIdx.x >> 4) + 16 * e : (threadIdx.x & 63));
@@ -32,7 +36,7 @@ struct MatrixProblem {
         }
     }
 
-    __device__ void loadB(int k0, float (&r)[4]) const {
+    __device__ void loadB(float (&r)[4]) const {
 #pragma unroll
         for (int e = 0; e < 4; e++) {
             const int n = n0 + (BK ? (threadIdx.x >> 4) + 16 * e : (threadIdx.x & 63));
@@ -54,21 +58,21 @@ __device__ __forceinline__ void matmul(const float* a, long long am, long long a
 }
 
 // y = x w^T (+ b when b != null). Grid: ceil(n / 64) * ceil(out / 64) blocks of 256.
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS)
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, GEMM_MIN_BLOCKS)
 linear_fprop_f32_f32_f32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
                          float* __restrict__ y, int n, int in, int out) {
     matmul<true, true>(x, in, 1, w, 1, in, y, n, out, in, b);
 }
 
 // dx = dy w. Grid: ceil(n / 64) * ceil(in / 64) blocks of 256.
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS)
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, GEMM_MIN_BLOCKS)
 linear_dgrad_f32_f32_f32(const float* __restrict__ dy, const float* __restrict__ w, float* __restrict__ dx, int n, int in,
                          int out) {
     matmul<true, false>(dy, out, 1, w, in, 1, dx, n, in, out, nullptr);
 }
 
 // dw = dy^T x. Grid: ceil(out / 64) * ceil(in / 64) blocks of 256.
-extern "C" __global__ void __launch_bounds__(GEMM_THREADS)
+extern "C" __global__ void __launch_bounds__(GEMM_THREADS, GEMM_MIN_BLOCKS)
 linear_wgrad_f32_f32_f32(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dw, int n, int in,
                          int out) {
     matmul<false, false>(dy, 1, out, x, in, 1, dw, out, in, n, nullptr);

@@ -2,7 +2,11 @@
 // fp32 channels-last tensors, forward and backward.
 //
 // Layout: x (N, H, W, C), y (N, OH, OW, C); argmax (I32, same shape as y) holds the flat index into x
-// of each output's winner. Global average pooling maps (N, H, W, C) to (N, C).
+// of each output's winner, modulo 2^32 (the index is computed in 64 bits; maxpool_bwd compares it the
+// same way, so the pair is exact for x up to 2^32 elements, and argmax reads as the flat index below
+// 2^31, the range of the Backend contract's I32). Global average pooling maps (N, H, W, C) to (N, C).
+// Indexing: each thread steps the digits of its grid-stride index (wrpn_digits), no 64-bit division
+// per element.
 // Packing: none (the layer packs pooled codes with quantize_act_pack_u*).
 // Rounding and order, bit for bit the CPU backend's:
 //   max pool: window cells in row-major order, the first maximum wins (strict >), NaN never replaces
@@ -16,22 +20,19 @@
 extern "C" __global__ void maxpool_fwd_f32(const float* __restrict__ x, float* __restrict__ y, int* __restrict__ argmax,
                                            int N, int H, int W, int C, int window, int stride, int pad, int OH, int OW) {
     const long long total = (long long)N * OH * OW * C;
-    for (long long o = wrpn_thread_index(); o < total; o += wrpn_thread_count()) {
-        const int c = (int)(o % C);
-        long long r = o / C;
-        const int ox = (int)(r % OW);
-        r /= OW;
-        const int oy = (int)(r % OH);
-        const int n = (int)(r / OH);
+    wrpn_digits at(wrpn_thread_index(), wrpn_thread_count(), C, OW, OH);  // (c, ox, oy, n) of o
+    for (long long o = wrpn_thread_index(); o < total; o += wrpn_thread_count(), at.step()) {
+        const int c = at.x0, ox = at.x1, oy = at.x2;
+        const long long image = at.x3 * H;
         float best = 0.0f;
-        int bestIdx = -1;
+        long long bestIdx = -1;
         for (int ky = 0; ky < window; ky++) {
             const int iy = oy * stride - pad + ky;
             if (iy < 0 || iy >= H) continue;
             for (int kx = 0; kx < window; kx++) {
                 const int ix = ox * stride - pad + kx;
                 if (ix < 0 || ix >= W) continue;
-                const int idx = ((n * H + iy) * W + ix) * C + c;
+                const long long idx = ((image + iy) * W + ix) * C + c;
                 const float v = x[idx];
                 if (bestIdx < 0 || v > best) {
                     best = v;
@@ -40,7 +41,7 @@ extern "C" __global__ void maxpool_fwd_f32(const float* __restrict__ x, float* _
             }
         }
         y[o] = best;
-        argmax[o] = bestIdx;
+        argmax[o] = (int)(unsigned)bestIdx;  // modulo 2^32: see the header
     }
 }
 
@@ -49,23 +50,21 @@ extern "C" __global__ void maxpool_bwd_f32(const float* __restrict__ dy, const i
                                            float* __restrict__ dx, int N, int H, int W, int C, int window, int stride,
                                            int pad, int OH, int OW) {
     const long long total = (long long)N * H * W * C;
-    for (long long i = wrpn_thread_index(); i < total; i += wrpn_thread_count()) {
-        const int c = (int)(i % C);
-        long long r = i / C;
-        const int ix = (int)(r % W);
-        r /= W;
-        const int iy = (int)(r % H);
-        const int n = (int)(r / H);
+    wrpn_digits at(wrpn_thread_index(), wrpn_thread_count(), C, W, H);  // (c, ix, iy, n) of i
+    for (long long i = wrpn_thread_index(); i < total; i += wrpn_thread_count(), at.step()) {
+        const int c = at.x0, ix = at.x1, iy = at.x2;
+        const long long n = at.x3;
         // outputs whose window covers iy: oy * stride - pad <= iy <= oy * stride - pad + window - 1
         const int oyLo = max(0, (iy + pad - window + stride) / stride);
         const int oyHi = min(OH - 1, (iy + pad) / stride);
         const int oxLo = max(0, (ix + pad - window + stride) / stride);
         const int oxHi = min(OW - 1, (ix + pad) / stride);
+        const unsigned self = (unsigned)i;
         float acc = 0.0f;
         for (int oy = oyLo; oy <= oyHi; oy++) {
             for (int ox = oxLo; ox <= oxHi; ox++) {
-                const long long o = (((long long)n * OH + oy) * OW + ox) * C + c;
-                if (argmax[o] == (int)i) acc = __fadd_rn(acc, dy[o]);
+                const long long o = ((n * OH + oy) * OW + ox) * C + c;
+                if ((unsigned)argmax[o] == self) acc = __fadd_rn(acc, dy[o]);
             }
         }
         dx[i] = acc;
@@ -75,10 +74,10 @@ extern "C" __global__ void maxpool_bwd_f32(const float* __restrict__ dy, const i
 // y[n][c] = mean over the HW pixels of x[n][.][c]. One thread per (n, c).
 extern "C" __global__ void gap_fwd_f32(const float* __restrict__ x, float* __restrict__ y, int N, int HW, int C) {
     const long long total = (long long)N * C;
-    for (long long o = wrpn_thread_index(); o < total; o += wrpn_thread_count()) {
-        const long long n = o / C;
-        const int c = (int)(o - n * C);
-        const float* p = x + n * HW * C + c;
+    wrpn_digits at(wrpn_thread_index(), wrpn_thread_count(), C);  // (c, n) of o
+    for (long long o = wrpn_thread_index(); o < total; o += wrpn_thread_count(), at.step()) {
+        const int c = at.x0;
+        const float* p = x + at.x3 * HW * C + c;
         double s = 0.0;
         for (int q = 0; q < HW; q++) s = __dadd_rn(s, (double)p[(long long)q * C]);
         y[o] = __double2float_rn(__ddiv_rn(s, (double)HW));
@@ -89,9 +88,8 @@ extern "C" __global__ void gap_fwd_f32(const float* __restrict__ x, float* __res
 extern "C" __global__ void gap_bwd_f32(const float* __restrict__ dy, float* __restrict__ dx, int N, int HW, int C,
                                        float inv) {
     const long long total = (long long)N * HW * C;
-    for (long long i = wrpn_thread_index(); i < total; i += wrpn_thread_count()) {
-        const int c = (int)(i % C);
-        const long long n = i / ((long long)HW * C);
-        dx[i] = __fmul_rn(dy[n * C + c], inv);
+    wrpn_digits at(wrpn_thread_index(), wrpn_thread_count(), C, HW);  // (c, pixel, n) of i
+    for (long long i = wrpn_thread_index(); i < total; i += wrpn_thread_count(), at.step()) {
+        dx[i] = __fmul_rn(dy[at.x3 * C + at.x0], inv);
     }
 }

@@ -42,6 +42,46 @@ __device__ __forceinline__ long long wrpn_thread_count() {
     return (long long)gridDim.x * blockDim.x;
 }
 
+// A grid-stride index i over a tensor with fastest dimensions d0, d1, d2 (then the rest), kept as its
+// digits: x0 = i % d0, x1 = i / d0 % d1, x2 = i / (d0 d1) % d2, x3 = i / (d0 d1 d2). Divided once per
+// thread at the start; each step adds the stride's digits with carries (every digit sum stays below
+// twice its base, so one compare per digit suffices). No 64-bit division per element.
+struct wrpn_digits {
+    int d0, d1, d2;
+    int x0, x1, x2;
+    long long x3;
+    int s0, s1, s2;
+    long long s3;
+
+    static __device__ __forceinline__ void split(long long v, int d0, int d1, int d2, int& a, int& b, int& c, long long& r) {
+        long long q = v / d0;
+        a = (int)(v - q * d0);
+        long long q1 = q / d1;
+        b = (int)(q - q1 * d1);
+        r = q1 / d2;
+        c = (int)(q1 - r * d2);
+    }
+
+    __device__ __forceinline__ wrpn_digits(long long i, long long stride, int d0_, int d1_ = 1, int d2_ = 1)
+        : d0(d0_), d1(d1_), d2(d2_) {
+        split(i, d0, d1, d2, x0, x1, x2, x3);
+        split(stride, d0, d1, d2, s0, s1, s2, s3);
+    }
+
+    __device__ __forceinline__ void step() {
+        x0 += s0;
+        int c = x0 >= d0;
+        if (c) x0 -= d0;
+        x1 += s1 + c;
+        c = x1 >= d1;
+        if (c) x1 -= d1;
+        x2 += s2 + c;
+        c = x2 >= d2;
+        if (c) x2 -= d2;
+        x3 += s3 + c;
+    }
+};
+
 // Element-wise maps over n elements with 16-byte accesses: every pointer starts its own 256-byte
 // aligned allocation, so elements [0, n/4*4) go four at a time and the tail one by one.
 template <typename T> struct wrpn_vec4;

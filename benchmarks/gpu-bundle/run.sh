@@ -1,25 +1,90 @@
 #!/usr/bin/env bash
-# The one-call GPU check, run from the bundle that benchmarks/device-check.sh builds. Needs nothing
-# on the machine but an NVIDIA driver: the bundle carries the Java runtime, jars, PTX and tests.
-#   bash bundle/run.sh           on the GPU machine: GPU tests must run (-Dwrpn.requireGpu=true)
-#   bash bundle/run.sh --local   anywhere: the same bundle, GPU tests skip, no benchmark
-# Writes report.md, tests.txt, info.json, nvidia-smi.txt, classes.log.gz and, on a GPU, bench.txt,
-# pack-bandwidth.csv and gpu-bench.tar.gz (`wrpn bench --device cuda` and the PyTorch peer: CSV, JSON,
-# logs) under $OUT (else bundle/out): 8 files, the device tool's limit.
-# Each step has its own time limit so that the whole run stays well inside 6 minutes; the bench
-# steps shrink theirs to what is left of DEADLINE seconds and are skipped when too little is.
+# The one-call GPU check, run from the bundle that benchmarks/device-check.sh builds. Needs nothing on
+# the machine but an NVIDIA driver: the bundle carries the Java runtime, jars, PTX, tests and data.
+#   bash bundle/run.sh             GPU machine: the full check (default deadline 300 s)
+#   bash bundle/run.sh --quick     GPU machine, a lease nearly spent: GPU tests, pack/unpack bandwidth and
+#                                  one training step beside the planner (default deadline 150 s)
+#   bash bundle/run.sh --local     anywhere: the same bundle, GPU tests skip, no benchmark
+#   bash bundle/run.sh --verify    only check that every part of the bundle is there (exit 3 if not)
+#   [--deadline SECONDS]           the whole run's deadline (else DEADLINE, else the defaults above)
+# Device tool calls (device-check.sh prints them): timeout_s = deadline + 30.
+#   run(command="bash bundle/run.sh", carry=["bundle"], timeout_s=330)           full: 300 s + a ~90 s start = 7 min
+#   run(command="bash bundle/run.sh --quick", carry=["bundle"], timeout_s=180)   quick: 150 s
+#
+# Time: ONE deadline. Each step's limit is derived from what is left of it: at most the step's cap,
+# and never so much that the steps after it lose their minimum (plus REPORT_MARGIN for the report);
+# a step whose minimum no longer fits is skipped and says so. A step that reaches its limit is
+# killed with all its processes (timeout -k), so run.sh ends by deadline + a few seconds whatever
+# hangs. report.md is written step by step and completed by an EXIT/TERM trap; a status line is
+# printed after every step and the summary table last, inside the deadline, so that even a killed
+# call returns it in its output tail and its files.
+#
+# Output under $OUT (else bundle/out), 8 files (the device tool's limit): report.md, tests.txt,
+# info.json, nvidia-smi.txt, classes.log.gz, and on a GPU bench.txt, pack-bandwidth.csv,
+# gpu-bench.tar.gz (`wrpn bench --device cuda` and the PyTorch peer). Exit 0 only if every step that
+# ran passed and none was skipped or killed; 3 when the bundle is incomplete.
+# WRPN_CHECK_TIME_SCALE (tests only) multiplies every time; WRPN_CHECK_SIMULATE=1 replaces each step
+# by a sleep past its cap (DeviceCheckBudgetTest: the deadline holds, the report completes).
 set -uo pipefail
 B="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+# ---- the time budget: step, minimum s, cap s, in order (times at WRPN_CHECK_TIME_SCALE=1) ---------------
+# Minimums are what a step needs to be worth starting on an H200; caps what it may take at most.
+# Estimates from the emulated driver (benchmarks/README.md "Time budget"): JVM start ~1 s, the JIT of
+# the 10 PTX modules ~5 s, the rest host work.
+FULL_STEPS="machine 5 20
+info 5 30
+tests 40 120
+train 40 90
+pack 20 45
+bench 30 80
+peer 30 60"
+QUICK_STEPS="machine 5 15
+info 5 20
+tests 40 90
+step 15 30
+pack 15 30"
+REPORT_MARGIN=10
+KILL_GRACE=3  # a step reaching its limit gets SIGTERM this long before its slot ends, then SIGKILL
+DEFAULT_DEADLINE=300
+QUICK_DEADLINE=150
+# The GPU test classes (the bundle's test-classes must hold each).
+TEST_CLASSES=(org.wrpn.backend.cuda.CudaKernelsGpuTest org.wrpn.backend.cuda.DeviceAllocatorTest
+  org.wrpn.backend.cuda.KernelArithmeticTest org.wrpn.backend.cuda.CudaSelectionTest
+  org.wrpn.backend.cuda.CudaLayersGpuTest org.wrpn.backend.cuda.CudaTrainingStepGpuTest
+  org.wrpn.backend.cuda.CudaDriverContractGpuTest)
+STEP_ARGS=(--model resnet20 --width 2 --wbits 2 --abits 2 --batch 128 --input 3x32x32)
+
 MODE=gpu
-[[ "${1:-}" == "--local" ]] && MODE=local
+QUICK=0
+VERIFY=0
+STEP=""
+DEADLINE="${DEADLINE:-}"
+while (( $# > 0 )); do
+  case "$1" in
+    --local) MODE=local ;;
+    --quick) QUICK=1 ;;
+    --verify) VERIFY=1 ;;
+    --deadline) DEADLINE="$2"; shift ;;
+    --step) STEP="$2"; shift ;;  # internal: run one step's body (in its own process group)
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+SCALE="${WRPN_CHECK_TIME_SCALE:-1}"
+scaled() { awk -v v="$1" -v s="$SCALE" 'BEGIN { x = v * s; printf "%d", (x < 1 ? 1 : x + 0.5) }'; }
+if [[ -z "$DEADLINE" ]]; then
+  if (( QUICK )); then DEADLINE=$(scaled $QUICK_DEADLINE); else DEADLINE=$(scaled $DEFAULT_DEADLINE); fi
+fi
+STEPS="$FULL_STEPS"
+(( QUICK )) && STEPS="$QUICK_STEPS"
 OUT="${OUT:-$B/out}"
-mkdir -p "$OUT"
-START=$(date +%s)
+W="${RUN_WORK:-${TMPDIR:-/tmp}/wrpn-device-check}"  # per-step status and sections
 JAVA="$B/jre/bin/java"
 CP="$B/lib/*"
 # The JUnit launcher's --class-path does not expand "*": list the jars.
 TEST_CP="$B/test-classes$(printf ':%s' "$B"/lib/*.jar)"
-# The bundle has log4j-api without log4j-core (core needs java.desktop): its simple logger prints to stderr.
+# log4j-api without log4j-core (core needs java.desktop): its simple logger prints to stderr.
 JOPTS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
   -Dlog4j2.provider=org.apache.logging.log4j.simple.internal.SimpleProvider
   -Dorg.apache.logging.log4j.simplelog.StatusLogger.level=OFF
@@ -27,160 +92,264 @@ JOPTS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
 REQUIRE=false
 [[ $MODE == gpu ]] && REQUIRE=true
 
-step() { echo; echo "=== $* ($(( $(date +%s) - START )) s)"; }
+# ---- the bundle must be complete ------------------------------------------------------------------------
+missing_parts() {
+  local line cls
+  if [[ ! -f "$B/MANIFEST" ]]; then echo "MANIFEST"; return; fi
+  while read -r line; do
+    line="${line%%#*}"
+    line="${line//[[:space:]]/}"
+    [[ -z "$line" ]] && continue
+    compgen -G "$B/$line" >/dev/null || echo "$line"
+  done <"$B/MANIFEST"
+  for cls in "${TEST_CLASSES[@]}"; do
+    [[ -f "$B/test-classes/${cls//.//}.class" ]] || echo "test-classes/${cls//.//}.class"
+  done
+}
 
-step "machine"
-echo "bundle: $(cat "$B/COMMIT" 2>/dev/null || echo unknown commit); mode: $MODE; host: $(hostname)"
-if command -v nvidia-smi >/dev/null 2>&1; then
-  timeout 30 nvidia-smi 2>&1 | tee "$OUT/nvidia-smi.txt"
-  GPU_LINE="$(timeout 30 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null | head -1)"
-else
-  echo "nvidia-smi: not found" | tee "$OUT/nvidia-smi.txt"
-  GPU_LINE="none"
-  if [[ $MODE == gpu ]]; then echo "no nvidia-smi: is this the GPU machine? (use --local elsewhere)"; fi
-fi
-"$JAVA" -version 2>&1 | head -1
+# ---- step bodies (each runs as `run.sh --step NAME` under timeout, in its own process group) -----------
+step_machine() {
+  local gpu="none"
+  echo "bundle: $(cat "$B/COMMIT" 2>/dev/null); mode: $MODE; host: $(hostname)"
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    nvidia-smi 2>&1 | tee "$OUT/nvidia-smi.txt"
+    gpu="$(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null | head -1)"
+  else
+    echo "nvidia-smi: not found" | tee "$OUT/nvidia-smi.txt"
+    [[ $MODE == gpu ]] && echo "no nvidia-smi: is this the GPU machine? (use --local elsewhere)"
+  fi
+  echo "- GPU (name, driver, memory, max SM clock): $gpu" >"$W/machine.md"
+  echo "- host: $(hostname), $(nproc) cores; Java: $("$JAVA" -version 2>&1 | head -1)" >>"$W/machine.md"
+  cat "$W/machine.md"
+}
 
-step "wrpn info"
-timeout 60 "$JAVA" "${JOPTS[@]}" -cp "$CP" org.wrpn.cli.Main info --json >"$OUT/info.json"
-INFO_RC=$?
-cat "$OUT/info.json"
+step_info() {
+  "$JAVA" "${JOPTS[@]}" -cp "$CP" org.wrpn.cli.Main info --json >"$OUT/info.json"
+  local rc=$?
+  cat "$OUT/info.json"
+  return $rc
+}
 
-step "GPU tests (requireGpu=$REQUIRE)"
-# -Xlog records every class loaded, to show that the GPU path needs no ND4J/JavaCPP class.
-timeout 240 "$JAVA" "${JOPTS[@]}" -Dwrpn.requireGpu=$REQUIRE -Dwrpn.cuda.syncLaunches=true \
-  -Xlog:class+load=info:file="$OUT/classes.log" \
-  -jar "$B/lib-test/junit-platform-console-standalone.jar" execute \
-  --class-path "$TEST_CP" \
-  --select-class org.wrpn.backend.cuda.CudaKernelsGpuTest \
-  --select-class org.wrpn.backend.cuda.DeviceAllocatorTest \
-  --select-class org.wrpn.backend.cuda.KernelArithmeticTest \
-  --select-class org.wrpn.backend.cuda.CudaSelectionTest \
-  --select-class org.wrpn.backend.cuda.CudaLayersGpuTest \
-  --select-class org.wrpn.backend.cuda.CudaTrainingStepGpuTest \
-  --details=tree --disable-banner --disable-ansi-colors --fail-if-no-tests 2>&1 | tee "$OUT/tests.txt"
-TEST_RC=${PIPESTATUS[0]}
-ND4J_LOADED=$(grep -cE " (org\.nd4j|org\.bytedeco)\." "$OUT/classes.log" 2>/dev/null || true)
-echo "ND4J/JavaCPP classes loaded: ${ND4J_LOADED:-0}"
-gzip -f "$OUT/classes.log" 2>/dev/null || true
+step_tests() {
+  local args=() c rc
+  for c in "${TEST_CLASSES[@]}"; do args+=(--select-class "$c"); done
+  # -Xlog records every class loaded, to show that the GPU path needs no ND4J/JavaCPP class.
+  "$JAVA" "${JOPTS[@]}" -Dwrpn.requireGpu=$REQUIRE -Dwrpn.cuda.syncLaunches=true -Dwrpn.poisonUninitialized=true \
+    -Xlog:class+load=info:file="$OUT/classes.log" \
+    -jar "$B/lib-test/junit-platform-console-standalone.jar" execute --class-path "$TEST_CP" "${args[@]}" \
+    --details=tree --disable-banner --disable-ansi-colors --fail-if-no-tests 2>&1 | tee "$OUT/tests.txt"
+  rc=${PIPESTATUS[0]}
+  local nd4j
+  nd4j=$(grep -cE " (org\.nd4j|org\.bytedeco)\." "$OUT/classes.log" 2>/dev/null || true)
+  echo "ND4J/JavaCPP classes loaded: ${nd4j:-0}"
+  gzip -f "$OUT/classes.log" 2>/dev/null || true
+  {
+    echo '```'
+    grep -E "(tests|containers) (successful|failed|skipped|aborted|found)" "$OUT/tests.txt" | sed 's/^[[:space:]│└├─]*//' | tr -s ' '
+    grep -E "✘|MethodSource|=> " "$OUT/tests.txt" | head -40
+    echo '```'
+    echo "ND4J/JavaCPP classes loaded: ${nd4j:-0}"
+  } >"$W/tests.md"
+  [[ "${nd4j:-0}" == 0 ]] || return 1
+  return $rc
+}
 
-# ---- BEGIN GPU training check (CUDA backend part 2, issue 5; backend/cuda owns this block) ----------
-# lenet width 2 w4a4, one epoch on the bundled slice, against the CPU run; resnet20 width 2 w2a2 step
-# time and peak memory against the planner (train-check.sh). Its section goes into report.md.
-step "GPU training check (train-check.sh $MODE)"
-TRAIN_MD="${TMPDIR:-/tmp}/wrpn-train-check.md"
-rm -f "$TRAIN_MD"
-timeout 260 bash "$B/train-check.sh" "$MODE" "$TRAIN_MD"
-TRAIN_RC=$?
-# ---- END GPU training check ------------------------------------------------------------------------
+step_train() {
+  bash "$B/train-check.sh" "$MODE" "$W/train.md" "$LIMIT"
+}
 
-BENCH_RC=skipped
-if [[ $MODE == gpu ]]; then
-  step "pack/unpack bandwidth vs device-to-device copy"
-  timeout 150 "$JAVA" "${JOPTS[@]}" -Xmx8g -cp "$CP" org.wrpn.backend.cuda.PackBenchmark --out "$OUT" 2>&1 | tee "$OUT/bench.txt"
-  BENCH_RC=${PIPESTATUS[0]}
-fi
+step_step() {
+  bash "$B/train-check.sh" "$MODE" "$W/step.md" "$LIMIT" --step-only
+}
 
-# wrpn bench (kernels at the layer shapes of lenet/resnet20, train rows: planned until CUDA can
-# train) and the PyTorch peer beside it, with the ratios. Their files travel as one archive.
-DEADLINE=340
-left() { echo $(( DEADLINE - ($(date +%s) - START) )); }
-WB="$OUT/gpu-bench"
-WRPN_BENCH_RC=skipped
-PEER_RC=skipped
-BENCH_ND4J=0
-export WRPN_COMMIT="$(cut -d' ' -f1 "$B/COMMIT" 2>/dev/null || echo unknown)"
-if [[ $MODE == gpu ]]; then
+step_pack() {
+  if [[ $MODE != gpu ]]; then echo "skipped: no GPU here" | tee "$W/pack.md"; return 0; fi
+  local rc
+  "$JAVA" "${JOPTS[@]}" -Xmx8g -cp "$CP" org.wrpn.backend.cuda.PackBenchmark --out "$OUT" 2>&1 | tee "$OUT/bench.txt"
+  rc=${PIPESTATUS[0]}
+  { echo '```'; sed -n '/^op /,$p' "$OUT/bench.txt"; echo '```'; } >"$W/pack.md"
+  return $rc
+}
+
+step_bench() {
+  local WB="$OUT/gpu-bench" rc
+  if [[ $MODE != gpu ]]; then
+    # Here: the bench CLI loads from the bundle without ND4J and refuses a missing GPU cleanly.
+    "$JAVA" "${JOPTS[@]}" -cp "$CP" org.wrpn.cli.Main bench kernels --device cuda --out "${TMPDIR:-/tmp}/wrpn-bench-local" \
+      --no-progress >/dev/null 2>"$W/bench-local.txt"
+    rc=$?
+    cat "$W/bench-local.txt"
+    if [[ $rc -eq 2 ]] && grep -q "not available" "$W/bench-local.txt"; then
+      echo "refused --device cuda with exit 2, as it must without a GPU" | tee "$W/bench.md"
+      return 0
+    fi
+    echo "expected exit 2 and 'not available', got exit $rc" | tee "$W/bench.md"
+    return 1
+  fi
   mkdir -p "$WB"
-  step "wrpn bench all --device cuda"
-  # At most 100 s, leaving 60 for the peer; configurations past --time-budget get planned rows only.
-  t=$(( $(left) - 60 )); (( t > 100 )) && t=100
-  if (( t >= 30 )); then
-    timeout $t "$JAVA" "${JOPTS[@]}" -Xmx8g -Xlog:class+load=info:file="$WB/bench-classes.log" -cp "$CP" \
-      org.wrpn.cli.Main bench all --device cuda --widths 1,2 --out "$WB" --no-progress --time-budget $(( t - 20 )) 2>&1 \
-      | tee "$WB/wrpn-bench.txt"
-    WRPN_BENCH_RC=${PIPESTATUS[0]}
-    BENCH_ND4J=$(grep -cE " (org\.nd4j|org\.bytedeco)\." "$WB/bench-classes.log" 2>/dev/null || true)
-    gzip -f "$WB/bench-classes.log" 2>/dev/null || true
-  else
-    echo "skipped: $t s left" | tee "$WB/wrpn-bench.txt"
+  # its own --time-budget stops starting configurations in time to write its files
+  "$JAVA" "${JOPTS[@]}" -Xmx8g -Xlog:class+load=info:file="$WB/bench-classes.log" -cp "$CP" \
+    org.wrpn.cli.Main bench all --device cuda --widths 1,2 --out "$WB" --no-progress \
+    --time-budget $(( LIMIT > 25 ? LIMIT - 15 : LIMIT / 2 + 1 )) 2>&1 | tee "$WB/wrpn-bench.txt"
+  rc=${PIPESTATUS[0]}
+  local nd4j
+  nd4j=$(grep -cE " (org\.nd4j|org\.bytedeco)\." "$WB/bench-classes.log" 2>/dev/null || true)
+  gzip -f "$WB/bench-classes.log" 2>/dev/null || true
+  { echo "ND4J/JavaCPP classes loaded: ${nd4j:-0}"; echo '```';
+    grep -vE '^(wrote|no plots)' "$WB/wrpn-bench.txt" | head -150; echo '```'; } >"$W/bench.md"
+  [[ "${nd4j:-0}" == 0 ]] || return 1
+  return $rc
+}
+
+step_peer() {
+  local WB="$OUT/gpu-bench" rc
+  if ! command -v python3 >/dev/null; then echo "skipped: no python3" | tee "$W/peer.md"; return 0; fi
+  if [[ $MODE != gpu ]]; then
+    python3 -m py_compile "$B/peers/pytorch_wrpn.py"
+    rc=$?
+    echo "pytorch_wrpn.py compiles: exit $rc" | tee "$W/peer.md"
+    return $rc
   fi
-  step "PyTorch peer (benchmarks/peers/pytorch_wrpn.py)"
-  t=$(left); (( t > 120 )) && t=120
-  if (( t >= 40 )) && command -v python3 >/dev/null; then
-    peer_args=(--device cuda --out "$WB" --time-budget $(( t - 30 )))
-    [[ -f "$WB/kernels-cuda.json" ]] && peer_args+=(--wrpn-kernels "$WB/kernels-cuda.json")
-    [[ -f "$WB/train-cuda.json" ]] && peer_args+=(--wrpn-train "$WB/train-cuda.json")
-    PYTHONUNBUFFERED=1 timeout $t python3 "$B/peers/pytorch_wrpn.py" "${peer_args[@]}" 2>&1 | tee "$WB/pytorch.txt"
-    PEER_RC=${PIPESTATUS[0]}
-  else
-    echo "skipped: $t s left or no python3" | tee "$WB/pytorch.txt"
+  mkdir -p "$WB"
+  local args=(--device cuda --out "$WB" --time-budget $(( LIMIT > 25 ? LIMIT - 15 : LIMIT / 2 + 1 )))
+  [[ -f "$WB/kernels-cuda.json" ]] && args+=(--wrpn-kernels "$WB/kernels-cuda.json")
+  [[ -f "$WB/train-cuda.json" ]] && args+=(--wrpn-train "$WB/train-cuda.json")
+  PYTHONUNBUFFERED=1 python3 "$B/peers/pytorch_wrpn.py" "${args[@]}" 2>&1 | tee "$WB/pytorch.txt"
+  rc=${PIPESTATUS[0]}
+  cat "$WB/pytorch-cuda.md" >"$W/peer.md" 2>/dev/null || echo "(no pytorch-cuda.md)" >"$W/peer.md"
+  return $rc
+}
+
+if [[ -n "$STEP" ]]; then
+  if [[ -n "${WRPN_CHECK_SIMULATE:-}" ]]; then
+    echo "simulated step $STEP: sleeping past its limit"
+    sleep $(( LIMIT * 3 + 5 ))
+    exit 0
   fi
-  tar czf "$OUT/gpu-bench.tar.gz" -C "$OUT" gpu-bench && rm -rf "$WB"
-else
-  # Here: the bench CLI loads from the bundle without ND4J and refuses a missing GPU cleanly.
-  step "wrpn bench --device cuda without a GPU (must refuse, exit 2)"
-  "$JAVA" "${JOPTS[@]}" -cp "$CP" org.wrpn.cli.Main bench kernels --device cuda --out "${TMPDIR:-/tmp}/wrpn-bench-local" \
-    --no-progress >/dev/null 2>"$OUT/bench-local.txt"
-  rc=$?
-  cat "$OUT/bench-local.txt"
-  if [[ $rc -eq 2 ]] && grep -q "not available" "$OUT/bench-local.txt"; then WRPN_BENCH_RC=0; else WRPN_BENCH_RC=$rc; fi
-  rm -f "$OUT/bench-local.txt"
-  if command -v python3 >/dev/null; then
-    python3 -m py_compile "$B/peers/pytorch_wrpn.py" && PEER_RC=0 || PEER_RC=1
-    echo "pytorch_wrpn.py compiles: exit $PEER_RC"
-  fi
+  "step_$STEP"
+  exit $?
 fi
 
-step "report"
-summary="$(grep -E "(tests|containers) (successful|failed|skipped|aborted|found)" "$OUT/tests.txt" | sed 's/^[[:space:]│└├─]*//' | tr -s ' ')"
+# ---- the driver ---------------------------------------------------------------------------------------
+mkdir -p "$OUT"
+if (( VERIFY )); then
+  miss="$(missing_parts)"
+  [[ -z "$miss" ]] && { echo "run.sh: the bundle is complete"; exit 0; }
+  echo "run.sh: the bundle is incomplete, missing:"; echo "$miss" | sed 's/^/  /'
+  exit 3
+fi
+START=$(date +%s)
+elapsed() { echo $(( $(date +%s) - START )); }
+REPORT="$OUT/report.md"
+rm -rf "$W"
+mkdir -p "$W"
+names=()
+declare -A MIN CAP STATUS SECS LIMITS
+while read -r n mn cp; do
+  names+=("$n")
+  MIN[$n]=$(scaled "$mn")
+  CAP[$n]=$(scaled "$cp")
+done <<<"$STEPS"
+MARGIN=$(scaled $REPORT_MARGIN)
+GRACE=$(scaled $KILL_GRACE)
+KIND="full"
+(( QUICK )) && KIND="quick"
+
 {
-  echo "# wrpn GPU check ($MODE)"
+  echo "# wrpn GPU check ($MODE, $KIND)"
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "- bundle: $(cat "$B/COMMIT" 2>/dev/null || echo unknown)"
-  echo "- GPU (name, driver, memory, max SM clock): $GPU_LINE"
-  echo "- wrpn info exit $INFO_RC: \`$(tr -d '\n' <"$OUT/info.json" | cut -c1-400)\`"
-  echo "- tests exit $TEST_RC (requireGpu=$REQUIRE); ND4J/JavaCPP classes loaded: ${ND4J_LOADED:-0}"
+  echo "- deadline: $DEADLINE s for the whole run; steps: $(for n in "${names[@]}"; do printf '%s (%s..%s s) ' "$n" "${MIN[$n]}" "${CAP[$n]}"; done)"
   echo
-  echo '```'
-  echo "$summary"
-  grep -E "✘|MethodSource|=> " "$OUT/tests.txt" | head -40
-  echo '```'
-  if [[ -f "$OUT/pack-bandwidth.csv" ]]; then
-    echo
-    echo "## Bandwidth (bench exit $BENCH_RC; GB/s = bytes read + written / median time; % of a D2D copy of the input)"
-    echo
-    echo '```'
-    sed -n '/^op /,$p' "$OUT/bench.txt"
-    echo '```'
-  fi
-  echo
-  echo "## wrpn bench --device cuda (exit $WRPN_BENCH_RC; ND4J/JavaCPP classes loaded: $BENCH_ND4J) and PyTorch peer (exit $PEER_RC)"
-  echo
-  if [[ -f "$OUT/gpu-bench.tar.gz" ]]; then
-    echo "files: gpu-bench.tar.gz ($(tar tzf "$OUT/gpu-bench.tar.gz" | grep -v '/$' | sed 's:^gpu-bench/::' | tr '\n' ' '))"
-    echo
-    echo '```'
-    tar xzf "$OUT/gpu-bench.tar.gz" -O gpu-bench/wrpn-bench.txt 2>/dev/null | grep -vE '^(wrote|no plots)' | head -150
-    echo '```'
-    tar xzf "$OUT/gpu-bench.tar.gz" -O gpu-bench/pytorch-cuda.md 2>/dev/null
-  fi
-  echo
-  [[ -f "$TRAIN_MD" ]] && cat "$TRAIN_MD"  # GPU training check (CUDA backend part 2)
-  echo
-  echo "total: $(( $(date +%s) - START )) s"
-} >"$OUT/report.md"
-cat "$OUT/report.md"
+} >"$REPORT"
 
-rc=0
-[[ $INFO_RC -eq 0 ]] || rc=1
-[[ $TEST_RC -eq 0 ]] || rc=1
-[[ $TRAIN_RC -eq 0 ]] || rc=1  # GPU training check (CUDA backend part 2)
-[[ "${ND4J_LOADED:-0}" == 0 ]] || rc=1
-[[ $BENCH_RC == skipped || $BENCH_RC -eq 0 ]] || rc=1
-[[ $WRPN_BENCH_RC == skipped || $WRPN_BENCH_RC -eq 0 ]] || rc=1
-[[ $PEER_RC == skipped || $PEER_RC -eq 0 ]] || rc=1
-[[ "${BENCH_ND4J:-0}" == 0 ]] || rc=1
-echo "run.sh: exit $rc after $(( $(date +%s) - START )) s"
-exit $rc
+summary_table() {
+  echo "| step | status | seconds | limit |"
+  echo "|---|---|---|---|"
+  local n
+  for n in "${names[@]}"; do echo "| $n | ${STATUS[$n]:-not reached} | ${SECS[$n]:--} | ${LIMITS[$n]:--} |"; done
+}
+
+finished=0
+finish() {
+  (( finished )) && return
+  finished=1
+  local verdict="PASS" n
+  for n in "${names[@]}"; do [[ "${STATUS[$n]:-not reached}" == passed ]] || verdict="FAIL"; done
+  {
+    echo
+    echo "## Summary: $verdict after $(elapsed) s of a $DEADLINE s deadline"
+    echo
+    summary_table
+  } >>"$REPORT"
+  echo
+  echo "=== summary ($MODE, $KIND): $verdict after $(elapsed) s of $DEADLINE s"
+  summary_table
+  echo "report: $REPORT"
+}
+STEP_PID=""
+on_signal() {
+  [[ -n "$STEP_PID" ]] && kill -TERM "$STEP_PID" 2>/dev/null
+  for n in "${names[@]}"; do [[ -n "${STATUS[$n]:-}" ]] || STATUS[$n]="not finished: run.sh was stopped"; done
+  finish
+  exit 143
+}
+trap on_signal TERM INT
+trap finish EXIT
+
+miss="$(missing_parts)"
+if [[ -n "$miss" ]]; then
+  for n in "${names[@]}"; do STATUS[$n]="not run: bundle incomplete"; done
+  { echo "## Bundle incomplete: refused at once"; echo; echo "Missing:"; echo "$miss" | sed 's/^/- /'; } >>"$REPORT"
+  echo "run.sh: the bundle is incomplete (rebuild it with benchmarks/device-check.sh); missing:"
+  echo "$miss" | sed 's/^/  /'
+  exit 3
+fi
+
+rc_all=0
+for i in "${!names[@]}"; do
+  n="${names[$i]}"
+  reserve=$MARGIN
+  for j in "${!names[@]}"; do (( j > i )) && reserve=$(( reserve + ${MIN[${names[$j]}]} )); done
+  left=$(( DEADLINE - $(elapsed) ))
+  limit=$(( left - reserve ))
+  (( limit > ${CAP[$n]} )) && limit=${CAP[$n]}
+  echo
+  echo "=== $n: limit $limit s ($(elapsed) s elapsed, $left s left, $reserve s kept for the rest)"
+  if (( limit < ${MIN[$n]} )); then
+    STATUS[$n]="skipped: $left s left, needs ${MIN[$n]} s + $reserve s for the rest"
+    LIMITS[$n]="-"
+    rc_all=1
+  else
+    LIMITS[$n]=$limit
+    t0=$(date +%s)
+    run_for=$(( limit > 2 * GRACE ? limit - GRACE : limit ))
+    LIMIT=$run_for timeout -k "$GRACE" "$run_for" bash "$B/run.sh" --step "$n" \
+      $( [[ $MODE == local ]] && echo --local ) $( (( QUICK )) && echo --quick ) >"$W/$n.log" 2>&1 &
+    STEP_PID=$!
+    wait "$STEP_PID"
+    rc=$?
+    STEP_PID=""
+    SECS[$n]=$(( $(date +%s) - t0 ))
+    tail -c 20000 "$W/$n.log"
+    case $rc in
+      0) STATUS[$n]="passed" ;;
+      124|137) STATUS[$n]="killed at its $run_for s limit"; rc_all=1 ;;
+      *) STATUS[$n]="failed (exit $rc)"; rc_all=1 ;;
+    esac
+  fi
+  {
+    echo "## $n: ${STATUS[$n]}${SECS[$n]:+ after ${SECS[$n]} s}"
+    echo
+    if [[ -s "$W/$n.md" ]]; then
+      cat "$W/$n.md"
+    elif [[ -f "$W/$n.log" && "${STATUS[$n]}" != passed ]]; then
+      echo '```'; tail -25 "$W/$n.log"; echo '```'
+    fi
+    echo
+  } >>"$REPORT"
+  echo "[$n] ${STATUS[$n]} ($(elapsed) s elapsed)"
+done
+if [[ -d "$OUT/gpu-bench" ]]; then tar czf "$OUT/gpu-bench.tar.gz" -C "$OUT" gpu-bench && rm -rf "$OUT/gpu-bench"; fi
+exit $rc_all

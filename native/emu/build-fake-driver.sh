@@ -13,7 +13,9 @@ mkdir -p "$OUT"
 for f in "$CUDA"/*.cu; do echo "#include \"$f\"" >>"$OUT/sources.inc"; done
 grep -ho '^\.visible \.entry [A-Za-z0-9_]*' "$PTX"/*.ptx | awk '{print "X(" $3 ")"}' | sort -u >"$OUT/kernels.inc"
 [[ -s "$OUT/kernels.inc" ]] || { echo "build-fake-driver: no .entry in $PTX/*.ptx" >&2; exit 1; }
-g++ -std=c++20 -O1 -ffp-contract=off -fPIC -shared -w -Wl,-soname,libcuda.so.1 -I"$HERE" -I"$CUDA" -I"$OUT" \
-  -o "$OUT/libcuda.so.1.tmp" "$HERE/fake_cuda.cpp"
+# -fdata-sections + emu_shared.ld: the __shared__ statics in one range, filled with garbage per block.
+g++ -std=c++20 -O1 -ffp-contract=off -fPIC -shared -w -fdata-sections -Wl,-T,"$HERE/emu_shared.ld" \
+  -Wl,-soname,libcuda.so.1 -I"$HERE" -I"$CUDA" -I"$OUT" -o "$OUT/libcuda.so.1.tmp" "$HERE/fake_cuda.cpp"
+"$HERE/shared-symbols.sh" "$OUT/libcuda.so.1.tmp" "$CUDA"/*.cu "$CUDA"/*.cuh >/dev/null
 mv "$OUT/libcuda.so.1.tmp" "$OUT/libcuda.so.1"
 echo "build-fake-driver: $OUT/libcuda.so.1 with $(wc -l <"$OUT/kernels.inc") kernels"

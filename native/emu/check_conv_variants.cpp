@@ -52,6 +52,8 @@ static void test_packed(const Geo& g, int k, int wbits) {
         float want = (float)acc[i] / levels;
         exact &= std::memcmp(&want, &y[i], 4) == 0;
     }
+    record(y);
+    record(stats);
     check(exact, what + ": y = acc / levels bit for bit");
     bool st = true;
     for (int t = 0; t < tiles; t++)
@@ -85,6 +87,8 @@ static void test_packed(const Geo& g, int k, int wbits) {
         }
         ms &= std::fabs(var[co] - ref / M) <= 1e-12 * std::max(1.0, ref / M);
     }
+    record(mean);
+    record(var);
     check(ms, what + ": exact mean and variance");
 
     // the same function on fp32 values: the naive kernel and the shipped one
@@ -103,6 +107,8 @@ static void test_packed(const Geo& g, int k, int wbits) {
         cd &= std::fabs(yd[i] - ref) <= atol + 1e-4 * std::fabs(ref);
         ct &= std::fabs(yt[i] - ref) <= atol + 1e-4 * std::fabs(ref);
     }
+    record(yd);
+    record(yt);
     check(cd, what + ": naive fp32 conv on the values");
     check(ct, what + ": shipped fp32 conv on the values");
 }
@@ -135,6 +141,8 @@ static void test_bn_pack(int k, long pixels, int C) {
             rm[p * G + c / 32] |= (uint32_t)(z > 0.f && z < 1.f) << (c % 32);
         }
     std::string what = "bn+quantize+pack u" + std::to_string(k) + " pixels " + std::to_string(pixels) + " C " + std::to_string(C);
+    record(codes);
+    record(mask);
     check(codes == rc, what + " codes");
     check(mask == rm, what + " mask");
 }

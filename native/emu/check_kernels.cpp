@@ -62,6 +62,8 @@ static void test_pack(int k, long pixels, int C, unsigned grid, unsigned threads
         rm[i] = ref_mask(x[i]);
     }
     std::string what = "k=" + std::to_string(k) + " pixels=" + std::to_string(pixels) + " C=" + std::to_string(C);
+    record(codes);
+    record(mask);
     check(codes == ref_pack(rc, pixels, C, k), "pack " + what);
     check(mask == ref_pack(rm, pixels, C, 1), "mask " + what);
 
@@ -79,6 +81,8 @@ static void test_pack(int k, long pixels, int C, unsigned grid, unsigned threads
         float want = (float)rc[i] / (float)((1 << k) - 1);
         okv &= std::memcmp(&want, &vals[i], 4) == 0;
     }
+    record(got);
+    record(vals);
     check(ok, "unpack codes " + what);
     check(okv, "unpack values " + what);
 
@@ -93,6 +97,7 @@ static void test_pack(int k, long pixels, int C, unsigned grid, unsigned threads
         float want = rm[i] ? dy[i] : 0.f;
         okg &= std::memcmp(&want, &dx[i], 4) == 0;
     }
+    record(dx);
     check(okg, "mask gradient " + what);
 }
 
@@ -106,6 +111,7 @@ static void test_elementwise(long n) {
             float want = (float)ref_act_code(x[i], k) / (float)((1 << k) - 1);
             ok &= std::memcmp(&want, &y[i], 4) == 0;
         }
+        record(y);
         check(ok, "quantize_act_f32 k=" + std::to_string(k) + " n=" + std::to_string(n));
     }
     for (int k : {2, 4, 8}) {
@@ -120,6 +126,8 @@ static void test_elementwise(long n) {
             float want = (float)s / (float)((1 << (k - 1)) - 1);
             okv &= want == v[i];
         }
+        record(c);
+        record(v);
         check(ok, "weight codes k=" + std::to_string(k) + " n=" + std::to_string(n));
         check(okv, "weight values k=" + std::to_string(k) + " n=" + std::to_string(n));
     }
@@ -137,6 +145,9 @@ static void test_elementwise(long n) {
         if (x[i] == x[i]) ref += std::fabs((double)x[i]);
         okc &= bc[i] == (x[i] < 0.f ? -1 : 1);
     }
+    record(bc);
+    record(sum);
+    record(mean);
     check(okc, "binary codes n=" + std::to_string(n));
     // Specials include +-1e30 and Inf, so compare the sum loosely and the mean via the same division.
     check(sum == ref || std::fabs(sum - ref) <= 1e-12 * std::fabs(ref) || (std::isinf(sum) && std::isinf(ref)),
@@ -146,6 +157,7 @@ static void test_elementwise(long n) {
     emu::launch(binarize_weight_f32_f32, 2, 64, (const float*)x.data(), bv.data(), (long long)n, (const float*)&mean);
     bool okb = true;
     for (long i = 0; i < n; i++) okb &= bv[i] == (x[i] < 0.f ? -mean : mean);
+    record(bv);
     check(okb, "binary values n=" + std::to_string(n));
 
     // reductions on finite data
@@ -166,12 +178,16 @@ static void test_elementwise(long n) {
     emu::launch(reduce_final_f64, 1, 256, (const double*)partial.data(), 3, &ssum, (float*)nullptr, (long long)n);
     emu::launch(reduce_max_abs_f32, 5, 256, (const float*)z.data(), (long long)n, pf.data());
     emu::launch(reduce_final_max_f32, 1, 256, (const float*)pf.data(), 5, &gmx);
+    record(sq);
+    record(ssum);
+    record(gmx);
     check(std::fabs(sq - ss) <= 1e-12 * ss, "sum of squares n=" + std::to_string(n));
     check(std::fabs(ssum - s) <= 1e-9 * ss, "sum n=" + std::to_string(n));
     check(gmx == mx, "max|x| n=" + std::to_string(n));
     z[n / 2] = NAN;
     emu::launch(reduce_max_abs_f32, 5, 256, (const float*)z.data(), (long long)n, pf.data());
     emu::launch(reduce_final_max_f32, 1, 256, (const float*)pf.data(), 5, &gmx);
+    record(gmx);
     check(gmx != gmx, "max|x| propagates NaN n=" + std::to_string(n));
 
     std::vector<float> a(n), b(n), o(n, NAN);
@@ -182,6 +198,7 @@ static void test_elementwise(long n) {
     emu::launch(add_f32, 2, 64, (const float*)a.data(), (const float*)b.data(), o.data(), (long long)n);
     bool oka = true;
     for (long i = 0; i < n; i++) oka &= o[i] == a[i] + b[i];
+    record(o);
     check(oka, "add n=" + std::to_string(n));
 }
 

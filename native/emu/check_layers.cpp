@@ -35,6 +35,7 @@ static std::vector<float> poisoned(size_t n) { return std::vector<float>(n, NAN)
 // |got - ref| <= atol + rtol |ref| everywhere (NaN fails); atol grows like sqrt(K / 64) for sums of K terms.
 static bool close(const std::vector<float>& got, const std::vector<double>& ref, double atol, double rtol,
                   std::string* where = nullptr) {
+    record(got);
     if (got.size() != ref.size()) return false;
     for (size_t i = 0; i < ref.size(); i++) {
         double d = std::fabs((double)got[i] - ref[i]);
@@ -48,6 +49,7 @@ static bool close(const std::vector<float>& got, const std::vector<double>& ref,
 static double atol_for(long k) { return 1e-5 * std::max(1.0, std::sqrt(k / 64.0)); }
 
 static bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+    record(a);
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
 }
 
@@ -311,6 +313,7 @@ static void test_maxpool(const PoolG& g, const std::vector<float>& x, const std:
                 OH, OW);
     char b[96];
     std::snprintf(b, sizeof b, " n%d %dx%dx%d win%d s%d p%d", g.n, g.h, g.w, g.c, g.win, g.s, g.p);
+    record(arg);
     check(same_bits(y, ry) && arg == rarg, "maxpool fwd " + kind + b);
     auto dy = uniform(out, -1, 1);
     std::vector<float> rdx(x.size(), 0.0f);
@@ -394,6 +397,11 @@ static void test_loss(int n, int classes, bool badLabel) {
     LossTotals t{NAN, -5, -5};
     emu::launch(softmax_xent_total, 1, 256, (const double*)loss.data(), (const int*)hit.data(), n, &t);
     std::string what = "softmax-ce n" + std::to_string(n) + " classes" + std::to_string(classes) + (badLabel ? " bad label" : "");
+    record(t.loss);
+    record(t.correct);
+    record(t.badLabel);
+    record(loss);
+    record(hit);
     check(std::fabs(t.loss - rl) <= 1e-12 * std::max(1.0, std::fabs(rl)) && t.correct == rc, what + " loss/correct");
     check(t.badLabel == (badLabel ? n / 2 : -1), what + " bad label index");
     check(close(dz, rdz, 1e-7, 1e-6), what + " dlogits");

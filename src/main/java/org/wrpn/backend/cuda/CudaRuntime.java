@@ -13,25 +13,42 @@ import static jcuda.driver.JCudaDriver.cuInit;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemGetInfo;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
-import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuModuleLoadDataJIT;
 import static jcuda.driver.JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.Buffer;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
+import java.nio.ShortBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import jcuda.NativePointerObject;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUjit_option;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
+import jcuda.driver.JITOptions;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
@@ -39,6 +56,11 @@ import org.apache.logging.log4j.Logger;
  * The process-wide CUDA state: driver, one device, its primary context (shared with any other CUDA
  * user in the process) and the PTX modules of this jar. Streams, memory and buffers belong to each
  * {@link CudaBackend}. Created once; a failed start is remembered and reported again, never retried.
+ *
+ * <p>Modules are loaded with cuModuleLoadDataEx (JCuda's cuModuleLoadDataJIT) and JIT error and
+ * info log buffers, so a PTX the driver's JIT rejects says why. Every launch's arguments are checked
+ * against the kernel's PTX .param list (byte sizes, parsed at load): an int passed for a 64-bit
+ * parameter fails here, with the kernel and the argument named, instead of reading garbage on the GPU.
  */
 public final class CudaRuntime {
     private static final Logger LOG = LogManager.getLogger(CudaRuntime.class);
@@ -60,6 +82,7 @@ public final class CudaRuntime {
     private final GpuDevice info;
     private final PtxIndex ptx;
     private final Map<String, CUmodule> modules = new LinkedHashMap<>();
+    private final Map<String, int[]> paramBytes = new ConcurrentHashMap<>();
     private final Map<String, CUfunction> functions = new ConcurrentHashMap<>();
     private final Map<String, Integer> fullGrids = new ConcurrentHashMap<>();
     private final ThreadLocal<Boolean> current = ThreadLocal.withInitial(() -> false);
@@ -143,15 +166,75 @@ public final class CudaRuntime {
                         + info.computeCapability(), 0);
             }
             byte[] image = resource("/ptx/" + e.file());
-            CUmodule module = new CUmodule();
-            int rc = cuModuleLoadData(module, image);
-            if (rc == CUresult.CUDA_ERROR_UNSUPPORTED_PTX_VERSION) throw new CudaError(driverTooOld(e.isa()), rc);
-            if (rc != CUresult.CUDA_SUCCESS) {
-                throw new CudaError("the driver could not load " + e.file() + " (" + e.target() + ", PTX ISA " + e.isa()
-                        + ") on " + info.name() + ": " + CUresult.stringFor(rc), rc);
-            }
-            modules.put(name, module);
+            paramBytes.putAll(entryParams(new String(image, 0, image.length - 1, StandardCharsets.US_ASCII)));
+            modules.put(name, loadModule(e.file() + " (" + e.target() + ", PTX ISA " + e.isa() + ")", image, e.isa()));
         }
+    }
+
+    static final int JIT_LOG_BYTES = 16384;
+
+    /**
+     * Loads one PTX image (NUL-terminated) through the driver's JIT with error and info log buffers;
+     * a rejection throws with the JIT's own words.
+     */
+    CUmodule loadModule(String what, byte[] image, String isa) {
+        makeCurrent();
+        JITOptions jit = new JITOptions();
+        jit.putBytes(CUjit_option.CU_JIT_ERROR_LOG_BUFFER, new byte[JIT_LOG_BYTES]);
+        jit.putInt(CUjit_option.CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES, JIT_LOG_BYTES);
+        jit.putBytes(CUjit_option.CU_JIT_INFO_LOG_BUFFER, new byte[JIT_LOG_BYTES]);
+        jit.putInt(CUjit_option.CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES, JIT_LOG_BYTES);
+        jit.putInt(CUjit_option.CU_JIT_LOG_VERBOSE, 1);
+        CUmodule module = new CUmodule();
+        int rc = cuModuleLoadDataJIT(module, Pointer.to(image), jit);
+        String errorLog = jitLog(jit, CUjit_option.CU_JIT_ERROR_LOG_BUFFER);
+        String infoLog = jitLog(jit, CUjit_option.CU_JIT_INFO_LOG_BUFFER);
+        if (!infoLog.isEmpty()) LOG.debug("JIT of {}: {}", what, infoLog);
+        if (rc == CUresult.CUDA_ERROR_UNSUPPORTED_PTX_VERSION) {
+            throw new CudaError(driverTooOld(isa) + (errorLog.isEmpty() ? "" : " JIT log: " + errorLog), rc);
+        }
+        if (rc != CUresult.CUDA_SUCCESS) {
+            throw new CudaError("the driver could not load " + what + " on " + info.name() + ": " + CUresult.stringFor(rc)
+                    + (errorLog.isEmpty() ? " (the JIT wrote no error log)" : "; JIT error log: " + errorLog), rc);
+        }
+        return module;
+    }
+
+    /** A JIT log buffer as text: up to its NUL, trimmed. */
+    static String jitLog(JITOptions jit, int option) {
+        byte[] b = jit.getBytes(option);
+        if (b == null) return "";
+        int n = 0;
+        while (n < b.length && b[n] != 0) n++;
+        return new String(b, 0, n, StandardCharsets.UTF_8).strip();
+    }
+
+    private static final Pattern ENTRY = Pattern.compile("\\.entry\\s+([A-Za-z_$][\\w$]*)\\s*\\(([^)]*)\\)");
+    private static final Pattern PARAM = Pattern.compile(
+            "\\.param\\s+(?:\\.align\\s+\\d+\\s+)?\\.([subf])(8|16|32|64)\\b[^,\\[]*?(?:\\[(\\d+)\\])?\\s*(?:,|$)");
+
+    /** Every .entry of a PTX text with the byte size of each of its .param declarations, in order. */
+    static Map<String, int[]> entryParams(String ptx) {
+        Map<String, int[]> out = new LinkedHashMap<>();
+        Matcher e = ENTRY.matcher(ptx);
+        while (e.find()) {
+            List<Integer> sizes = new ArrayList<>();
+            for (String decl : e.group(2).split(",")) {
+                if (decl.isBlank()) continue;
+                Matcher p = PARAM.matcher(decl.strip());
+                if (!p.find()) throw new IllegalArgumentException("unreadable .param of " + e.group(1) + ": " + decl.strip());
+                int bytes = Integer.parseInt(p.group(2)) / 8;
+                if (p.group(3) != null) bytes *= Integer.parseInt(p.group(3));
+                sizes.add(bytes);
+            }
+            out.put(e.group(1), sizes.stream().mapToInt(Integer::intValue).toArray());
+        }
+        return out;
+    }
+
+    /** The byte sizes of a kernel's parameters, from its PTX (null for an unknown kernel). */
+    int[] parameterBytes(String kernel) {
+        return paramBytes.get(kernel);
     }
 
     /** The PTX text with the NUL terminator cuModuleLoadData needs. */
@@ -232,6 +315,7 @@ public final class CudaRuntime {
             throw new CudaError("bad launch configuration for " + name + ": grid " + grid + ", block " + block, 0);
         }
         CUfunction f = function(name);
+        checkArguments(name, params);
         lastKernel = name;
         int rc = cuLaunchKernel(f, (int) grid, 1, 1, block, 1, 1, sharedBytes, stream, params, null);
         if (rc != CUresult.CUDA_SUCCESS) {
@@ -239,6 +323,75 @@ public final class CudaRuntime {
                     + CUresult.stringFor(rc), rc);
         }
         if (syncLaunches) check(cuStreamSynchronize(stream), "kernel " + name);
+    }
+
+    /**
+     * Checks a launch's arguments against the kernel's PTX parameters: as many, each of the declared
+     * byte size (the driver reads that many bytes from each argument's buffer, whatever was passed).
+     */
+    void checkArguments(String kernel, Pointer params) {
+        int[] declared = paramBytes.get(kernel);
+        long[] given = argumentBytes(params);
+        if (declared == null || given == null) return;  // a kernel without parsed PTX, or an unknown JCuda layout
+        boolean ok = declared.length == given.length;
+        for (int i = 0; ok && i < declared.length; i++) ok = declared[i] == given[i];
+        if (!ok) {
+            throw new CudaError("kernel " + kernel + " takes parameters of " + Arrays.toString(declared)
+                    + " bytes (its PTX .param list) but was given " + Arrays.toString(given), 0);
+        }
+    }
+
+    private static final VarHandle BUFFER, POINTERS, OFFSET;
+
+    static {
+        VarHandle b = null, p = null, o = null;
+        try {
+            MethodHandles.Lookup l = MethodHandles.privateLookupIn(Pointer.class, MethodHandles.lookup());
+            b = l.findVarHandle(Pointer.class, "buffer", Buffer.class);
+            p = l.findVarHandle(Pointer.class, "pointers", NativePointerObject[].class);
+            o = l.findVarHandle(Pointer.class, "byteOffset", long.class);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            LOG.debug("kernel argument checks off: JCuda's Pointer has another layout ({})", e.toString());
+        }
+        BUFFER = b;
+        POINTERS = p;
+        OFFSET = o;
+    }
+
+    /**
+     * The byte size of each kernel argument of a Pointer.to(Pointer...) as CudaBackend builds them:
+     * a Pointer.to(int[]/long[]/float[]...) is its array's bytes, a Pointer.to(device pointer) 8. Null
+     * when the layout is not one of these.
+     */
+    static long[] argumentBytes(Pointer params) {
+        if (BUFFER == null || params == null) return null;
+        NativePointerObject[] args = (NativePointerObject[]) POINTERS.get(params);
+        if (args == null) return null;
+        long[] out = new long[args.length];
+        for (int i = 0; i < args.length; i++) {
+            if (!(args[i] instanceof Pointer arg)) return null;
+            Buffer buf = (Buffer) BUFFER.get(arg);
+            NativePointerObject[] inner = (NativePointerObject[]) POINTERS.get(arg);
+            if (buf != null) {
+                int width = switch (buf) {
+                    case ByteBuffer x -> 1;
+                    case ShortBuffer x -> 2;
+                    case CharBuffer x -> 2;
+                    case IntBuffer x -> 4;
+                    case FloatBuffer x -> 4;
+                    case LongBuffer x -> 8;
+                    case DoubleBuffer x -> 8;
+                    default -> 0;
+                };
+                if (width == 0) return null;
+                out[i] = (long) buf.capacity() * width - (long) OFFSET.get(arg);
+            } else if (inner != null) {
+                out[i] = 8L * inner.length;
+            } else {
+                return null;
+            }
+        }
+        return out;
     }
 
     /** Waits for the stream; a failure names the last kernel launched. */

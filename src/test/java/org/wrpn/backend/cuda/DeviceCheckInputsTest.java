@@ -25,11 +25,12 @@ import org.junit.jupiter.api.Test;
 class DeviceCheckInputsTest {
     private static final Path BUILD = Path.of("benchmarks/device-check.sh");
     private static final Path RUN = Path.of("benchmarks/gpu-bundle/run.sh");
+    private static final Path TRAIN = Path.of("benchmarks/gpu-bundle/train-check.sh");
 
     @Test
     void scriptsParse() throws Exception {
         Assumptions.assumeTrue(Files.exists(BUILD), "not run from the repository root");
-        for (Path p : List.of(BUILD, RUN)) {
+        for (Path p : List.of(BUILD, RUN, TRAIN)) {
             Process proc = new ProcessBuilder("bash", "-n", p.toString()).redirectErrorStream(true).start();
             assertTrue(proc.waitFor(30, TimeUnit.SECONDS));
             assertEquals(0, proc.exitValue(), p + ": " + new String(proc.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
@@ -40,10 +41,11 @@ class DeviceCheckInputsTest {
     @Test
     void everyTestClassTheBundleRunsExists() throws IOException, ClassNotFoundException {
         Assumptions.assumeTrue(Files.exists(RUN), "not run from the repository root");
-        Matcher m = Pattern.compile("--select-class (\\S+)").matcher(Files.readString(RUN));
-        List<String> classes = new ArrayList<>();
-        while (m.find()) classes.add(m.group(1));
+        Matcher array = Pattern.compile("TEST_CLASSES=\\(([^)]*)\\)").matcher(Files.readString(RUN));
+        assertTrue(array.find(), "run.sh lists its test classes in TEST_CLASSES=(...)");
+        List<String> classes = new ArrayList<>(List.of(array.group(1).trim().split("\\s+")));
         assertTrue(classes.contains("org.wrpn.backend.cuda.CudaKernelsGpuTest"), classes.toString());
+        assertTrue(classes.contains("org.wrpn.backend.cuda.CudaDriverContractGpuTest"), classes.toString());
         for (String c : classes) {
             Class.forName(c);
             assertTrue(c.startsWith("org.wrpn.backend.cuda."), c + ": the bundle copies only the cuda tests and the reference");

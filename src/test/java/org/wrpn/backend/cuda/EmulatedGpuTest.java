@@ -4,30 +4,27 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.wrpn.backend.BackendSelector;
-import org.wrpn.backend.UninitializedMemory;
 import org.wrpn.data.DataSource;
 
 /**
  * The CUDA backend run here without a GPU: native/emu/build-fake-driver.sh builds a stand-in
  * libcuda.so.1 whose kernels are the real cuda/*.cu under the CPU emulator, and child JVMs load it
- * through LD_LIBRARY_PATH: every @Tag("gpu") test (EmulatedGpuRun, -Dwrpn.requireGpu=true), the device
+ * through LD_LIBRARY_PATH (EmulatedDriver): every @Tag("gpu") test (EmulatedGpuRun, -Dwrpn.requireGpu=true), the device
  * check's step measurement (GpuStepCheck, peak memory against the planner) and a short
  * `wrpn train --device cuda` (trainer, evaluation, checkpoints). So JCuda's argument marshalling,
- * launch grids, the allocator, pinned staging, the layer ops and whole training steps all run. It
- * cannot show speed or races (the emulator is sequentially consistent): a real GPU stays the
- * authority. Needs g++ 11+ and a build with PTX.
+ * launch grids, the allocator, pinned staging, the layer ops and whole training steps all run, on a
+ * driver as strict as a real one (per-thread contexts, work queued until a synchronisation, exact-size
+ * allocations behind guard pages). It cannot show speed, and the Java path runs kernels one block at a
+ * time (races are native/emu/run.sh's ThreadSanitizer build's job): a real GPU stays the authority.
+ * Needs g++ 11+ and a build with PTX.
  */
 class EmulatedGpuTest {
     @TempDir
@@ -36,28 +33,11 @@ class EmulatedGpuTest {
 
     @BeforeAll
     static void buildTheEmulatedDriver() throws IOException, InterruptedException {
-        Path script = Path.of("native/emu/build-fake-driver.sh");
-        Assumptions.assumeTrue(Files.exists(script), "not run from the repository root");
-        Assumptions.assumeTrue(onPath("g++"), "no g++ on this machine");
-        PtxIndex idx = PtxIndex.ofClasspath();
-        Assumptions.assumeTrue(idx != null, "this build has no PTX (no nvcc)");
-        Assumptions.assumeFalse(BackendSelector.cudaStatus().available(), "a real GPU is here: the gpu tests run on it");
-        Path ptx = Files.createDirectories(tmp.resolve("ptx"));
-        for (PtxIndex.Entry e : idx.entries()) {
-            try (InputStream in = EmulatedGpuTest.class.getResourceAsStream("/ptx/" + e.file())) {
-                Files.copy(in, ptx.resolve(e.file()));
-            }
-        }
-        driver = tmp.resolve("driver");
-        run(List.of("bash", script.toString(), driver.toString(), ptx.toString()), "build.log", 300, "building the emulated driver");
+        driver = EmulatedDriver.directory();
     }
 
     private static List<String> java(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx2g",
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + tmp,
-                "-Dwrpn.poisonUninitialized=" + UninitializedMemory.POISON, "-cp", System.getProperty("java.class.path")));
-        cmd.addAll(List.of(args));
-        return cmd;
+        return EmulatedDriver.java(tmp, args);
     }
 
     @Test
@@ -85,23 +65,10 @@ class EmulatedGpuTest {
     }
 
     private static String run(List<String> cmd, String logName, int seconds, String what) throws IOException, InterruptedException {
-        Path log = tmp.resolve(logName);
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
-        if (driver != null) pb.environment().put("LD_LIBRARY_PATH", driver.toString());
-        Process p = pb.start();
-        boolean done = p.waitFor(seconds, TimeUnit.SECONDS);
-        if (!done) p.destroyForcibly().waitFor();
-        String out = Files.readString(log, StandardCharsets.UTF_8);
-        System.out.println(out);
-        assertTrue(done, what + " timed out:\n" + out);
-        assertEquals(0, p.exitValue(), what + " failed:\n" + out);
-        return out;
-    }
-
-    private static boolean onPath(String exe) {
-        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, exe))) return true;
-        }
-        return false;
+        EmulatedDriver.Result r = EmulatedDriver.run(cmd, tmp.resolve(logName), seconds, Map.of());
+        System.out.println(r.output());
+        assertTrue(r.finished(), what + " timed out:\n" + r.output());
+        assertEquals(0, r.exit(), what + " failed:\n" + r.output());
+        return r.output();
     }
 }

@@ -7,6 +7,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -17,9 +19,13 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Runs the cuda/*.cu kernels on the CPU through native/emu (a fiber per CUDA thread, warp shuffles
  * and __syncthreads at barriers) against a C++ rendering of the contract: the quantizer, packing and
- * reduction kernels (check_kernels), the layer kernels (check_layers) and the packed-conv variants of
- * native/conv (check_conv_variants). EmulatedGpuTest runs the Java backend itself on the same
- * emulator; the GPU tests on a real GPU remain the authority. Needs g++ 11+.
+ * reduction kernels (check_kernels), the layer kernels (check_layers), the packed-conv variants of
+ * native/conv (check_conv_variants), index arithmetic past 2^31 elements (check_bounds) and the emulated
+ * driver's strictness (check_driver); each in a
+ * plain build under four thread/block orders, under AddressSanitizer + UBSan and under
+ * ThreadSanitizer (a missing barrier is a race), with shared memory garbage before every block, and
+ * every run's output digest identical. EmulatedGpuTest runs the Java backend itself on the same
+ * emulator; the GPU tests on a real GPU remain the authority. Needs g++ 11+ with the sanitizer runtimes.
  */
 class KernelEmulationTest {
     @Test
@@ -29,19 +35,23 @@ class KernelEmulationTest {
         Assumptions.assumeTrue(onPath("g++"), "no g++ on this machine");
         Process p = new ProcessBuilder("bash", script.toString(), tmp.resolve("emu").toString())
                 .redirectErrorStream(true).start();
-        boolean done = p.waitFor(180, TimeUnit.SECONDS);
+        boolean done = p.waitFor(900, TimeUnit.SECONDS);
         if (!done) p.destroyForcibly();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(done, "kernel emulation timed out:\n" + out);
         assertEquals(0, p.exitValue(), out);
-        Matcher m = Pattern.compile("(\\d+) passed, (\\d+) failed").matcher(out);
-        int programs = 0;
+        // "[mode order] what: N passed, M failed, digest D", one line per run
+        Matcher m = Pattern.compile("\\[(plain|asan|tsan) [a-z:0-9]+\\] [^\\n]*: (\\d+) passed, (\\d+) failed, digest [0-9a-f]{16}")
+                .matcher(out);
+        Map<String, Integer> runsPerMode = new TreeMap<>();
         while (m.find()) {
-            programs++;
-            assertTrue(Integer.parseInt(m.group(1)) > 0, out);
-            assertEquals("0", m.group(2), out);
+            runsPerMode.merge(m.group(1), 1, Integer::sum);
+            assertTrue(Integer.parseInt(m.group(2)) > 0, out);
+            assertEquals("0", m.group(3), out);
         }
-        assertEquals(3, programs, "every emulation program reports:\n" + out);
+        // 5 programs: 4 orders plain, one ASan+UBSan run, one TSan run each (check_driver: none)
+        assertEquals(Map.of("asan", 5, "plain", 20, "tsan", 4), runsPerMode, "every build and order reports:\n" + out);
+        assertTrue(out.contains("emu: all 29 runs passed") && out.contains("digests identical"), out);
     }
 
     private static boolean onPath(String exe) {
