@@ -49,6 +49,11 @@ public enum Device {
         org.wrpn.backend.cpu.CpuBackend.limitGemmThreads(threads);
     }
 
+    /** The threads the CPU backend computes with (what a peer should be given for a fair comparison). */
+    public static int cpuThreads() {
+        return org.wrpn.backend.cpu.CpuBackend.threads();
+    }
+
     @Override
     public String toString() {
         return flag();

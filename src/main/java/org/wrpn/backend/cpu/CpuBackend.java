@@ -23,6 +23,11 @@ public final class CpuBackend implements Backend {
         org.nd4j.linalg.factory.Nd4j.factory().blas().setMaxThreads(Math.max(1, threads));
     }
 
+    /** The threads the backend computes with. */
+    public static int threads() {
+        return org.nd4j.linalg.factory.Nd4j.factory().blas().getMaxThreads();
+    }
+
     private final CpuMemory mem = new CpuMemory();
     private final NdGemm gemm = new NdGemm();
     private final CpuGemmLayers gemmLayers = new CpuGemmLayers(mem, gemm);
