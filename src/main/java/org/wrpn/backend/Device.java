@@ -31,7 +31,7 @@ public enum Device {
 
     /**
      * Scratch bytes one convolution of this geometry takes inside the backend of this device (its
-     * im2col buffer on the CPU, split-K partial sums on the GPU); the memory ledger declares them.
+     * operand staging for oneDNN on the CPU, split-K partial sums on the GPU); the memory ledger declares them.
      */
     public long convWorkspaceBytes(ConvGeometry g) {
         return switch (this) {
