@@ -23,13 +23,8 @@ final class CpuQuantization {
     static void quantizeActivationsBackward(float[] x, float[] dy, float[] dx) {
         sameLength(x, dy, "quantizeActivationsBackward");
         sameLength(x, dx, "quantizeActivationsBackward");
-        // Quantizer.activationPassesGradient (0 < x < 1) as a mask, branch-free: bits in [1, bits(1f) - 1],
-        // so t = bits - 1 in [0, bits(1f) - 2]: t >= 0 and t - (bits(1f) - 1) < 0
-        int below = Float.floatToRawIntBits(1f) - 1;
         for (int k = 0; k < x.length; k++) {
-            int t = Float.floatToRawIntBits(x[k]) - 1;
-            int mask = ((t - below) & ~t) >> 31;
-            dx[k] = Float.intBitsToFloat(Float.floatToRawIntBits(dy[k]) & mask);
+            dx[k] = Float.intBitsToFloat(Float.floatToRawIntBits(dy[k]) & Quantizer.activationPassMask(x[k]));
         }
     }
 
