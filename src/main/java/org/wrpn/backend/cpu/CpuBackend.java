@@ -16,17 +16,22 @@ import org.wrpn.tensor.Tensor;
  * op (DnnlConvolution, CpuLinear, CpuBatchNorm, CpuPooling, CpuQuantization, CpuElementwise).
  */
 public final class CpuBackend implements Backend {
+    static {
+        CpuThreads.passiveOpenMp(); // before ND4J, OpenBLAS or oneDNN load an OpenMP runtime
+    }
+
     /**
-     * Caps OpenBLAS's threads for the whole process. N concurrent CPU jobs on N cores run faster
-     * single-threaded (the rest of a step is single-threaded Java); results depend on the thread count.
+     * Caps the backend's threads (Java loops, oneDNN, OpenBLAS) for the whole process: N concurrent
+     * CPU jobs on N cores run faster single-threaded. Convolution and GEMM results depend on the count.
      */
     public static void limitGemmThreads(int threads) {
         org.nd4j.linalg.factory.Nd4j.factory().blas().setMaxThreads(Math.max(1, threads));
+        CpuThreads.set(threads);
     }
 
-    /** The threads the backend computes with. */
+    /** The threads the backend computes with (Java loops, oneDNN, OpenBLAS). */
     public static int threads() {
-        return org.nd4j.linalg.factory.Nd4j.factory().blas().getMaxThreads();
+        return CpuThreads.get();
     }
 
     private final CpuMemory mem = new CpuMemory();
