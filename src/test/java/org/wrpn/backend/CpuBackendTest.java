@@ -171,6 +171,41 @@ class CpuBackendTest {
         assertBits("batch norm, repeated", bn[0], bn[1]);
     }
 
+    /** The Java loops split their work over threads without changing a bit: 1, 2 and 3 threads agree. */
+    @Test
+    void javaLoopsGiveTheSameBitsAtEveryThreadCount() {
+        int c = 24;
+        Shape s = Shape.nhwc(8, 40, 40, c); // 307200 elements: several parts per op
+        Tensor x = fx.f32(uniform((int) s.elements()), s.dims()), gamma = fx.f32(uniform(c), c), beta = fx.f32(uniform(c), c);
+        Tensor dyIn = fx.f32(uniform((int) s.elements()), s.dims());
+        int before = CpuBackend.threads();
+        float[][][] runs = new float[3][][];
+        try {
+            for (int t = 1; t <= 3; t++) {
+                CpuBackend.limitGemmThreads(t);
+                assertEquals(t, CpuBackend.threads());
+                Tensor y = fx.outF32(s.dims()), mean = fx.outF32(c), inv = fx.outF32(c), dx = fx.outF32(s.dims());
+                Tensor dg = fx.outF32(c), db = fx.outF32(c), r = fx.outF32(s.dims()), rb = fx.outF32(s.dims()), sum = fx.outF32(s.dims());
+                be.batchNormTrain(x, gamma, beta, y, mean, inv, fx.outF32(c), fx.outF32(c), 0.1f, 1e-5f);
+                be.batchNormBackward(x, dyIn, gamma, mean, inv, dx, dg, db);
+                be.relu(x, r);
+                be.reluBackward(r, dyIn, rb);
+                be.add(y, dx, sum);
+                Tensor codes = fx.outPacked(s, 2), mask = fx.outPacked(s, 1), back = fx.outF32(s.dims()), masked = fx.outF32(s.dims());
+                be.quantizePack(y, 2, codes, mask);
+                be.unpackValues(codes, back);
+                be.maskGradient(mask, dyIn, masked);
+                runs[t - 1] = new float[][] {fx.floats(y), fx.floats(mean), fx.floats(inv), fx.floats(dx), fx.floats(dg), fx.floats(db),
+                    fx.floats(r), fx.floats(rb), fx.floats(sum), fx.floats(back), fx.floats(masked)};
+            }
+        } finally {
+            CpuBackend.limitGemmThreads(before);
+        }
+        for (int t = 1; t < 3; t++) {
+            for (int i = 0; i < runs[0].length; i++) assertBits((t + 1) + " threads, output " + i, runs[0][i], runs[t][i]);
+        }
+    }
+
     /** One GEMM thread for the whole process (several jobs on few cores), and back. */
     @Test
     void gemmThreadsCanBeLimited() {

@@ -16,21 +16,31 @@ final class ArrayPool {
     private final Map<Integer, ArrayDeque<int[]>> ints = new HashMap<>();
     private long cachedBytes;
 
-    synchronized float[] floats(int n) {
-        ArrayDeque<float[]> q = floats.get(n);
-        float[] a = q == null ? null : q.poll();
+    float[] floats(int n) {
+        float[] a = pollFloats(n);
         if (a == null) return new float[n];
-        cachedBytes -= 4L * n;
-        Arrays.fill(a, 0f);
+        CpuThreads.forRange(n, CpuElementwise.GRAIN, (from, to) -> Arrays.fill(a, from, to, 0f));
         return a;
     }
 
-    synchronized int[] ints(int n) {
+    int[] ints(int n) {
+        int[] a = pollInts(n);
+        if (a == null) return new int[n];
+        CpuThreads.forRange(n, CpuElementwise.GRAIN, (from, to) -> Arrays.fill(a, from, to, 0));
+        return a;
+    }
+
+    private synchronized float[] pollFloats(int n) {
+        ArrayDeque<float[]> q = floats.get(n);
+        float[] a = q == null ? null : q.poll();
+        if (a != null) cachedBytes -= 4L * n;
+        return a;
+    }
+
+    private synchronized int[] pollInts(int n) {
         ArrayDeque<int[]> q = ints.get(n);
         int[] a = q == null ? null : q.poll();
-        if (a == null) return new int[n];
-        cachedBytes -= 4L * n;
-        Arrays.fill(a, 0);
+        if (a != null) cachedBytes -= 4L * n;
         return a;
     }
 

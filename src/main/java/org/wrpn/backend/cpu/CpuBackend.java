@@ -18,6 +18,7 @@ import org.wrpn.tensor.Tensor;
 public final class CpuBackend implements Backend {
     static {
         CpuThreads.passiveOpenMp(); // before ND4J, OpenBLAS or oneDNN load an OpenMP runtime
+        if (Integer.getInteger("wrpn.cpu.threads") != null) limitGemmThreads(CpuThreads.get());
     }
 
     /**

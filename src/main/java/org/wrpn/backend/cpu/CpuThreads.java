@@ -20,7 +20,8 @@ import java.util.concurrent.Future;
  * between.
  */
 final class CpuThreads {
-    private static volatile int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+    /** All cores, or -Dwrpn.cpu.threads=N. */
+    private static volatile int threads = Math.max(1, Integer.getInteger("wrpn.cpu.threads", Runtime.getRuntime().availableProcessors()));
     private static final ExecutorService POOL = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "wrpn-cpu");
         t.setDaemon(true);
