@@ -36,7 +36,18 @@ public final class Quantizer {
      */
     public static int activationCode(float x, int k) {
         float c = Math.min(1f, Math.max(0f, x));
-        return (int) Math.rint(c * (float) activationLevels(k));
+        return (int) roundHalfEven(c * (float) activationLevels(k));
+    }
+
+    /** 2^23: adding it to a float in [0, 2^22] leaves no fraction bits, so the sum is rounded half to even. */
+    private static final float ROUNDER = 8388608f;
+
+    /**
+     * Math.rint for v in [0, 255] (and NaN, which stays NaN), in float: (v + 2^23) - 2^23 rounds to
+     * the nearest integer with ties to even, exactly like rint, and vectorises (rint goes through double).
+     */
+    static float roundHalfEven(float v) {
+        return (v + ROUNDER) - ROUNDER;
     }
 
     /** Value of an activation code: u / (2^k - 1). */

@@ -17,7 +17,7 @@ final class CpuQuantization {
         sameLength(x, y, "quantizeActivations");
         if (bits == Quantizer.FULL_PRECISION) throw new IllegalArgumentException("32-bit activations are a ReLU, not a quantizer");
         PackedLayout.checkBits(bits);
-        Quantizer.quantizeActivations(x, 0, x.length, bits, y, 0);
+        CpuThreads.forRange(x.length, CpuElementwise.GRAIN, (from, to) -> Quantizer.quantizeActivations(x, from, to - from, bits, y, from));
     }
 
     static void quantizeActivationsBackward(float[] x, float[] dy, float[] dx) {
