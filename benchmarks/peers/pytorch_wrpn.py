@@ -21,6 +21,9 @@ between repeats like wrpn; with --wrpn-train (train-cuda.json) it adds the wrpn/
 
   python3 pytorch_wrpn.py --out DIR [--quick] [--device cuda|cpu] [--wrpn-kernels F] [--wrpn-train F]
 
+With --serve (what `wrpn bench train --peer pytorch` starts) it answers JSON-line requests instead:
+set up one configuration, time N steps, so that wrpn and PyTorch steps alternate in one run.
+
 Writes DIR/pytorch-DEVICE.json, DIR/pytorch-train-DEVICE.csv, DIR/pytorch-kernels-DEVICE.csv (with
 --wrpn-kernels) and DIR/pytorch-DEVICE.md (a summary with the ratios). Runs on PyTorch 1.13 or newer.
 """
@@ -279,6 +282,80 @@ def train_case(model_name, width, mode, bits, batch, steps, warmup, dev):
     }
 
 
+# ---- the peer inside `wrpn bench train --peer pytorch` ----------------------------------------
+
+class ServedCase:
+    """One configuration kept alive between requests, so wrpn and PyTorch steps can alternate."""
+
+    def __init__(self, model_name, width, bits, batch, warmup, dev):
+        torch.manual_seed(1)
+        self.mode = "fp32" if bits >= 32 else "fq"
+        set_tf32(False)
+        self.model, chw = build(model_name, width, bits, bits)
+        self.model = self.model.to(dev).train()
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+        self.x = torch.rand((batch,) + chw, device=dev) * 2 - 1
+        self.y = torch.randint(0, 10, (batch,), device=dev)
+        self.dev = dev
+        for _ in range(warmup):
+            self.step()
+        self.opt.zero_grad(set_to_none=True)
+        self.saved = saved_activation_bytes(self.model, self.forward, [self.x, self.y])
+        self.opt.zero_grad(set_to_none=True)
+
+    def forward(self):
+        return F.cross_entropy(self.model(self.x), self.y)
+
+    def step(self):
+        self.opt.zero_grad(set_to_none=True)
+        self.forward().backward()
+        self.opt.step()
+
+    def time(self, steps):
+        sync(self.dev)
+        return [time_once(self.step, self.dev) for _ in range(steps)]
+
+
+def serve(threads, dev):
+    """JSON lines on stdin, one JSON answer per line on stdout (nothing else is printed there):
+    {"op": "hello"} -> torch version, threads, machine; {"op": "setup", "model", "width", "bits", "batch",
+    "warmup"} -> mode and saved bytes; {"op": "time", "steps"} -> step times in seconds; {"op": "quit"}."""
+    torch.set_num_threads(threads)
+    out = sys.stdout
+    sys.stdout = sys.stderr  # stray prints must not break the protocol
+    case = None
+
+    def reply(obj):
+        out.write(json.dumps(obj) + "\n")
+        out.flush()
+
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            req = json.loads(line)
+            op = req.get("op")
+            if op == "hello":
+                reply({"torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version(),
+                       "mkldnn": bool(torch.backends.mkldnn.is_available()), "machine": machine(dev)})
+            elif op == "setup":
+                case = None
+                case = ServedCase(req["model"], float(req["width"]), int(req["bits"]), int(req["batch"]), int(req.get("warmup", 3)), dev)
+                reply({"mode": case.mode if case.mode == "fp32" else f"fq{int(req['bits'])}", "saved_activation_bytes": case.saved})
+            elif op == "time":
+                if case is None:
+                    raise ValueError("time before setup")
+                reply({"times": case.time(int(req.get("steps", 1)))})
+            elif op == "quit":
+                reply({"bye": True})
+                return 0
+            else:
+                raise ValueError(f"unknown op {op!r}")
+        except Exception as e:  # noqa: BLE001 - the caller gets the reason and decides
+            reply({"error": f"{type(e).__name__}: {e}"})
+    return 0
+
+
 def kernel_rows(wrpn_kernels, dev, reps, warmup):
     """PyTorch's activation quantizer and a copy at wrpn's tensor shapes, L2 flushed between repeats."""
     shapes = []
@@ -451,9 +528,15 @@ def main(argv=None):
     ap.add_argument("--wrpn-kernels", default=None)
     ap.add_argument("--wrpn-train", default=None)
     ap.add_argument("--time-budget", type=float, default=150, help="seconds; later configurations are skipped")
+    ap.add_argument("--serve", action="store_true", help="answer JSON-line requests on stdin (wrpn bench --peer pytorch)")
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (with --serve: default all cores)")
     a = ap.parse_args(argv)
     t0 = time.time()
     dev = torch.device(a.device)
+    if a.serve:
+        return serve(a.threads or os.cpu_count(), dev)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch sees no GPU")
     torch.backends.cudnn.benchmark = True

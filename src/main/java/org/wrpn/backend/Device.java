@@ -26,7 +26,7 @@ public enum Device implements FlagEnum {
 
     /**
      * Scratch bytes one convolution of this geometry takes inside the backend of this device (its
-     * im2col buffer on the CPU, split-K partial sums on the GPU); the memory ledger declares them.
+     * operand staging for oneDNN on the CPU, split-K partial sums on the GPU); the memory ledger declares them.
      */
     public long convWorkspaceBytes(ConvGeometry g) {
         return switch (this) {
@@ -42,6 +42,11 @@ public enum Device implements FlagEnum {
      */
     public static void limitCpuThreads(int threads) {
         org.wrpn.backend.cpu.CpuBackend.limitGemmThreads(threads);
+    }
+
+    /** The threads the CPU backend computes with (what a peer should be given for a fair comparison). */
+    public static int cpuThreads() {
+        return org.wrpn.backend.cpu.CpuBackend.threads();
     }
 
     @Override

@@ -12,7 +12,7 @@ import org.wrpn.tensor.Tensor;
 /**
  * Every byte a network allocates goes through the ledger, tagged with what it is for. The trainer
  * reads its live total and high-water mark; the planner runs the very same layer code on a backend
- * that allocates nothing and reads the same numbers. Backend-internal scratch (im2col buffers and the
+ * that allocates nothing and reads the same numbers. Backend-internal scratch (staging buffers and the
  * like) is declared as workspace around the op that uses it.
  */
 public final class MemoryLedger {
@@ -29,7 +29,7 @@ public final class MemoryLedger {
         ACTIVATIONS,
         /** Per-layer state kept for backward that is not a layer output (masks, pool choices, BN batch statistics). */
         LAYER_STATE,
-        /** Scratch inside an op (im2col and the like). */
+        /** Scratch inside an op (the CPU convolution's staging and the like). */
         WORKSPACE
     }
 

@@ -20,7 +20,7 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 /**
  * PNG plots of a suite's table, x = bits, one line per width: kernels (GB/s of quantize+pack and
  * unpack over a network's activation sites, with the copy peer dashed), train (bytes kept for
- * backward per step, step time). Needs java.desktop, which the GPU bundle's runtime leaves out:
+ * backward per step, step time, and with the PyTorch peer wrpn/PyTorch step time). Needs java.desktop, which the GPU bundle's runtime leaves out:
  * there the tables are written alone and plotted here later with `wrpn bench plot FILE.json`
  * (callers ask {@link BenchTable#canPlot} first: loading this class needs XChart).
  */
@@ -104,6 +104,21 @@ public final class BenchPlots {
                 }
             }
             files.add(save(time, dir.resolve(name + "-" + model + "-step-time.png")));
+            if (rows.stream().noneMatch(r -> model.equals(r.get("model")) && r.containsKey("wrpn_over_torch_step"))) continue;
+            XYChart vs = chart(model + ": wrpn step time / PyTorch step time (same run, alternating; < 1: wrpn faster), batch " + batch,
+                    machine(t), "weight and activation bits (PyTorch: fp32 at 32, fake quantization below)", "wrpn / PyTorch median step time");
+            for (String policy : List.of("fp32", "packed")) {
+                for (double w : widths(rows, model)) {
+                    List<Map<String, Object>> s = rows(rows, model, w, r -> policy.equals(r.get("policy")) && r.containsKey("wrpn_over_torch_step"));
+                    if (s.isEmpty()) continue;
+                    series(vs, policy + ", width " + fmt(w), s, r -> BenchTable.num(r, "abits"), r -> BenchTable.num(r, "wrpn_over_torch_step"),
+                            policy.equals("fp32"));
+                }
+            }
+            XYSeries parity = vs.addSeries("parity", new double[] {-0.5, 5.5}, new double[] {1, 1});
+            parity.setLineStyle(SeriesLines.DASH_DASH);
+            parity.setMarker(SeriesMarkers.NONE);
+            files.add(save(vs, dir.resolve(name + "-" + model + "-vs-pytorch.png")));
         }
         return files;
     }

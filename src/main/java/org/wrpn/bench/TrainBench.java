@@ -60,6 +60,16 @@ public final class TrainBench {
      * the planner's figures only.
      */
     public static void run(Supplier<Backend> backends, Config cfg, BenchTable table, boolean progress, long deadlineNanos) {
+        run(backends, cfg, table, progress, deadlineNanos, null);
+    }
+
+    /**
+     * As above, with PyTorch timed in the same run when `peer` is not null: per row, after both
+     * warm-ups, wrpn's and PyTorch's steps alternate (one wrpn step, one PyTorch step, --repeats
+     * times), and the row gains the peer's median step, images/s, saved bytes and the ratio.
+     */
+    public static void run(Supplier<Backend> backends, Config cfg, BenchTable table, boolean progress, long deadlineNanos,
+            TorchPeer peer) {
         List<Case> cs = cases(cfg);
         ProgressBar bar = new ProgressBar(System.err, "train", cs.size());
         if (!progress) bar.disabled();
@@ -68,14 +78,14 @@ public final class TrainBench {
         for (Case c : cs) {
             boolean late = BenchTable.past(deadlineNanos);
             if (late) skipped++;
-            table.rows.add(measure(backends, c, cfg, late));
+            table.rows.add(measure(backends, c, cfg, late, peer));
             done++;
             bar.update(done);
         }
         if (skipped > 0) table.notes.add(skipped + " configurations were not run (time budget): planned figures only");
     }
 
-    static Map<String, Object> measure(Supplier<Backend> backends, Case c, Config cfg, boolean planOnly) {
+    static Map<String, Object> measure(Supplier<Backend> backends, Case c, Config cfg, boolean planOnly, TorchPeer peer) {
         int[] chw = ShapeProbe.inputFor(c.model());
         PrecisionPolicy precision = PrecisionPolicy.uniform(c.wbits(), c.abits());
         Map<String, Object> r = new LinkedHashMap<>();
@@ -92,7 +102,7 @@ public final class TrainBench {
                 r.put("status", "not run: time budget");
             } else {
                 try {
-                    step(be, c, cfg, chw, r);
+                    step(be, c, cfg, chw, r, peer);
                 } catch (RuntimeException e) { // one failing configuration must not lose the others' results
                     LOG.warn("{} failed: {}", c, e.toString());
                     r.put("status", "failed: " + e);
@@ -124,7 +134,7 @@ public final class TrainBench {
         return r;
     }
 
-    private static void step(Backend be, Case c, Config cfg, int[] chw, Map<String, Object> r) {
+    private static void step(Backend be, Case c, Config cfg, int[] chw, Map<String, Object> r, TorchPeer peer) {
         int batch = cfg.batch();
         try (Network net = Models.build(c.model(), c.widthMultiplier(), PrecisionPolicy.uniform(c.wbits(), c.abits()), chw[1],
                 chw[2], chw[0], 10)) {
@@ -142,7 +152,10 @@ public final class TrainBench {
                 be.synchronize();
             };
             step.run(); // warm-up: JIT, scratch buffers, pools
+            step.run();
+            boolean withPeer = peer != null && peerSetup(peer, c, batch, r);
             double[] s = new double[cfg.repeats()];
+            double[] torch = new double[cfg.repeats()];
             long heapPeak = 0, ledgerPeak = 0, backendPeak = 0, rssPeak = -1;
             for (int i = 0; i < s.length; i++) {
                 System.gc();
@@ -157,6 +170,7 @@ public final class TrainBench {
                 ledgerPeak = Math.max(ledgerPeak, net.ledger().peakTotal());
                 backendPeak = Math.max(backendPeak, be.peakAllocatedBytes());
                 if (rssReset) rssPeak = Math.max(rssPeak, Machine.rssPeakBytes());
+                if (withPeer) withPeer = peerStep(peer, torch, i, r);
             }
             double med = BenchTable.median(s);
             r.put("repeats", s.length);
@@ -169,8 +183,39 @@ public final class TrainBench {
             r.put("heap_peak_bytes", heapPeak);
             r.put("rss_peak_bytes", rssPeak);
             r.put("status", "ok");
+            if (withPeer) {
+                double tm = BenchTable.median(torch);
+                r.put("torch_step_s", tm);
+                r.put("torch_step_min_s", BenchTable.min(torch));
+                r.put("torch_images_per_s", batch / tm);
+                r.put("wrpn_over_torch_step", med / tm);
+            }
             net.ledger().free(x);
             net.ledger().free(y);
+        }
+    }
+
+    private static boolean peerSetup(TorchPeer peer, Case c, int batch, Map<String, Object> r) {
+        try {
+            Map<String, Object> s = peer.setup(c.model(), c.width(), c.abits(), batch);
+            r.put("torch_mode", s.get("mode"));
+            r.put("torch_saved_activation_bytes", s.get("saved_activation_bytes"));
+            return true;
+        } catch (java.io.IOException | RuntimeException e) {
+            LOG.warn("{}: PyTorch peer setup failed: {}", c, e.toString());
+            r.put("torch_status", "failed: " + e.getMessage());
+            return false;
+        }
+    }
+
+    private static boolean peerStep(TorchPeer peer, double[] into, int i, Map<String, Object> r) {
+        try {
+            into[i] = peer.time(1)[0];
+            return true;
+        } catch (java.io.IOException | RuntimeException e) {
+            LOG.warn("PyTorch peer step failed: {}", e.toString());
+            r.put("torch_status", "failed: " + e.getMessage());
+            return false;
         }
     }
 

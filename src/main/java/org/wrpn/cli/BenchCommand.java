@@ -74,6 +74,10 @@ public final class BenchCommand implements Callable<Integer> {
             description = "stop starting new configurations after this long (train rows left get planned figures only)")
     Double timeBudget;
 
+    @Option(names = "--peer", paramLabel = "pytorch",
+            description = "train on cpu: time PyTorch (Debian's python3-torch) in the same run, alternating steps with wrpn's, and add ratio columns")
+    String peer;
+
     @Option(names = "--name", description = "output name prefix instead of SUITE-DEVICE[-quick]")
     String name;
 
@@ -170,7 +174,10 @@ public final class BenchCommand implements Callable<Integer> {
             c.put("step", "forward, softmax cross-entropy, backward, SGD with momentum 0.9; random data already on the device");
             BenchTable t = new BenchTable("train", machine, c);
             Machine.Contention load = new Machine.Contention();
-            TrainBench.run(() -> BackendSelector.select(device), cfg, t, !noProgress, deadline);
+            try (org.wrpn.bench.TorchPeer p = startPeer(cuda)) {
+                if (p != null) c.put("peer", p.describe());
+                TrainBench.run(() -> BackendSelector.select(device), cfg, t, !noProgress, deadline, p);
+            }
             t.contention.putAll(load.summary());
             finish(t, name != null ? name + "-train" : "train-" + suffix);
             printTrain(t);
@@ -184,6 +191,14 @@ public final class BenchCommand implements Callable<Integer> {
             return Main.EXIT_INTERNAL;
         }
         return Main.EXIT_OK;
+    }
+
+    /** The PyTorch peer with as many threads as wrpn's CPU backend uses, or null without --peer. */
+    private org.wrpn.bench.TorchPeer startPeer(boolean cuda) throws Exception {
+        if (peer == null) return null;
+        if (!peer.equals("pytorch")) throw new BadInputException("--peer must be pytorch, got " + peer);
+        if (cuda) throw new BadInputException("--peer pytorch times PyTorch on the CPU: use it with --device cpu");
+        return org.wrpn.bench.TorchPeer.start(org.wrpn.backend.Device.cpuThreads());
     }
 
     private Map<String, Object> config(List<String> ms, double[] ws, int[] ks, int b, int reps) {
@@ -244,6 +259,7 @@ public final class BenchCommand implements Callable<Integer> {
     private static void printTrain(BenchTable t) {
         System.out.printf(Locale.ROOT, "%-9s %5s %4s %4s %-6s %9s %9s %10s %10s %10s %8s %s%n", "model", "width", "w", "a", "save",
                 "step s", "img/s", "saved", "peak", "planned", "largest", "confirmed");
+        boolean withPeer = t.rows.stream().anyMatch(r -> r.containsKey("torch_step_s"));
         for (Map<String, Object> r : t.rows) {
             boolean ok = "ok".equals(r.get("status"));
             System.out.printf(Locale.ROOT, "%-9s %5s %4s %4s %-6s %9s %9s %10s %10s %10s %8s %s%n", r.get("model"), r.get("width"),
@@ -254,6 +270,16 @@ public final class BenchCommand implements Callable<Integer> {
                     ok ? Bytes.format((Long) r.get("backend_peak_bytes")) : "-",
                     Bytes.format(((Number) r.get("planned_peak_bytes")).longValue()),
                     r.get("largest_batch_planned"), r.getOrDefault("largest_batch_confirmed", ok ? "-" : r.get("status")));
+        }
+        if (!withPeer) return;
+        System.out.printf(Locale.ROOT, "%nPyTorch peer (same run, alternating steps):%n%-9s %5s %4s %-6s %-5s %9s %9s %9s %10s %10s%n", "model", "width",
+                "bits", "save", "torch", "wrpn s", "torch s", "wrpn/torch", "wrpn saved", "torch saved");
+        for (Map<String, Object> r : t.rows) {
+            if (!r.containsKey("torch_step_s")) continue;
+            System.out.printf(Locale.ROOT, "%-9s %5s %4s %-6s %-5s %9.4f %9.4f %9.2f %10s %10s%n", r.get("model"), r.get("width"), r.get("abits"),
+                    r.get("policy"), r.get("torch_mode"), (Double) r.get("step_s"), (Double) r.get("torch_step_s"),
+                    (Double) r.get("wrpn_over_torch_step"), Bytes.format((Long) r.get("saved_activation_bytes")),
+                    Bytes.format(((Number) r.get("torch_saved_activation_bytes")).longValue()));
         }
     }
 }

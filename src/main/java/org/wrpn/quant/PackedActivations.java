@@ -17,12 +17,17 @@ public final class PackedActivations {
 
     /** Activation codes of x into words, and (where maskWords is not null) the 1-bit STE mask. */
     public static void quantizePack(float[] x, int pixels, int channels, int k, int[] words, int[] maskWords) {
+        quantizePack(x, 0, pixels, channels, k, words, maskWords);
+    }
+
+    /** {@link #quantizePack} of the pixels [from, to) only (each pixel's words are its own: ranges run in parallel). */
+    public static void quantizePack(float[] x, int from, int to, int channels, int k, int[] words, int[] maskWords) {
         int wpp = PackedLayout.wordsPerPixel(channels, k);
         int mpp = PackedLayout.wordsPerPixel(channels, 1);
         int step = pixelsPerChunk(channels);
         int[] codes = new int[step * channels];
-        for (int p0 = 0; p0 < pixels; p0 += step) {
-            int n = Math.min(step, pixels - p0);
+        for (int p0 = from; p0 < to; p0 += step) {
+            int n = Math.min(step, to - p0);
             Quantizer.activationCodes(x, p0 * channels, n * channels, k, codes);
             PackedLayout.pack(codes, 0, n, channels, k, words, p0 * wpp);
             if (maskWords != null) {
@@ -34,19 +39,29 @@ public final class PackedActivations {
 
     /** The activation values of packed k-bit codes. */
     public static void unpackValues(int[] words, int pixels, int channels, int k, float[] out) {
+        unpackValues(words, 0, pixels, channels, k, out);
+    }
+
+    /** {@link #unpackValues} of the pixels [from, to) only. */
+    public static void unpackValues(int[] words, int from, int to, int channels, int k, float[] out) {
         float[] value = new float[1 << k];
         for (int u = 0; u < value.length; u++) value[u] = Quantizer.activationValue(u, k);
-        PackedLayout.unpack(words, 0, pixels, channels, k, value, out, 0);
+        PackedLayout.unpack(words, from * PackedLayout.wordsPerPixel(channels, k), to - from, channels, k, value, out, from * channels);
     }
 
     /** The STE backward from a packed 1-bit mask: dx = dy where the mask is set, else 0. */
     public static void maskGradient(int[] maskWords, int pixels, int channels, float[] dy, float[] dx) {
+        maskGradient(maskWords, 0, pixels, channels, dy, dx);
+    }
+
+    /** {@link #maskGradient} of the pixels [from, to) only. */
+    public static void maskGradient(int[] maskWords, int from, int to, int channels, float[] dy, float[] dx) {
         float[] bit = {0f, 1f};
         int mpp = PackedLayout.wordsPerPixel(channels, 1);
         int step = pixelsPerChunk(channels);
         float[] pass = new float[step * channels];
-        for (int p0 = 0; p0 < pixels; p0 += step) {
-            int n = Math.min(step, pixels - p0);
+        for (int p0 = from; p0 < to; p0 += step) {
+            int n = Math.min(step, to - p0);
             PackedLayout.unpack(maskWords, p0 * mpp, n, channels, 1, bit, pass, 0);
             int base = p0 * channels;
             // dy's bits ANDed with all ones or with zero: dy where the mask is set, else +0, without a

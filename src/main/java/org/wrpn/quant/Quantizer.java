@@ -36,7 +36,18 @@ public final class Quantizer {
      */
     public static int activationCode(float x, int k) {
         float c = Math.min(1f, Math.max(0f, x));
-        return (int) Math.rint(c * (float) activationLevels(k));
+        return (int) roundHalfEven(c * (float) activationLevels(k));
+    }
+
+    /** 2^23: adding it to a float in [0, 2^22] leaves no fraction bits, so the sum is rounded half to even. */
+    private static final float ROUNDER = 8388608f;
+
+    /**
+     * Math.rint for v in [0, 255] (and NaN, which stays NaN), in float: (v + 2^23) - 2^23 rounds to
+     * the nearest integer with ties to even, exactly like rint, and vectorises (rint goes through double).
+     */
+    static float roundHalfEven(float v) {
+        return (v + ROUNDER) - ROUNDER;
     }
 
     /** Value of an activation code: u / (2^k - 1). */
@@ -54,6 +65,19 @@ public final class Quantizer {
         return x > 0f && x < 1f;
     }
 
+    private static final int BELOW_ONE = Float.floatToRawIntBits(1f) - 1;
+
+    /**
+     * {@link #activationPassesGradient} as -1 (passes) or 0, without a branch: 0 &lt; x &lt; 1 exactly
+     * when x's bits lie in [1, bits(1f) - 1], i.e. t = bits - 1 satisfies t &gt;= 0 and t - (bits(1f) - 1) &lt; 0
+     * (negative floats, NaN and everything from 1 up fall outside). Loops over a random mask vectorise
+     * instead of mispredicting.
+     */
+    public static int activationPassMask(float x) {
+        int t = Float.floatToRawIntBits(x) - 1;
+        return ((t - BELOW_ONE) & ~t) >> 31;
+    }
+
     /** Quantized activation values of x[offset, offset + length) into out from outOffset. */
     public static void quantizeActivations(float[] x, int offset, int length, int k, float[] out, int outOffset) {
         for (int i = 0; i < length; i++) out[outOffset + i] = quantizeActivation(x[offset + i], k);
@@ -66,7 +90,7 @@ public final class Quantizer {
 
     /** The straight-through mask as 1-bit codes (1 where the gradient passes) of x[offset, offset + length). */
     public static void gradientMaskCodes(float[] x, int offset, int length, int[] codes) {
-        for (int i = 0; i < length; i++) codes[i] = activationPassesGradient(x[offset + i]) ? 1 : 0;
+        for (int i = 0; i < length; i++) codes[i] = activationPassMask(x[offset + i]) & 1;
     }
 
     /** Weight code s = rint(clamp(w, -1, 1) * (2^(k-1) - 1)) for k in {2, 4, 8}. */

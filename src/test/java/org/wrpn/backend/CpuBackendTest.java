@@ -23,13 +23,13 @@ import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
 
 /**
- * What only the CPU backend has (the op contract itself is CpuBackendContractTest): convolution
- * split over chunks of images, its im2col workspace counted in the peak, closed arrays reused
+ * What only the CPU backend has (the op contract itself is CpuBackendContractTest): a large
+ * oneDNN convolution against the reference, its staging workspace counted in the peak, closed arrays reused
  * zero-filled, results that repeat bit for bit, and the process-wide GEMM thread limit.
  */
 class CpuBackendTest {
-    /** Large enough that the im2col buffer splits the batch into chunks. */
-    private static final ConvGeometry CHUNKED = new ConvGeometry(5, 32, 32, 100, 5, 3, 3, 1, 1);
+    /** Wide input, few output channels: oneDNN pads the output channels to its vector blocks. */
+    private static final ConvGeometry LARGE = new ConvGeometry(5, 32, 32, 100, 5, 3, 3, 1, 1);
 
     private static CpuBackend be;
     private static BackendFixture fx;
@@ -112,29 +112,28 @@ class CpuBackendTest {
     }
 
     @Test
-    void convolutionSplitOverChunksOfImagesMatchesTheReference() {
-        ConvGeometry g = CHUNKED;
-        long wholeBatch = 4L * g.n() * g.outH() * g.outW() * g.patch();
-        assertTrue(be.convWorkspaceBytes(g) < wholeBatch, "the batch must not fit one im2col buffer");
+    void largeConvolutionMatchesTheReference() {
+        ConvGeometry g = LARGE;
         Tensor[] in = convInputs(g);
         float[][] got = conv(be, fx, in, g);
         double[] x = d(fx.floats(in[0])), w = d(fx.floats(in[1])), dy = d(fx.floats(in[2]));
-        assertClose("chunked fwd", Reference.conv2dForward(x, w, g), got[0], atolFor(g.patch()), RTOL);
-        assertClose("chunked dgrad", Reference.conv2dBackwardData(dy, w, g), got[1], atolFor((long) g.kh() * g.kw() * g.cout()), RTOL);
-        assertClose("chunked wgrad", Reference.conv2dBackwardFilter(x, dy, g), got[2], atolFor((long) g.n() * g.outH() * g.outW()),
+        assertClose("large fwd", Reference.conv2dForward(x, w, g), got[0], atolFor(g.patch()), RTOL);
+        assertClose("large dgrad", Reference.conv2dBackwardData(dy, w, g), got[1], atolFor((long) g.kh() * g.kw() * g.cout()), RTOL);
+        assertClose("large wgrad", Reference.conv2dBackwardFilter(x, dy, g), got[2], atolFor((long) g.n() * g.outH() * g.outW()),
                 RTOL);
     }
 
-    /** The im2col buffer is allocated while a convolution runs: the peak holds it, then it is given back. */
+    /** The staging copies are counted while a convolution runs: the peak holds them, then they are given back. */
     @Test
     void convolutionWorkspaceIsCountedInThePeak() {
-        ConvGeometry[] geometries = {CHUNKED, new ConvGeometry(2, 7, 5, 3, 17, 3, 3, 2, 1), new ConvGeometry(2, 8, 11, 17, 9, 1, 1, 1, 0)};
+        ConvGeometry[] geometries = {LARGE, new ConvGeometry(2, 7, 5, 3, 17, 3, 3, 2, 1), new ConvGeometry(2, 8, 11, 17, 9, 1, 1, 1, 0)};
         for (ConvGeometry g : geometries) {
             Tensor[] in = convInputs(g);
             Tensor y = fx.outF32(g.n(), g.outH(), g.outW(), g.cout()), dx = fx.outF32(g.n(), g.h(), g.w(), g.cin());
             Tensor dw = fx.outF32(g.cout(), g.kh(), g.kw(), g.cin());
             long workspace = be.convWorkspaceBytes(g);
-            assertEquals(g.kh() == 1 && g.kw() == 1 ? 0 : 1, Long.signum(workspace), "1x1 convolutions need no im2col: " + g);
+            assertEquals(4L * (in[0].shape().elements() + in[2].shape().elements() + in[1].shape().elements()), workspace,
+                    "input, output and weights staged: " + g);
             long base = be.allocatedBytes();
             Runnable[] passes = {() -> be.conv2dForward(in[0], in[1], y, g), () -> be.conv2dBackwardData(in[2], in[1], dx, g),
                 () -> be.conv2dBackwardFilter(in[0], in[2], dw, g)};
@@ -174,7 +173,7 @@ class CpuBackendTest {
     /** Fixed summation orders: the same inputs give the same bits, on this backend and on a fresh one. */
     @Test
     void resultsRepeatBitForBit() {
-        ConvGeometry g = CHUNKED;
+        ConvGeometry g = LARGE;
         Tensor[] in = convInputs(g);
         float[][] first = conv(be, fx, in, g), again = conv(be, fx, in, g);
         float[][] fresh;
@@ -200,6 +199,41 @@ class CpuBackendTest {
             bn[run] = fx.floats(dx);
         }
         assertBits("batch norm, repeated", bn[0], bn[1]);
+    }
+
+    /** The Java loops split their work over threads without changing a bit: 1, 2 and 3 threads agree. */
+    @Test
+    void javaLoopsGiveTheSameBitsAtEveryThreadCount() {
+        int c = 24;
+        Shape s = Shape.nhwc(8, 40, 40, c); // 307200 elements: several parts per op
+        Tensor x = fx.f32(uniform((int) s.elements()), s.dims()), gamma = fx.f32(uniform(c), c), beta = fx.f32(uniform(c), c);
+        Tensor dyIn = fx.f32(uniform((int) s.elements()), s.dims());
+        int before = CpuBackend.threads();
+        float[][][] runs = new float[3][][];
+        try {
+            for (int t = 1; t <= 3; t++) {
+                CpuBackend.limitGemmThreads(t);
+                assertEquals(t, CpuBackend.threads());
+                Tensor y = fx.outF32(s.dims()), mean = fx.outF32(c), inv = fx.outF32(c), dx = fx.outF32(s.dims());
+                Tensor dg = fx.outF32(c), db = fx.outF32(c), r = fx.outF32(s.dims()), rb = fx.outF32(s.dims()), sum = fx.outF32(s.dims());
+                be.batchNormTrain(x, gamma, beta, y, mean, inv, fx.outF32(c), fx.outF32(c), 0.1f, 1e-5f);
+                be.batchNormBackward(x, dyIn, gamma, mean, inv, dx, dg, db);
+                be.relu(x, r);
+                be.reluBackward(r, dyIn, rb);
+                be.add(y, dx, sum);
+                Tensor codes = fx.outPacked(s, 2), mask = fx.outPacked(s, 1), back = fx.outF32(s.dims()), masked = fx.outF32(s.dims());
+                be.quantizePack(y, 2, codes, mask);
+                be.unpackValues(codes, back);
+                be.maskGradient(mask, dyIn, masked);
+                runs[t - 1] = new float[][] {fx.floats(y), fx.floats(mean), fx.floats(inv), fx.floats(dx), fx.floats(dg), fx.floats(db),
+                    fx.floats(r), fx.floats(rb), fx.floats(sum), fx.floats(back), fx.floats(masked)};
+            }
+        } finally {
+            CpuBackend.limitGemmThreads(before);
+        }
+        for (int t = 1; t < 3; t++) {
+            for (int i = 0; i < runs[0].length; i++) assertBits((t + 1) + " threads, output " + i, runs[0][i], runs[t][i]);
+        }
     }
 
     /** One GEMM thread for the whole process (several jobs on few cores), and back. */

@@ -91,6 +91,19 @@ class QuantizerGoldenTest {
         }
     }
 
+    /** The branch-free mask equals the comparison for every sign, exponent and the mantissa ends around them. */
+    @Test
+    void steMaskWithoutBranchEqualsTheComparison() {
+        for (int sign = 0; sign < 2; sign++) {
+            for (int exp = 0; exp < 256; exp++) {
+                for (int mant : new int[] {0, 1, 2, 0x3FFFFF, 0x400000, 0x7FFFFE, 0x7FFFFF}) {
+                    float x = Float.intBitsToFloat(sign << 31 | exp << 23 | mant);
+                    assertEquals(Quantizer.activationPassesGradient(x) ? -1 : 0, Quantizer.activationPassMask(x), "mask(" + x + ")");
+                }
+            }
+        }
+    }
+
     @Test
     void weightTiesClampAndNonFinite() {
         weight(0.5f, 2, 0); // 0.5 -> 0

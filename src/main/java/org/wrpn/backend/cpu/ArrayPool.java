@@ -18,23 +18,42 @@ final class ArrayPool {
     private final Map<Integer, ArrayDeque<int[]>> ints = new HashMap<>();
     private long cachedBytes;
 
-    synchronized float[] floats(int n, boolean zeroed) {
-        ArrayDeque<float[]> q = floats.get(n);
-        float[] a = q == null ? null : q.poll();
+    float[] floats(int n, boolean zeroed) {
+        float[] a = pollFloats(n);
         if (a == null) a = new float[n];
-        else cachedBytes -= 4L * n;
-        if (zeroed) Arrays.fill(a, 0f);
-        else if (UninitializedMemory.POISON) Arrays.fill(a, UninitializedMemory.POISON_FLOAT);
+        else if (zeroed) fill(a, 0f);
+        if (!zeroed && UninitializedMemory.POISON) fill(a, UninitializedMemory.POISON_FLOAT);
         return a;
     }
 
-    synchronized int[] ints(int n, boolean zeroed) {
+    int[] ints(int n, boolean zeroed) {
+        int[] a = pollInts(n);
+        if (a == null) a = new int[n];
+        else if (zeroed) fill(a, 0);
+        if (!zeroed && UninitializedMemory.POISON) fill(a, UninitializedMemory.POISON_INT);
+        return a;
+    }
+
+    /** Fills on the CPU threads, outside the pool's lock. */
+    private static void fill(float[] a, float v) {
+        CpuThreads.forRange(a.length, CpuElementwise.GRAIN, (from, to) -> Arrays.fill(a, from, to, v));
+    }
+
+    private static void fill(int[] a, int v) {
+        CpuThreads.forRange(a.length, CpuElementwise.GRAIN, (from, to) -> Arrays.fill(a, from, to, v));
+    }
+
+    private synchronized float[] pollFloats(int n) {
+        ArrayDeque<float[]> q = floats.get(n);
+        float[] a = q == null ? null : q.poll();
+        if (a != null) cachedBytes -= 4L * n;
+        return a;
+    }
+
+    private synchronized int[] pollInts(int n) {
         ArrayDeque<int[]> q = ints.get(n);
         int[] a = q == null ? null : q.poll();
-        if (a == null) a = new int[n];
-        else cachedBytes -= 4L * n;
-        if (zeroed) Arrays.fill(a, 0);
-        else if (UninitializedMemory.POISON) Arrays.fill(a, UninitializedMemory.POISON_INT);
+        if (a != null) cachedBytes -= 4L * n;
         return a;
     }
 

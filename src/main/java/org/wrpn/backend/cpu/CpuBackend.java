@@ -9,23 +9,36 @@ import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
 
 /**
- * The CPU backend: Java loops for element-wise work, ND4J/OpenBLAS for the GEMMs inside convolution
- * and linear layers. Deterministic: fixed summation orders, no thread-count dependent reductions.
+ * The CPU backend: Java loops for element-wise work, oneDNN for convolutions, ND4J/OpenBLAS for
+ * the GEMMs of linear layers. Deterministic for a given thread count: fixed summation orders in
+ * Java, oneDNN's and OpenBLAS's static work splits.
  * A facade: it checks tensors out of {@link CpuMemory} and hands their arrays to the room of each
- * op (CpuGemmLayers, CpuBatchNorm, CpuPooling, CpuQuantization, CpuElementwise).
+ * op (DnnlConvolution, CpuLinear, CpuBatchNorm, CpuPooling, CpuQuantization, CpuElementwise).
  */
 public final class CpuBackend implements Backend {
+    static {
+        CpuThreads.passiveOpenMp(); // before ND4J, OpenBLAS or oneDNN load an OpenMP runtime
+        if (Integer.getInteger("wrpn.cpu.threads") != null) limitGemmThreads(CpuThreads.get());
+    }
+
     /**
-     * Caps OpenBLAS's threads for the whole process. N concurrent CPU jobs on N cores run faster
-     * single-threaded (the rest of a step is single-threaded Java); results depend on the thread count.
+     * Caps the backend's threads (Java loops, oneDNN, OpenBLAS) for the whole process: N concurrent
+     * CPU jobs on N cores run faster single-threaded. Convolution and GEMM results depend on the count.
      */
     public static void limitGemmThreads(int threads) {
         org.nd4j.linalg.factory.Nd4j.factory().blas().setMaxThreads(Math.max(1, threads));
+        CpuThreads.set(threads);
+    }
+
+    /** The threads the backend computes with (Java loops, oneDNN, OpenBLAS). */
+    public static int threads() {
+        return CpuThreads.get();
     }
 
     private final CpuMemory mem = new CpuMemory();
     private final NdGemm gemm = new NdGemm();
-    private final CpuGemmLayers gemmLayers = new CpuGemmLayers(mem, gemm);
+    private final CpuLinear linear = new CpuLinear(gemm);
+    private final DnnlConvolution conv = new DnnlConvolution(mem);
 
     @Override
     public String name() {
@@ -34,7 +47,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String describe() {
-        return "CPU (" + Runtime.getRuntime().availableProcessors() + " cores, ND4J/OpenBLAS GEMM)";
+        return "CPU (" + Runtime.getRuntime().availableProcessors() + " cores, oneDNN convolutions, OpenBLAS GEMM)";
     }
 
     // ---- memory -------------------------------------------------------------------------------
@@ -176,17 +189,17 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void conv2dForward(Tensor x, Tensor w, Tensor y, ConvGeometry g) {
-        gemmLayers.conv2dForward(mem.f(x), mem.f(w), mem.f(y), g);
+        conv.forward(mem.f(x), mem.f(w), mem.f(y), g);
     }
 
     @Override
     public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvGeometry g) {
-        gemmLayers.conv2dBackwardData(mem.f(dy), mem.f(w), mem.f(dx), g);
+        conv.backwardData(mem.f(dy), mem.f(w), mem.f(dx), g);
     }
 
     @Override
     public void conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, ConvGeometry g) {
-        gemmLayers.conv2dBackwardFilter(mem.f(x), mem.f(dy), mem.f(dw), g);
+        conv.backwardWeights(mem.f(x), mem.f(dy), mem.f(dw), g);
     }
 
     @Override
@@ -237,13 +250,13 @@ public final class CpuBackend implements Backend {
     @Override
     public void linearForward(Tensor x, Tensor w, Tensor b, Tensor y) {
         Shape ws = mem.tensor(w).shape();
-        gemmLayers.linearForward(mem.f(x), mem.f(w), ws.dim(0), ws.dim(1), b == null ? null : mem.f(b), mem.f(y));
+        linear.forward(mem.f(x), mem.f(w), ws.dim(0), ws.dim(1), b == null ? null : mem.f(b), mem.f(y));
     }
 
     @Override
     public void linearBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) {
         Shape ws = mem.tensor(w).shape();
-        gemmLayers.linearBackward(mem.f(x), mem.f(w), ws.dim(0), ws.dim(1), mem.f(dy), dx == null ? null : mem.f(dx), mem.f(dw),
+        linear.backward(mem.f(x), mem.f(w), ws.dim(0), ws.dim(1), mem.f(dy), dx == null ? null : mem.f(dx), mem.f(dw),
                 db == null ? null : mem.f(db));
     }
 
@@ -266,6 +279,6 @@ public final class CpuBackend implements Backend {
     public void close() {
         gemm.close();
         mem.clearPool();
-        gemmLayers.releaseBuffers();
+        conv.close();
     }
 }

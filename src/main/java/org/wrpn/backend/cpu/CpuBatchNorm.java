@@ -16,19 +16,21 @@ final class CpuBatchNorm {
         sameLength(x, y, "batchNormTrain");
         int m = x.length / c;
         double[] sum = new double[c], sumSq = new double[c];
-        for (int p = 0, k = 0; p < m; p++) {
-            for (int ch = 0; ch < c; ch++, k++) {
-                double v = x[k];
-                sum[ch] += v;
+        // per channel, pixels in order; threads take channel ranges, so the sums do not depend on their count
+        CpuThreads.forRange(c, channelGrain(m), (c0, c1) -> {
+            for (int p = 0; p < m; p++) {
+                int base = p * c;
+                for (int ch = c0; ch < c1; ch++) sum[ch] += x[base + ch];
             }
-        }
-        for (int ch = 0; ch < c; ch++) sum[ch] /= m;
-        for (int p = 0, k = 0; p < m; p++) {
-            for (int ch = 0; ch < c; ch++, k++) {
-                double d = x[k] - sum[ch];
-                sumSq[ch] += d * d;
+            for (int ch = c0; ch < c1; ch++) sum[ch] /= m;
+            for (int p = 0; p < m; p++) {
+                int base = p * c;
+                for (int ch = c0; ch < c1; ch++) {
+                    double d = x[base + ch] - sum[ch];
+                    sumSq[ch] += d * d;
+                }
             }
-        }
+        });
         for (int ch = 0; ch < c; ch++) {
             double var = sumSq[ch] / m;
             mean[ch] = (float) sum[ch];
@@ -51,9 +53,21 @@ final class CpuBatchNorm {
         float[] scale = new float[c];
         for (int ch = 0; ch < c; ch++) scale[ch] = invStd[ch] * gamma[ch];
         int m = x.length / c;
-        for (int p = 0, k = 0; p < m; p++) {
-            for (int ch = 0; ch < c; ch++, k++) y[k] = (x[k] - mean[ch]) * scale[ch] + beta[ch];
-        }
+        CpuThreads.forRange(m, pixelGrain(c), (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                int base = p * c;
+                for (int ch = 0; ch < c; ch++) y[base + ch] = (x[base + ch] - mean[ch]) * scale[ch] + beta[ch];
+            }
+        });
+    }
+
+    /** Channels per parallel part: enough that a part reads a worthwhile share of the tensor. */
+    private static int channelGrain(int pixels) {
+        return Math.max(1, CpuElementwise.GRAIN / Math.max(1, pixels));
+    }
+
+    private static int pixelGrain(int channels) {
+        return Math.max(1, CpuElementwise.GRAIN / channels);
     }
 
     /** y = x * scale + shift with the running statistics folded into a per-channel scale and shift. */
@@ -77,13 +91,17 @@ final class CpuBatchNorm {
         int c = gamma.length;
         int m = x.length / c;
         double[] sumDy = new double[c], sumDyXhat = new double[c];
-        for (int p = 0, k = 0; p < m; p++) {
-            for (int ch = 0; ch < c; ch++, k++) {
-                double xhat = (x[k] - mean[ch]) * (double) invStd[ch];
-                sumDy[ch] += dy[k];
-                sumDyXhat[ch] += dy[k] * xhat;
+        CpuThreads.forRange(c, channelGrain(m), (c0, c1) -> {
+            for (int p = 0; p < m; p++) {
+                int base = p * c;
+                for (int ch = c0; ch < c1; ch++) {
+                    int k = base + ch;
+                    double xhat = (x[k] - mean[ch]) * (double) invStd[ch];
+                    sumDy[ch] += dy[k];
+                    sumDyXhat[ch] += dy[k] * xhat;
+                }
             }
-        }
+        });
         float[] k0 = new float[c], meanDy = new float[c], meanDyXhat = new float[c];
         for (int ch = 0; ch < c; ch++) {
             dgamma[ch] = (float) sumDyXhat[ch];
@@ -94,11 +112,15 @@ final class CpuBatchNorm {
         }
         // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat)); in terms of xhat, not a folded
         // a*dy - b*x + c, which cancels badly when a channel's values sit close together.
-        for (int p = 0, k = 0; p < m; p++) {
-            for (int ch = 0; ch < c; ch++, k++) {
-                float xhat = (x[k] - mean[ch]) * invStd[ch];
-                dx[k] = k0[ch] * (dy[k] - meanDy[ch] - xhat * meanDyXhat[ch]);
+        CpuThreads.forRange(m, pixelGrain(c), (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                int base = p * c;
+                for (int ch = 0; ch < c; ch++) {
+                    int k = base + ch;
+                    float xhat = (x[k] - mean[ch]) * invStd[ch];
+                    dx[k] = k0[ch] * (dy[k] - meanDy[ch] - xhat * meanDyXhat[ch]);
+                }
             }
-        }
+        });
     }
 }

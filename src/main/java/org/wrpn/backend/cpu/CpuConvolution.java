@@ -2,25 +2,16 @@ package org.wrpn.backend.cpu;
 
 import org.wrpn.backend.ConvGeometry;
 
-/** The CPU convolution's scratch rule: pure Java, so the planner can ask it without loading ND4J. */
+/** The CPU convolution's scratch rule: pure Java, so the planner can ask it without loading oneDNN. */
 public final class CpuConvolution {
-    /** Largest im2col buffer, in floats, before a convolution is split over image chunks. */
-    static final int COL_BUDGET = 4 << 20;
-
     private CpuConvolution() {}
 
-    static boolean isPointwise(ConvGeometry g) {
-        return g.kh() == 1 && g.kw() == 1 && g.stride() == 1 && g.pad() == 0;
-    }
-
-    /** The im2col buffer one convolution uses: one chunk of images' patches. */
+    /**
+     * The off-heap staging one convolution pass uses ({@link DnnlConvolution}): copies of its input,
+     * its output and its weights, whichever pass runs (each pass stages x or dx, y or dy, and w or
+     * dw). oneDNN's own scratchpad and its blocked copy of the weights (kilobytes) are not counted.
+     */
     public static long workspaceBytes(ConvGeometry g) {
-        if (isPointwise(g)) return 0;
-        return 4L * imagesPerChunk(g) * g.outH() * g.outW() * g.patch();
-    }
-
-    static int imagesPerChunk(ConvGeometry g) {
-        long perImage = (long) g.outH() * g.outW() * g.patch();
-        return (int) Math.max(1, Math.min(g.n(), COL_BUDGET / Math.max(1, perImage)));
+        return 4L * ((long) g.n() * g.h() * g.w() * g.cin() + (long) g.n() * g.outH() * g.outW() * g.cout() + (long) g.cout() * g.patch());
     }
 }

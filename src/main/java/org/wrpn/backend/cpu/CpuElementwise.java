@@ -8,26 +8,54 @@ import org.wrpn.backend.LossResult;
 final class CpuElementwise {
     private CpuElementwise() {}
 
+    /** Elements per parallel part at least: smaller tensors are not worth a hand-off. */
+    static final int GRAIN = 1 << 15;
+
     static void addInPlace(float[] d, float[] s) {
         sameLength(d, s, "addInPlace");
-        for (int k = 0; k < d.length; k++) d[k] += s[k];
+        CpuThreads.forRange(d.length, GRAIN, (from, to) -> {
+            for (int k = from; k < to; k++) d[k] += s[k];
+        });
     }
 
     static void add(float[] x, float[] y, float[] o) {
         sameLength(x, y, "add");
         sameLength(x, o, "add");
-        for (int k = 0; k < o.length; k++) o[k] = x[k] + y[k];
+        CpuThreads.forRange(o.length, GRAIN, (from, to) -> {
+            for (int k = from; k < to; k++) o[k] = x[k] + y[k];
+        });
     }
 
+    /** d = s > 0 ? s : +0 (NaN gives 0), branch-free: a sign-random branch costs more than the memory traffic. */
     static void relu(float[] s, float[] d) {
         sameLength(s, d, "relu");
-        for (int k = 0; k < s.length; k++) d[k] = s[k] > 0f ? s[k] : 0f;
+        CpuThreads.forRange(s.length, GRAIN, (from, to) -> {
+            for (int k = from; k < to; k++) {
+                int bits = Float.floatToRawIntBits(s[k]);
+                d[k] = Float.intBitsToFloat(bits & positiveMask(bits));
+            }
+        });
     }
 
+    /** d = y > 0 ? g : +0, branch-free (g's bits pass unchanged). */
     static void reluBackward(float[] y, float[] g, float[] d) {
         sameLength(y, g, "reluBackward");
         sameLength(y, d, "reluBackward");
-        for (int k = 0; k < y.length; k++) d[k] = y[k] > 0f ? g[k] : 0f;
+        CpuThreads.forRange(y.length, GRAIN, (from, to) -> {
+            for (int k = from; k < to; k++) {
+                int mask = positiveMask(Float.floatToRawIntBits(y[k]));
+                d[k] = Float.intBitsToFloat(Float.floatToRawIntBits(g[k]) & mask);
+            }
+        });
+    }
+
+    /**
+     * -1 where the float with these bits is > 0 (bits in 1..0x7F800000: positive, up to +infinity,
+     * not NaN), else 0: t = bits - 1 must lie in [0, 0x7F800000), i.e. t >= 0 and t - 0x7F800000 < 0.
+     */
+    static int positiveMask(int bits) {
+        int t = bits - 1;
+        return ((t - 0x7F800000) & ~t) >> 31;
     }
 
     /** Per row a log-sum-exp in double around the row's maximum (the first maximum is the prediction). */

@@ -36,7 +36,7 @@ final class CpuMemory {
         allocated.addAndGet(-t.bytes());
     }
 
-    /** Counts op scratch (im2col) as allocated while an op uses it, so the peak includes it. */
+    /** Counts op scratch (convolution staging) as allocated while an op uses it, so the peak includes it. */
     void workspaceInUse(long bytes) {
         long now = allocated.addAndGet(bytes);
         if (bytes > 0) peak.accumulateAndGet(now, Math::max);

@@ -17,13 +17,17 @@ final class CpuQuantization {
         sameLength(x, y, "quantizeActivations");
         if (bits == Quantizer.FULL_PRECISION) throw new IllegalArgumentException("32-bit activations are a ReLU, not a quantizer");
         PackedLayout.checkBits(bits);
-        Quantizer.quantizeActivations(x, 0, x.length, bits, y, 0);
+        CpuThreads.forRange(x.length, CpuElementwise.GRAIN, (from, to) -> Quantizer.quantizeActivations(x, from, to - from, bits, y, from));
     }
 
     static void quantizeActivationsBackward(float[] x, float[] dy, float[] dx) {
         sameLength(x, dy, "quantizeActivationsBackward");
         sameLength(x, dx, "quantizeActivationsBackward");
-        for (int k = 0; k < x.length; k++) dx[k] = Quantizer.activationPassesGradient(x[k]) ? dy[k] : 0f;
+        CpuThreads.forRange(x.length, CpuElementwise.GRAIN, (from, to) -> {
+            for (int k = from; k < to; k++) {
+                dx[k] = Float.intBitsToFloat(Float.floatToRawIntBits(dy[k]) & Quantizer.activationPassMask(x[k]));
+            }
+        });
     }
 
     static void maskGradient(CpuTensor mask, float[] dy, float[] dx) {
@@ -31,7 +35,8 @@ final class CpuQuantization {
         if (mask.bits() != 1 || mask.shape().elements() != dy.length) {
             throw new IllegalArgumentException("maskGradient: mask " + mask + " for " + dy.length + " values");
         }
-        PackedActivations.maskGradient(mask.i, pixels(mask.shape()), mask.shape().channels(), dy, dx);
+        int c = mask.shape().channels();
+        CpuThreads.forRange(pixels(mask.shape()), grain(c), (from, to) -> PackedActivations.maskGradient(mask.i, from, to, c, dy, dx));
     }
 
     static void quantizeWeights(float[] w, int bits, float[] wq) {
@@ -51,19 +56,27 @@ final class CpuQuantization {
             throw new IllegalArgumentException("mask must be 1-bit " + codes.shape());
         }
         Shape s = codes.shape();
-        PackedActivations.quantizePack(x, pixels(s), s.channels(), bits, codes.i, mask == null ? null : mask.i);
+        int c = s.channels();
+        int[] m = mask == null ? null : mask.i;
+        CpuThreads.forRange(pixels(s), grain(c), (from, to) -> PackedActivations.quantizePack(x, from, to, c, bits, codes.i, m));
     }
 
     static void unpackValues(CpuTensor codes, float[] y) {
         Shape s = codes.shape();
         expectLength(y, s.elements(), "unpackValues");
-        PackedActivations.unpackValues(codes.i, pixels(s), s.channels(), codes.bits(), y);
+        int c = s.channels();
+        CpuThreads.forRange(pixels(s), grain(c), (from, to) -> PackedActivations.unpackValues(codes.i, from, to, c, codes.bits(), y));
     }
 
     static void unpackCodes(CpuTensor codes, int[] out) {
         Shape s = codes.shape();
         if (out.length != s.elements()) throw new IllegalArgumentException("unpackCodes: wrong output size");
         PackedLayout.unpack(codes.i, s.pixels(), s.channels(), codes.bits(), out);
+    }
+
+    /** Pixels per parallel part at least. */
+    private static int grain(int channels) {
+        return Math.max(1, CpuElementwise.GRAIN / channels);
     }
 
     private static int pixels(Shape s) {

@@ -1,0 +1,111 @@
+package org.wrpn.backend.cpu;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * The CPU backend's threads: one count for the Java loops (split over a pool of blocking worker
+ * threads, the caller taking the first part), oneDNN's OpenMP threads and OpenBLAS. Every split is
+ * over independent outputs (pixels, channels or images), each part in the sequential order, so
+ * results do not depend on the count. OpenMP workers wait passively (OMP_WAIT_POLICY, unless the
+ * user set it): spinning between convolutions would take the core from the Java loops that run in
+ * between.
+ */
+final class CpuThreads {
+    /** All cores, or -Dwrpn.cpu.threads=N. */
+    private static volatile int threads = Math.max(1, Integer.getInteger("wrpn.cpu.threads", Runtime.getRuntime().availableProcessors()));
+    private static final ExecutorService POOL = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "wrpn-cpu");
+        t.setDaemon(true);
+        return t;
+    });
+    private static MethodHandle ompSetNumThreads;
+
+    private CpuThreads() {}
+
+    /** Sets OMP_WAIT_POLICY=PASSIVE in the process environment before any OpenMP runtime reads it. */
+    static void passiveOpenMp() {
+        if (System.getenv("OMP_WAIT_POLICY") != null || System.getenv("GOMP_SPINCOUNT") != null) return;
+        try (var arena = java.lang.foreign.Arena.ofConfined()) {
+            Linker linker = Linker.nativeLinker();
+            MethodHandle setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+            int rc = (int) setenv.invokeExact(arena.allocateFrom("OMP_WAIT_POLICY"), arena.allocateFrom("PASSIVE"), 0);
+            if (rc != 0) throw new IllegalStateException("setenv returned " + rc);
+        } catch (Throwable e) { // spinning OpenMP threads are slower, not wrong
+            System.getLogger(CpuThreads.class.getName()).log(System.Logger.Level.DEBUG, "OMP_WAIT_POLICY not set: " + e);
+        }
+    }
+
+    static int get() {
+        return threads;
+    }
+
+    static void set(int n) {
+        threads = Math.max(1, n);
+    }
+
+    /** Gives the calling thread's OpenMP parallel regions (oneDNN's) the current thread count. */
+    static void applyToOpenMp() {
+        MethodHandle h = ompSetNumThreads;
+        if (h == null) {
+            MemorySegment f = SymbolLookup.loaderLookup().find("omp_set_num_threads").orElse(null);
+            if (f == null) return; // no OpenMP runtime loaded: nothing to set
+            h = Linker.nativeLinker().downcallHandle(f, FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
+            ompSetNumThreads = h;
+        }
+        try {
+            h.invokeExact(threads);
+        } catch (Throwable e) {
+            throw new IllegalStateException("omp_set_num_threads", e);
+        }
+    }
+
+    interface Range {
+        void run(int from, int to);
+    }
+
+    /**
+     * Runs body over [0, n) in at most get() contiguous parts of at least `grain` each (the caller
+     * runs the first); returns when all are done. Parts must write disjoint outputs.
+     */
+    static void forRange(int n, int grain, Range body) {
+        int parts = (int) Math.min(threads, Math.max(1, (long) n / Math.max(1, grain)));
+        if (parts <= 1) {
+            body.run(0, n);
+            return;
+        }
+        Future<?>[] rest = new Future<?>[parts - 1];
+        for (int i = 1; i < parts; i++) {
+            int from = (int) ((long) n * i / parts), to = (int) ((long) n * (i + 1) / parts);
+            rest[i - 1] = POOL.submit(() -> body.run(from, to));
+        }
+        Throwable failure = null;
+        try {
+            body.run(0, (int) ((long) n / parts));
+        } catch (RuntimeException | Error e) {
+            failure = e;
+        }
+        for (Future<?> f : rest) {
+            try {
+                f.get();
+            } catch (ExecutionException e) {
+                if (failure == null) failure = e.getCause();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                if (failure == null) failure = e;
+            }
+        }
+        if (failure instanceof RuntimeException re) throw re;
+        if (failure instanceof Error er) throw er;
+        if (failure != null) throw new IllegalStateException(failure);
+    }
+}
