@@ -44,7 +44,7 @@ public final class OpProfile {
         String model = a[0];
         double width = Double.parseDouble(a[1]);
         int bits = Integer.parseInt(a[2]);
-        SavePolicy policy = SavePolicy.parse(a[3]);
+        SavePolicy policy = org.wrpn.FlagEnum.parse(SavePolicy.class, a[3], "save policy must be fp32 or packed; got ");
         int batch = Integer.parseInt(a[4]);
         int steps = Integer.parseInt(a[5]);
         String device = a.length > 6 ? a[6] : "cpu";

@@ -197,7 +197,7 @@ public final class TrainBench {
 
     private static boolean peerSetup(TorchPeer peer, Case c, int batch, Map<String, Object> r) {
         try {
-            Map<String, Object> s = peer.setup(c.model(), c.width(), c.abits(), batch);
+            Map<String, Object> s = peer.setup(c.model(), c.widthMultiplier(), c.abits(), batch);
             r.put("torch_mode", s.get("mode"));
             r.put("torch_saved_activation_bytes", s.get("saved_activation_bytes"));
             return true;
