@@ -38,7 +38,13 @@ public final class CpuBackend implements Backend {
     private final CpuMemory mem = new CpuMemory();
     private final NdGemm gemm = new NdGemm();
     private final CpuLinear linear = new CpuLinear(gemm);
-    private final DnnlConvolution conv = new DnnlConvolution(mem);
+    /** Made at the first convolution: a backend that never convolves (the GPU bundle's CPU fallback) loads no oneDNN. */
+    private DnnlConvolution conv;
+
+    private DnnlConvolution conv() {
+        if (conv == null) conv = new DnnlConvolution(mem);
+        return conv;
+    }
 
     @Override
     public String name() {
@@ -189,17 +195,17 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void conv2dForward(Tensor x, Tensor w, Tensor y, ConvGeometry g) {
-        conv.forward(mem.f(x), mem.f(w), mem.f(y), g);
+        conv().forward(mem.f(x), mem.f(w), mem.f(y), g);
     }
 
     @Override
     public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvGeometry g) {
-        conv.backwardData(mem.f(dy), mem.f(w), mem.f(dx), g);
+        conv().backwardData(mem.f(dy), mem.f(w), mem.f(dx), g);
     }
 
     @Override
     public void conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, ConvGeometry g) {
-        conv.backwardWeights(mem.f(x), mem.f(dy), mem.f(dw), g);
+        conv().backwardWeights(mem.f(x), mem.f(dy), mem.f(dw), g);
     }
 
     @Override
@@ -279,6 +285,6 @@ public final class CpuBackend implements Backend {
     public void close() {
         gemm.close();
         mem.clearPool();
-        conv.close();
+        if (conv != null) conv.close();
     }
 }
