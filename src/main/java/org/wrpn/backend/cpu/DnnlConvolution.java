@@ -230,7 +230,7 @@ final class DnnlConvolution implements AutoCloseable {
             if (!o.output && o.reorder != null) check(dnnl_primitive_execute(o.reorder, stream, 2, o.reorderArgs), "reorder");
         }
         if (p.scratchBytes > 0) check(dnnl_memory_set_data_handle(p.scratchMem, stage(6, p.scratchBytes)), "handle");
-        CpuThreads.applyToOpenMp();
+        CpuThreads.applyToOpenMp(CpuThreads.get());
         check(dnnl_primitive_execute(p.prim, stream, p.nargs, p.args), "execute");
         Operand o = p.ops[2];
         if (o.reorder != null) check(dnnl_primitive_execute(o.reorder, stream, 2, o.reorderArgs), "reorder");
