@@ -47,12 +47,13 @@ public final class TorchPeer implements AutoCloseable {
 
     /**
      * Starts the peer with `threads` intra-op threads. The script is found at
-     * WRPN_TORCH_PEER, else benchmarks/peers/pytorch_wrpn.py under the working directory or above
-     * the jar; Python is WRPN_PYTHON, else /usr/bin/python3 (Debian's, where python3-torch lives).
+     * WRPN_TORCH_PEER (or -Dwrpn.torchPeer), else benchmarks/peers/pytorch_wrpn.py under the working directory or above
+     * the jar; Python is WRPN_PYTHON (or -Dwrpn.python), else /usr/bin/python3 (Debian's, where python3-torch lives).
      */
     public static TorchPeer start(int threads) throws IOException {
         Path script = script();
-        String python = System.getenv().getOrDefault("WRPN_PYTHON", Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3");
+        String python = setting("WRPN_PYTHON", "wrpn.python");
+        if (python == null) python = Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
         List<String> cmd = List.of(python, script.toString(), "--serve", "--device", "cpu", "--threads", String.valueOf(threads));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
         // the same thread count for every library PyTorch may use
@@ -69,7 +70,7 @@ public final class TorchPeer implements AutoCloseable {
     }
 
     static Path script() throws IOException {
-        String env = System.getenv("WRPN_TORCH_PEER");
+        String env = setting("WRPN_TORCH_PEER", "wrpn.torchPeer");
         List<Path> tries = new ArrayList<>();
         if (env != null) tries.add(Path.of(env));
         Path rel = Path.of("benchmarks", "peers", "pytorch_wrpn.py");
@@ -81,6 +82,12 @@ public final class TorchPeer implements AutoCloseable {
         }
         for (Path p : tries) if (Files.isRegularFile(p)) return p;
         throw new IOException("cannot find " + rel + " (looked at " + tries + "; set WRPN_TORCH_PEER)");
+    }
+
+    /** The environment variable, else the system property (tests set those), else null. */
+    private static String setting(String env, String property) {
+        String v = System.getenv(env);
+        return v != null ? v : System.getProperty(property);
     }
 
     /** What the peer reported: torch version, threads, Python, oneDNN, machine. */

@@ -92,6 +92,7 @@ public final class BenchCommand implements Callable<Integer> {
         if (batch != null && batch <= 0) throw new BadInputException("--batch must be positive, got " + batch);
         if (repeats != null && repeats <= 0) throw new BadInputException("--repeats must be positive, got " + repeats);
         if (!device.equals("cpu") && !device.equals("cuda")) throw new BadInputException("--device must be cpu or cuda, got " + device);
+        if (peer != null && !peer.equals("pytorch")) throw new BadInputException("--peer must be pytorch, got " + peer);
         if (models != null) {
             for (String m : models) {
                 if (!Models.NAMES.contains(m)) throw new BadInputException("unknown model '" + m + "'; choose from " + Models.NAMES);
@@ -196,7 +197,6 @@ public final class BenchCommand implements Callable<Integer> {
     /** The PyTorch peer with as many threads as wrpn's CPU backend uses, or null without --peer. */
     private org.wrpn.bench.TorchPeer startPeer(boolean cuda) throws Exception {
         if (peer == null) return null;
-        if (!peer.equals("pytorch")) throw new BadInputException("--peer must be pytorch, got " + peer);
         if (cuda) throw new BadInputException("--peer pytorch times PyTorch on the CPU: use it with --device cpu");
         return org.wrpn.bench.TorchPeer.start(org.wrpn.backend.Device.cpuThreads());
     }

@@ -18,6 +18,44 @@ class BenchCommandTest {
         return Main.run(new PrintWriter(err, true), args);
     }
 
+    /** The PyTorch peer's protocol, answered by a stand-in script (no torch needed): steps alternate, rows gain the ratio. */
+    @Test
+    void trainSuiteTimesAPeerInTheSameRun(@TempDir Path dir) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "needs python3");
+        Path fake = dir.resolve("fake_peer.py");
+        Files.writeString(fake, String.join("\n",
+                "import json, sys",
+                "for line in sys.stdin:",
+                "    r = json.loads(line)",
+                "    op = r['op']",
+                "    if op == 'hello': a = {'torch': 'fake', 'threads': 1}",
+                "    elif op == 'setup': a = {'mode': 'fp32' if r['bits'] >= 32 else 'fq%d' % r['bits'], 'saved_activation_bytes': 1234}",
+                "    elif op == 'time': a = {'times': [0.5] * r['steps']}",
+                "    else: a = {'bye': True}",
+                "    sys.stdout.write(json.dumps(a) + '\\n'); sys.stdout.flush()",
+                "    if op == 'quit': break", ""));
+        System.setProperty("wrpn.torchPeer", fake.toString());
+        System.setProperty("wrpn.python", "/usr/bin/python3");
+        try {
+            StringWriter err = new StringWriter();
+            int code = run(err, "bench", "train", "--peer", "pytorch", "--models", "lenet", "--widths", "0.25", "--bits", "32,2", "--batch",
+                    "2", "--repeats", "2", "--no-confirm", "--no-plots", "--out", dir.toString(), "--no-progress");
+            assertEquals(0, code, err.toString());
+            JsonNode json = new ObjectMapper().readTree(dir.resolve("train-cpu.json").toFile());
+            assertEquals("fake", json.get("config").get("peer").get("torch").asText());
+            for (JsonNode r : json.get("rows")) {
+                assertEquals(0.5, r.get("torch_step_s").asDouble(), r.toString());
+                assertEquals(r.get("abits").asInt() == 32 ? "fp32" : "fq2", r.get("torch_mode").asText());
+                assertEquals(1234, r.get("torch_saved_activation_bytes").asLong());
+                assertEquals(r.get("step_s").asDouble() / 0.5, r.get("wrpn_over_torch_step").asDouble(), 1e-12);
+            }
+            assertEquals(2, run(err, "bench", "train", "--peer", "tensorflow", "--out", dir.toString()), "unknown peer");
+        } finally {
+            System.clearProperty("wrpn.torchPeer");
+            System.clearProperty("wrpn.python");
+        }
+    }
+
     @Test
     void trainSuiteWritesTablesAndPlotsAndConfirmsThePlannersBatch(@TempDir Path dir) throws Exception {
         StringWriter err = new StringWriter();

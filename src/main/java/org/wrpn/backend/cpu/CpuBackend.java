@@ -18,7 +18,8 @@ import org.wrpn.tensor.Tensor;
 public final class CpuBackend implements Backend {
     static {
         CpuThreads.passiveOpenMp(); // before ND4J, OpenBLAS or oneDNN load an OpenMP runtime
-        if (Integer.getInteger("wrpn.cpu.threads") != null) limitGemmThreads(CpuThreads.get());
+        Integer threads = Integer.getInteger("wrpn.cpu.threads");
+        if (threads != null) limitGemmThreads(threads);
     }
 
     /**
@@ -27,7 +28,6 @@ public final class CpuBackend implements Backend {
      */
     public static void limitGemmThreads(int threads) {
         org.nd4j.linalg.factory.Nd4j.factory().blas().setMaxThreads(Math.max(1, threads));
-        CpuThreads.set(threads);
     }
 
     /** The threads the backend computes with (Java loops, oneDNN, OpenBLAS). */

@@ -15,22 +15,33 @@ final class CpuBatchNorm {
         int c = gamma.length;
         sameLength(x, y, "batchNormTrain");
         int m = x.length / c;
-        double[] sum = new double[c], sumSq = new double[c];
-        // per channel, pixels in order; threads take channel ranges, so the sums do not depend on their count
-        CpuThreads.forRange(c, channelGrain(m), (c0, c1) -> {
-            for (int p = 0; p < m; p++) {
-                int base = p * c;
-                for (int ch = c0; ch < c1; ch++) sum[ch] += x[base + ch];
-            }
-            for (int ch = c0; ch < c1; ch++) sum[ch] /= m;
-            for (int p = 0; p < m; p++) {
-                int base = p * c;
-                for (int ch = c0; ch < c1; ch++) {
-                    double d = x[base + ch] - sum[ch];
-                    sumSq[ch] += d * d;
+        int blocks = blocks(m);
+        double[][] part = new double[blocks][c];
+        CpuThreads.forRange(blocks, 1, (b0, b1) -> {
+            for (int b = b0; b < b1; b++) {
+                double[] s1 = part[b];
+                for (int p = b * BLOCK, end = Math.min(m, p + BLOCK); p < end; p++) {
+                    int base = p * c;
+                    for (int ch = 0; ch < c; ch++) s1[ch] += x[base + ch];
                 }
             }
         });
+        double[] sum = inOrder(part, c);
+        for (int ch = 0; ch < c; ch++) sum[ch] /= m;
+        double[][] partSq = new double[blocks][c];
+        CpuThreads.forRange(blocks, 1, (b0, b1) -> {
+            for (int b = b0; b < b1; b++) {
+                double[] s1 = partSq[b];
+                for (int p = b * BLOCK, end = Math.min(m, p + BLOCK); p < end; p++) {
+                    int base = p * c;
+                    for (int ch = 0; ch < c; ch++) {
+                        double d = x[base + ch] - sum[ch];
+                        s1[ch] += d * d;
+                    }
+                }
+            }
+        });
+        double[] sumSq = inOrder(partSq, c);
         for (int ch = 0; ch < c; ch++) {
             double var = sumSq[ch] / m;
             mean[ch] = (float) sum[ch];
@@ -61,9 +72,23 @@ final class CpuBatchNorm {
         });
     }
 
-    /** Channels per parallel part: enough that a part reads a worthwhile share of the tensor. */
-    private static int channelGrain(int pixels) {
-        return Math.max(1, CpuElementwise.GRAIN / Math.max(1, pixels));
+    /**
+     * Pixels per partial sum. Statistics are summed per block of pixels (each block in pixel order,
+     * in double), the blocks added in block order: an order fixed by the shape, so the CPU threads can
+     * share the blocks without changing a bit, each reading whole pixels (not interleaved channels).
+     */
+    private static final int BLOCK = 2048;
+
+    private static int blocks(int pixels) {
+        return Math.max(1, (pixels + BLOCK - 1) / BLOCK);
+    }
+
+    private static double[] inOrder(double[][] part, int c) {
+        double[] total = new double[c];
+        for (double[] p : part) {
+            for (int ch = 0; ch < c; ch++) total[ch] += p[ch];
+        }
+        return total;
     }
 
     private static int pixelGrain(int channels) {
@@ -90,18 +115,23 @@ final class CpuBatchNorm {
             float[] dbeta) {
         int c = gamma.length;
         int m = x.length / c;
-        double[] sumDy = new double[c], sumDyXhat = new double[c];
-        CpuThreads.forRange(c, channelGrain(m), (c0, c1) -> {
-            for (int p = 0; p < m; p++) {
-                int base = p * c;
-                for (int ch = c0; ch < c1; ch++) {
-                    int k = base + ch;
-                    double xhat = (x[k] - mean[ch]) * (double) invStd[ch];
-                    sumDy[ch] += dy[k];
-                    sumDyXhat[ch] += dy[k] * xhat;
+        int blocks = blocks(m);
+        double[][] partDy = new double[blocks][c], partDyXhat = new double[blocks][c];
+        CpuThreads.forRange(blocks, 1, (b0, b1) -> {
+            for (int b = b0; b < b1; b++) {
+                double[] s1 = partDy[b], s2 = partDyXhat[b];
+                for (int p = b * BLOCK, end = Math.min(m, p + BLOCK); p < end; p++) {
+                    int base = p * c;
+                    for (int ch = 0; ch < c; ch++) {
+                        int k = base + ch;
+                        double xhat = (x[k] - mean[ch]) * (double) invStd[ch];
+                        s1[ch] += dy[k];
+                        s2[ch] += dy[k] * xhat;
+                    }
                 }
             }
         });
+        double[] sumDy = inOrder(partDy, c), sumDyXhat = inOrder(partDyXhat, c);
         float[] k0 = new float[c], meanDy = new float[c], meanDyXhat = new float[c];
         for (int ch = 0; ch < c; ch++) {
             dgamma[ch] = (float) sumDyXhat[ch];

@@ -14,7 +14,14 @@ final class CpuPooling {
         int oh = g.outH(), ow = g.outW(), c = g.c();
         expectLength(x, (long) g.n() * g.h() * g.w() * c, "maxPool input");
         expectLength(y, (long) g.n() * oh * ow * c, "maxPool output");
-        for (int n = 0; n < g.n(); n++) {
+        CpuThreads.forRange(g.n(), Math.max(1, CpuElementwise.GRAIN / Math.max(1, g.h() * g.w() * c)),
+                (n0, n1) -> maxForward(x, y, arg, g, n0, n1));
+    }
+
+    /** Images [n0, n1) of maxForward. */
+    private static void maxForward(float[] x, float[] y, int[] arg, PoolGeometry g, int n0, int n1) {
+        int oh = g.outH(), ow = g.outW(), c = g.c();
+        for (int n = n0; n < n1; n++) {
             for (int oy = 0; oy < oh; oy++) {
                 for (int ox = 0; ox < ow; ox++) {
                     int o = ((n * oh + oy) * ow + ox) * c;
@@ -35,12 +42,13 @@ final class CpuPooling {
                                 }
                                 first = false;
                             } else {
+                                // v > cur taken without a branch (random data mispredicts half the time):
+                                // v > cur exactly when v - cur > 0 (equal values give +-0, any NaN gives NaN)
                                 for (int ch = 0; ch < c; ch++) {
-                                    float v = x[base + ch];
-                                    if (v > y[o + ch]) {
-                                        y[o + ch] = v;
-                                        arg[o + ch] = base + ch;
-                                    }
+                                    float v = x[base + ch], cur = y[o + ch];
+                                    int m = CpuElementwise.positiveMask(Float.floatToRawIntBits(v - cur));
+                                    y[o + ch] = Float.intBitsToFloat(Float.floatToRawIntBits(v) & m | Float.floatToRawIntBits(cur) & ~m);
+                                    arg[o + ch] = (base + ch) & m | arg[o + ch] & ~m;
                                 }
                             }
                         }

@@ -2,7 +2,6 @@ package org.wrpn.backend.cpu;
 
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
@@ -20,14 +19,17 @@ import java.util.concurrent.Future;
  * between.
  */
 final class CpuThreads {
-    /** All cores, or -Dwrpn.cpu.threads=N. */
-    private static volatile int threads = Math.max(1, Integer.getInteger("wrpn.cpu.threads", Runtime.getRuntime().availableProcessors()));
+    /** Blocking workers shared by every backend of the process; they hold no state between tasks. */
     private static final ExecutorService POOL = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "wrpn-cpu");
         t.setDaemon(true);
         return t;
     });
-    private static MethodHandle ompSetNumThreads;
+    /** omp_set_num_threads of the OpenMP runtime that ND4J/oneDNN loaded (looked up on first use, after they load). */
+    private static final class OpenMp {
+        static final MethodHandle SET_NUM_THREADS = SymbolLookup.loaderLookup().find("omp_set_num_threads")
+                .map(f -> Linker.nativeLinker().downcallHandle(f, FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT))).orElse(null);
+    }
 
     private CpuThreads() {}
 
@@ -45,23 +47,19 @@ final class CpuThreads {
         }
     }
 
+    /**
+     * The count: OpenBLAS's process-wide thread limit, where it has always lived (all cores unless
+     * OPENBLAS_NUM_THREADS, -Dwrpn.cpu.threads or CpuBackend.limitGemmThreads said otherwise), so
+     * the backend keeps no mutable static state of its own.
+     */
     static int get() {
-        return threads;
-    }
-
-    static void set(int n) {
-        threads = Math.max(1, n);
+        return Math.max(1, org.nd4j.linalg.factory.Nd4j.factory().blas().getMaxThreads());
     }
 
     /** Gives the calling thread's OpenMP parallel regions (oneDNN's) the current thread count. */
-    static void applyToOpenMp() {
-        MethodHandle h = ompSetNumThreads;
-        if (h == null) {
-            MemorySegment f = SymbolLookup.loaderLookup().find("omp_set_num_threads").orElse(null);
-            if (f == null) return; // no OpenMP runtime loaded: nothing to set
-            h = Linker.nativeLinker().downcallHandle(f, FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
-            ompSetNumThreads = h;
-        }
+    static void applyToOpenMp(int threads) {
+        MethodHandle h = OpenMp.SET_NUM_THREADS;
+        if (h == null) return; // no OpenMP runtime found: nothing to set
         try {
             h.invokeExact(threads);
         } catch (Throwable e) {
@@ -78,7 +76,7 @@ final class CpuThreads {
      * runs the first); returns when all are done. Parts must write disjoint outputs.
      */
     static void forRange(int n, int grain, Range body) {
-        int parts = (int) Math.min(threads, Math.max(1, (long) n / Math.max(1, grain)));
+        int parts = (int) Math.min(get(), Math.max(1, (long) n / Math.max(1, grain)));
         if (parts <= 1) {
             body.run(0, n);
             return;

@@ -218,24 +218,34 @@ final class DnnlConvolution implements AutoCloseable {
         return s;
     }
 
+    /** Copies between a Java array and a staging buffer, split over the CPU threads. */
+    private static void copy(Pointer staging, float[] a, boolean in) {
+        CpuThreads.forRange(a.length, CpuElementwise.GRAIN * 2, (from, to) -> {
+            FloatPointer v = new FloatPointer(staging);
+            v.position(from);
+            if (in) v.put(a, from, to - from);
+            else v.get(a, from, to - from);
+        });
+    }
+
     private void run(Prim p, float[] in0, float[] in1, float[] out) {
+        CpuThreads.applyToOpenMp(CpuThreads.get());
         float[][] arrays = {in0, in1, out};
-        FloatPointer[] views = new FloatPointer[3];
+        Pointer[] views = new Pointer[3];
         for (int i = 0; i < 3; i++) {
             Operand o = p.ops[i];
-            views[i] = new FloatPointer(stage(i, 4L * arrays[i].length));
-            if (!o.output) views[i].position(0).put(arrays[i], 0, arrays[i].length);
-            check(dnnl_memory_set_data_handle(o.user, views[i].position(0)), "handle");
+            views[i] = stage(i, 4L * arrays[i].length);
+            if (!o.output) copy(views[i], arrays[i], true);
+            check(dnnl_memory_set_data_handle(o.user, views[i]), "handle");
             if (o.inner != null) check(dnnl_memory_set_data_handle(o.inner, stage(3 + i, o.innerBytes)), "handle");
             if (!o.output && o.reorder != null) check(dnnl_primitive_execute(o.reorder, stream, 2, o.reorderArgs), "reorder");
         }
         if (p.scratchBytes > 0) check(dnnl_memory_set_data_handle(p.scratchMem, stage(6, p.scratchBytes)), "handle");
-        CpuThreads.applyToOpenMp();
         check(dnnl_primitive_execute(p.prim, stream, p.nargs, p.args), "execute");
         Operand o = p.ops[2];
         if (o.reorder != null) check(dnnl_primitive_execute(o.reorder, stream, 2, o.reorderArgs), "reorder");
         check(dnnl_stream_wait(stream), "wait");
-        views[2].position(0).get(out, 0, out.length);
+        copy(views[2], out, false);
     }
 
     private static void checkConv(float[] x, float[] w, float[] y, ConvGeometry g) {
