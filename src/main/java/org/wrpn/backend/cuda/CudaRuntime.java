@@ -61,6 +61,9 @@ import org.apache.logging.log4j.Logger;
  * info log buffers, so a PTX the driver's JIT rejects says why. Every launch's arguments are checked
  * against the kernel's PTX .param list (byte sizes, parsed at load): an int passed for a 64-bit
  * parameter fails here, with the kernel and the argument named, instead of reading garbage on the GPU.
+ *
+ * <p>A little over 400 lines because start-up, module loading and the launch check share one
+ * life cycle (the modules' .param tables); the .param check is the seam to split along next.
  */
 public final class CudaRuntime {
     private static final Logger LOG = LogManager.getLogger(CudaRuntime.class);
