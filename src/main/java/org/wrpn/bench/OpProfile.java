@@ -11,7 +11,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.BackendSelector;
 import org.wrpn.backend.MemoryLedger.Category;
@@ -72,13 +71,7 @@ public final class OpProfile {
                 net.prepare(batch);
                 Tensor x = net.ledger().allocate(Category.INPUT, "images", DType.F32, net.inputShape(batch));
                 Tensor y = net.ledger().allocate(Category.INPUT, "labels", DType.I32, Shape.of(batch));
-                SplittableRandom r = new SplittableRandom(5);
-                float[] images = new float[batch * chw[0] * chw[1] * chw[2]];
-                for (int i = 0; i < images.length; i++) images[i] = (float) (r.nextDouble() * 2 - 1);
-                int[] labels = new int[batch];
-                for (int i = 0; i < batch; i++) labels[i] = r.nextInt(10);
-                be.upload(images, x);
-                be.upload(labels, y);
+                TrainBench.upload(be, x, y, batch, chw); // the benchmark's own inputs
                 List<Parameter> params = net.trainableParameters();
                 Runnable step = () -> {
                     net.forwardBackward(x, y, 1f / batch);

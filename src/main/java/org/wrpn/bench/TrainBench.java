@@ -238,7 +238,7 @@ public final class TrainBench {
         }
     }
 
-    private static void upload(Backend be, Tensor x, Tensor y, int batch, int[] chw) {
+    static void upload(Backend be, Tensor x, Tensor y, int batch, int[] chw) {
         SplittableRandom r = new SplittableRandom(5);
         float[] images = new float[batch * chw[0] * chw[1] * chw[2]];
         for (int i = 0; i < images.length; i++) images[i] = (float) (r.nextDouble() * 2 - 1);
