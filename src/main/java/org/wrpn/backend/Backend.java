@@ -10,7 +10,12 @@ import org.wrpn.tensor.Tensor;
  * cross it. Activations are channels-last: a tensor of shape (..., C) is treated as pixels x C.
  *
  * <p>Unless a method says otherwise, outputs are overwritten, never accumulated into, and no output
- * may alias an input.
+ * may alias an input. The ops that may work in place say so: {@link #add}, {@link #maskGradient},
+ * {@link #reluBackward} and {@link #batchNormBackward}.
+ *
+ * <p>Quantized layers run on codes ({@link #conv2dForwardQuantized} and its kin): packed k-bit
+ * activation codes and int8 weight codes with one scale per layer, never an fp32 copy of a quantized
+ * activation.
  */
 public interface Backend extends AutoCloseable {
 
@@ -69,7 +74,10 @@ public interface Backend extends AutoCloseable {
     /** dst += src (gradient accumulation). */
     void addInPlace(Tensor dst, Tensor src);
 
-    /** out = a + b (residual add). */
+    /**
+     * out = a + b (residual add). b may be PACKED activation codes, read as their values u / (2^k - 1)
+     * (exactly what {@link #unpackValues} gives). out may be a (or b when b is F32).
+     */
     void add(Tensor a, Tensor b, Tensor out);
 
     // ---- quantization ------------------------------------------------------------------------
@@ -80,7 +88,7 @@ public interface Backend extends AutoCloseable {
     /** Straight-through backward of the activation quantizer: dx = dy where 0 &lt; x &lt; 1, else 0. */
     void quantizeActivationsBackward(Tensor x, Tensor dy, Tensor dx);
 
-    /** dx = dy where the packed 1-bit mask is set, else 0 (the STE backward from a saved mask). */
+    /** dx = dy where the packed 1-bit mask is set, else 0 (the STE backward from a saved mask). dx may be dy. */
     void maskGradient(Tensor packedMask, Tensor dy, Tensor dx);
 
     /** Weight values (not codes) at k bits: k = 32 copies, k = 1 is sign(w)·mean|w|. */
@@ -92,6 +100,14 @@ public interface Backend extends AutoCloseable {
     /** Quantizes x to k-bit activation codes and packs them; mask (k = 1 packed, may be null) holds 0 &lt; x &lt; 1. */
     void quantizePack(Tensor x, int bits, Tensor packedCodes, Tensor packedMask);
 
+    /**
+     * Batch-norm apply, activation quantize, pack and STE mask in one pass over x: the same bits as
+     * {@link #batchNormApply} followed by {@link #quantizePack} (mask may be null), without the fp32
+     * output between them.
+     */
+    void batchNormQuantizePack(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, int bits,
+            Tensor packedCodes, Tensor packedMask);
+
     /** Unpacks k-bit codes to their activation values (u / (2^k-1)) as F32. */
     void unpackValues(Tensor packedCodes, Tensor y);
 
@@ -102,7 +118,7 @@ public interface Backend extends AutoCloseable {
 
     void relu(Tensor x, Tensor y);
 
-    /** dx = dy where y &gt; 0. */
+    /** dx = dy where y &gt; 0. dx may be dy. */
     void reluBackward(Tensor y, Tensor dy, Tensor dx);
 
     /**
@@ -121,9 +137,28 @@ public interface Backend extends AutoCloseable {
     void conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, ConvGeometry g);
 
     /**
+     * Convolution of a quantized layer, read as codes: x is PACKED k-bit activation codes or F32 values,
+     * w is I8 weight codes or F32 values (cout, kh, kw, cin); y = scale · Σ x·w. With PACKED x and I8 w
+     * the sum runs over the integer codes in int32, exact (the caller keeps the patch within
+     * {@code Quantizer.maxExactIntegerTerms}), and y = (float) sum · scale: the same bits on every
+     * backend. Otherwise the sum is in float and then multiplied by scale.
+     */
+    void conv2dForwardQuantized(Tensor x, Tensor w, float scale, Tensor y, ConvGeometry g);
+
+    /** Data gradient of a quantized layer: dx = scale · Σ dy·w, w I8 weight codes or F32 values, sum in float. */
+    void conv2dBackwardDataQuantized(Tensor dy, Tensor w, float scale, Tensor dx, ConvGeometry g);
+
+    /**
+     * Weight gradient of a quantized layer from its saved input: dw = step · Σ x·dy, x PACKED codes (step
+     * the value of one code, {@code Quantizer.activationStep}) or F32 values; sum in float.
+     */
+    void conv2dBackwardFilterQuantized(Tensor x, float step, Tensor dy, Tensor dw, ConvGeometry g);
+
+    /**
      * Training-mode batch norm over all pixels, per channel. Saves the batch mean and 1/sqrt(var+eps)
      * (biased variance) and updates the running statistics with the unbiased variance:
-     * run = (1 - momentum) * run + momentum * batch.
+     * run = (1 - momentum) * run + momentum * batch. y may be null: statistics only (for
+     * {@link #batchNormQuantizePack}).
      */
     void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
             Tensor runningMean, Tensor runningVar, float momentum, float eps);
@@ -137,6 +172,7 @@ public interface Backend extends AutoCloseable {
     void batchNormInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, float eps,
             Tensor y);
 
+    /** dx may be x or dy (the statistics are reduced before dx is written). */
     void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
             Tensor dgamma, Tensor dbeta);
 
@@ -155,6 +191,20 @@ public interface Backend extends AutoCloseable {
 
     /** dx (may be null) = dy w; dw = dy^T x; db (may be null) = column sums of dy. */
     void linearBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db);
+
+    /**
+     * y = scale · x w^T + b for a quantized layer: x PACKED codes of any shape (n, ..., c), its
+     * features in (..., c) order, or F32 (n, in); w I8 codes or F32 values (out, in); b F32 or null. The
+     * sum is exact in int32 for PACKED x and I8 w, as in {@link #conv2dForwardQuantized}, and
+     * y = ((float) sum · scale) + b in that order.
+     */
+    void linearForwardQuantized(Tensor x, Tensor w, float scale, Tensor b, Tensor y);
+
+    /**
+     * Backward of {@link #linearForwardQuantized}: dx (may be null) = scale · dy w; dw = step · dy^T x;
+     * db (may be null) = column sums of dy. Sums in float.
+     */
+    void linearBackwardQuantized(Tensor x, float step, Tensor w, float scale, Tensor dy, Tensor dx, Tensor dw, Tensor db);
 
     /**
      * Softmax cross-entropy of logits (n, classes) against I32 labels; writes dlogits = (softmax - onehot)

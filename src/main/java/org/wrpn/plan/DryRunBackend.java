@@ -119,6 +119,14 @@ final class DryRunBackend implements Backend {
     @Override public void conv2dForward(Tensor x, Tensor w, Tensor y, ConvGeometry g) {}
     @Override public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, ConvGeometry g) {}
     @Override public void conv2dBackwardFilter(Tensor x, Tensor dy, Tensor dw, ConvGeometry g) {}
+    @Override public void batchNormQuantizePack(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, int bits,
+            Tensor packedCodes, Tensor packedMask) {}
+    @Override public void conv2dForwardQuantized(Tensor x, Tensor w, float scale, Tensor y, ConvGeometry g) {}
+    @Override public void conv2dBackwardDataQuantized(Tensor dy, Tensor w, float scale, Tensor dx, ConvGeometry g) {}
+    @Override public void conv2dBackwardFilterQuantized(Tensor x, float step, Tensor dy, Tensor dw, ConvGeometry g) {}
+    @Override public void linearForwardQuantized(Tensor x, Tensor w, float scale, Tensor b, Tensor y) {}
+    @Override public void linearBackwardQuantized(Tensor x, float step, Tensor w, float scale, Tensor dy, Tensor dx, Tensor dw,
+            Tensor db) {}
     @Override public void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
             Tensor runningMean, Tensor runningVar, float momentum, float eps) {}
     @Override public void batchNormApply(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, Tensor y) {}

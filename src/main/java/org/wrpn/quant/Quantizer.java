@@ -55,6 +55,24 @@ public final class Quantizer {
         return (float) code / (float) activationLevels(k);
     }
 
+    /** The value of one activation code step, 1 / (2^k - 1): the activation side of a quantized layer's scale. */
+    public static float activationStep(int k) {
+        return 1f / (float) activationLevels(k);
+    }
+
+    /** Largest |weight code|: 1 for binary weights, 2^(k-1) - 1 otherwise. */
+    public static int maxWeightCode(int k) {
+        return k == 1 ? 1 : weightLevels(k);
+    }
+
+    /**
+     * The most products of a k_a-bit activation code and a k_w-bit weight code an int32 sum holds
+     * without overflow: (2^31 - 1) / ((2^k_a - 1) * max|code|). 8/8: 66,311 terms; 4/4: 20,452,140.
+     */
+    public static long maxExactIntegerTerms(int activationBits, int weightBits) {
+        return Integer.MAX_VALUE / ((long) activationLevels(activationBits) * maxWeightCode(weightBits));
+    }
+
     /** Quantized activation value in one step. */
     public static float quantizeActivation(float x, int k) {
         return activationValue(activationCode(x, k), k);

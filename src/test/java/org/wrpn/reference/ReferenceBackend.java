@@ -64,6 +64,54 @@ public final class ReferenceBackend implements Backend {
         return Reference.toDouble(f(x));
     }
 
+    /** An operand of a quantized op as doubles: F32 values, or PACKED / I8 codes as the integers they hold. */
+    private double[] operand(Tensor x) {
+        RefTensor r = t(x);
+        return switch (r.dtype()) {
+            case F32 -> Reference.toDouble(r.f());
+            case I8 -> {
+                double[] o = new double[r.b().length];
+                for (int k = 0; k < o.length; k++) o[k] = r.b()[k];
+                yield o;
+            }
+            case PACKED -> {
+                long[] u = Reference.unpack(r.i(), (int) r.shape().pixels(), r.shape().channels(), r.bits());
+                double[] o = new double[u.length];
+                for (int k = 0; k < o.length; k++) o[k] = u[k];
+                yield o;
+            }
+            default -> throw new IllegalArgumentException("not an operand of a quantized op: " + r.dtype());
+        };
+    }
+
+    private static boolean integerOperands(Tensor x, Tensor w) {
+        return x.dtype() == DType.PACKED && w.dtype() == DType.I8;
+    }
+
+    /**
+     * The output of a quantized forward op: with integer operands the sums are exact integers (doubles
+     * hold them exactly) and y = (float) sum · scale, as the contract fixes; otherwise sum · scale in
+     * double, rounded once.
+     */
+    private void setScaled(Tensor dst, double[] sums, float scale, boolean integer) {
+        float[] out = f(dst);
+        for (int k = 0; k < sums.length; k++) {
+            if (integer) {
+                long acc = (long) sums[k];
+                if (acc != sums[k] || acc != (int) acc) throw new IllegalStateException("integer sum " + sums[k] + " outside int32");
+                out[k] = (float) acc * scale;
+            } else {
+                out[k] = (float) (sums[k] * scale);
+            }
+        }
+    }
+
+    private static double[] scaled(double[] a, float scale) {
+        double[] o = a.clone();
+        for (int k = 0; k < o.length; k++) o[k] *= scale;
+        return o;
+    }
+
     /** Rounds a double result to float, once per element. */
     private void set(Tensor dst, double[] src) {
         float[] out = f(dst);
@@ -172,7 +220,17 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void add(Tensor a, Tensor b, Tensor out) {
-        set(out, Reference.add(d(a), d(b)));
+        double[] bv;
+        if (b.dtype() == DType.PACKED) {
+            float[] v = new float[Math.toIntExact(b.shape().elements())];
+            RefTensor p = t(b);
+            long[] u = Reference.unpack(p.i(), (int) p.shape().pixels(), p.shape().channels(), p.bits());
+            for (int k = 0; k < u.length; k++) v[k] = Reference.activationValue(u[k], p.bits());
+            bv = Reference.toDouble(v);
+        } else {
+            bv = d(b);
+        }
+        set(out, Reference.add(d(a), bv));
     }
 
     // ---- quantization ------------------------------------------------------------------------
@@ -221,6 +279,18 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
+    public void batchNormQuantizePack(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, int bits,
+            Tensor packedCodes, Tensor packedMask) {
+        Tensor y = allocate(DType.F32, x.shape());
+        try {
+            batchNormApply(x, gamma, beta, mean, invStd, y);
+            quantizePack(y, bits, packedCodes, packedMask);
+        } finally {
+            y.close();
+        }
+    }
+
+    @Override
     public void unpackValues(Tensor packedCodes, Tensor y) {
         RefTensor p = t(packedCodes);
         long[] u = Reference.unpack(p.i(), (int) p.shape().pixels(), p.shape().channels(), p.bits());
@@ -264,6 +334,21 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
+    public void conv2dForwardQuantized(Tensor x, Tensor w, float scale, Tensor y, ConvGeometry g) {
+        setScaled(y, Reference.conv2dForward(operand(x), operand(w), g), scale, integerOperands(x, w));
+    }
+
+    @Override
+    public void conv2dBackwardDataQuantized(Tensor dy, Tensor w, float scale, Tensor dx, ConvGeometry g) {
+        set(dx, scaled(Reference.conv2dBackwardData(d(dy), operand(w), g), scale));
+    }
+
+    @Override
+    public void conv2dBackwardFilterQuantized(Tensor x, float step, Tensor dy, Tensor dw, ConvGeometry g) {
+        set(dw, scaled(Reference.conv2dBackwardFilter(operand(x), d(dy), g), step));
+    }
+
+    @Override
     public void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
             Tensor runningMean, Tensor runningVar, float momentum, float eps) {
         int c = (int) gamma.shape().elements();
@@ -272,7 +357,7 @@ public final class ReferenceBackend implements Backend {
         set(saveInvStd, st.invStd());
         set(runningMean, Reference.runningUpdate(d(runningMean), st.mean(), momentum));
         set(runningVar, Reference.runningUpdate(d(runningVar), st.unbiasedVar(), momentum));
-        batchNormApply(x, gamma, beta, saveMean, saveInvStd, y);
+        if (y != null) batchNormApply(x, gamma, beta, saveMean, saveInvStd, y);
     }
 
     /** The contract's float formula, shared by training and recomputation. */
@@ -345,6 +430,29 @@ public final class ReferenceBackend implements Backend {
         Reference.LinearGrads r = Reference.linearBackward(d(x), d(w), d(dy), n, in, out);
         if (dx != null) set(dx, r.dx());
         set(dw, r.dw());
+        if (db != null) set(db, r.db());
+    }
+
+    @Override
+    public void linearForwardQuantized(Tensor x, Tensor w, float scale, Tensor b, Tensor y) {
+        int out = w.shape().dim(0), in = w.shape().dim(1);
+        int n = (int) (x.shape().elements() / in);
+        double[] sums = Reference.linearForward(operand(x), operand(w), null, n, in, out);
+        setScaled(y, sums, scale, integerOperands(x, w));
+        if (b != null) {
+            float[] yv = f(y), bv = f(b);
+            for (int k = 0; k < yv.length; k++) yv[k] += bv[k % out];
+        }
+    }
+
+    @Override
+    public void linearBackwardQuantized(Tensor x, float step, Tensor w, float scale, Tensor dy, Tensor dx, Tensor dw,
+            Tensor db) {
+        int out = w.shape().dim(0), in = w.shape().dim(1);
+        int n = (int) (x.shape().elements() / in);
+        Reference.LinearGrads r = Reference.linearBackward(operand(x), operand(w), d(dy), n, in, out);
+        if (dx != null) set(dx, scaled(r.dx(), scale));
+        set(dw, scaled(r.dw(), step));
         if (db != null) set(db, r.db());
     }
 

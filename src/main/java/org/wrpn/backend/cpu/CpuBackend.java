@@ -287,4 +287,41 @@ public final class CpuBackend implements Backend {
         mem.clearPool();
         if (conv != null) conv.close();
     }
+
+    // TODO(fused-ops helper): replace with the real ops; nothing may merge to main with these.
+    private static UnsupportedOperationException notYet() {
+        return new UnsupportedOperationException("quantized ops on codes: not implemented yet");
+    }
+
+    @Override
+    public void batchNormQuantizePack(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, int bits,
+            Tensor packedCodes, Tensor packedMask) {
+        throw notYet();
+    }
+
+    @Override
+    public void conv2dForwardQuantized(Tensor x, Tensor w, float scale, Tensor y, ConvGeometry g) {
+        throw notYet();
+    }
+
+    @Override
+    public void conv2dBackwardDataQuantized(Tensor dy, Tensor w, float scale, Tensor dx, ConvGeometry g) {
+        throw notYet();
+    }
+
+    @Override
+    public void conv2dBackwardFilterQuantized(Tensor x, float step, Tensor dy, Tensor dw, ConvGeometry g) {
+        throw notYet();
+    }
+
+    @Override
+    public void linearForwardQuantized(Tensor x, Tensor w, float scale, Tensor b, Tensor y) {
+        throw notYet();
+    }
+
+    @Override
+    public void linearBackwardQuantized(Tensor x, float step, Tensor w, float scale, Tensor dy, Tensor dx, Tensor dw,
+            Tensor db) {
+        throw notYet();
+    }
 }

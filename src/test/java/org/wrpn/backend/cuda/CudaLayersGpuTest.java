@@ -8,7 +8,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.ConvGeometry;
-import org.wrpn.backend.LayerOpsContract;
+import org.wrpn.backend.QuantizedOpsContract;
 import org.wrpn.tensor.Tensor;
 
 /**
@@ -17,7 +17,7 @@ import org.wrpn.tensor.Tensor;
  * (fixed reduction orders, no atomics), and the weight gradient's split-K path at real layer sizes.
  */
 @Tag("gpu")
-class CudaLayersGpuTest extends LayerOpsContract {
+class CudaLayersGpuTest extends QuantizedOpsContract {
     @Override
     protected Backend open() {
         return Gpu.backendOrSkip();
