@@ -127,6 +127,9 @@ public interface Backend extends AutoCloseable {
      */
     long convWorkspaceBytes(ConvGeometry g);
 
+    /** Scratch bytes of a quantized linear layer of n rows, in inputs and out outputs: {@link Device#quantizedLinearWorkspaceBytes}. */
+    long quantizedLinearWorkspaceBytes(int n, int in, int out);
+
     /** Waits until all work queued on this backend has run (a no-op where ops run synchronously). */
     default void synchronize() {}
 

@@ -37,6 +37,19 @@ public enum Device implements FlagEnum {
     }
 
     /**
+     * Scratch bytes one linear layer of a quantized layer ({@link Backend#linearForwardQuantized} and its
+     * backward) takes inside the backend: the CPU stages codes as floats for its GEMM, the GPU reads
+     * codes directly.
+     */
+    public long quantizedLinearWorkspaceBytes(int n, int in, int out) {
+        return switch (this) {
+            case CPU -> CpuConvolution.quantizedLinearWorkspaceBytes(n, in, out);
+            case CUDA -> 0;
+            case AUTO -> throw new IllegalStateException("resolve --device auto before asking for its workspace rules");
+        };
+    }
+
+    /**
      * Caps the CPU backend's GEMM threads for the whole process: N concurrent CPU jobs on N cores run
      * faster single-threaded. Results depend on the thread count. No effect on other devices.
      */

@@ -84,6 +84,11 @@ final class DryRunBackend implements Backend {
     }
 
     @Override
+    public long quantizedLinearWorkspaceBytes(int n, int in, int out) {
+        return target.quantizedLinearWorkspaceBytes(n, in, out);
+    }
+
+    @Override
     public LossResult softmaxCrossEntropy(Tensor logits, Tensor labels, Tensor dlogits, float gradScale) {
         return new LossResult(0, 0, labels.shape().dim(0));
     }

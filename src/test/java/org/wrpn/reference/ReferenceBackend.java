@@ -137,6 +137,11 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
+    public long quantizedLinearWorkspaceBytes(int n, int in, int out) {
+        return 0;
+    }
+
+    @Override
     public String describe() {
         return "reference loops (double) in Java";
     }

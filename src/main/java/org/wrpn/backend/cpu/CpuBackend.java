@@ -288,6 +288,11 @@ public final class CpuBackend implements Backend {
         if (conv != null) conv.close();
     }
 
+    @Override
+    public long quantizedLinearWorkspaceBytes(int n, int in, int out) {
+        return org.wrpn.backend.Device.CPU.quantizedLinearWorkspaceBytes(n, in, out);
+    }
+
     // TODO(fused-ops helper): replace with the real ops; nothing may merge to main with these.
     private static UnsupportedOperationException notYet() {
         return new UnsupportedOperationException("quantized ops on codes: not implemented yet");

@@ -2,7 +2,7 @@ package org.wrpn.backend.cpu;
 
 import org.wrpn.backend.ConvGeometry;
 
-/** The CPU convolution's scratch rule: pure Java, so the planner can ask it without loading oneDNN. */
+/** The CPU's scratch rules for convolutions and quantized linears: pure Java, so the planner can ask them without loading oneDNN. */
 public final class CpuConvolution {
     private CpuConvolution() {}
 
@@ -13,5 +13,10 @@ public final class CpuConvolution {
      */
     public static long workspaceBytes(ConvGeometry g) {
         return 4L * ((long) g.n() * g.h() * g.w() * g.cin() + (long) g.n() * g.outH() * g.outW() * g.cout() + (long) g.cout() * g.patch());
+    }
+
+    /** A quantized linear's staging: its input codes and its weight codes as floats, for the GEMM. */
+    public static long quantizedLinearWorkspaceBytes(int n, int in, int out) {
+        return 4L * ((long) n * in + (long) out * in);
     }
 }

@@ -344,6 +344,11 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    @Override
+    public long quantizedLinearWorkspaceBytes(int n, int in, int out) {
+        return org.wrpn.backend.Device.CUDA.quantizedLinearWorkspaceBytes(n, in, out);
+    }
+
     // TODO(fused-ops helper): replace with the real ops; nothing may merge to main with these.
     private static UnsupportedOperationException notYet() {
         return new UnsupportedOperationException("quantized ops on codes: not implemented yet");
