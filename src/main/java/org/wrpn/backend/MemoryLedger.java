@@ -44,6 +44,8 @@ public final class MemoryLedger {
     private long liveTotal;
     private long peakTotal;
     private long workspaceInUse;
+    /** The step's activation, state and workspace tensors live at the last high-water mark, when asked for. */
+    private List<Entry> atPeak;
 
     public MemoryLedger(Backend backend) {
         this.backend = backend;
@@ -86,7 +88,26 @@ public final class MemoryLedger {
         live.put(c, v);
         if (v > peak.get(c)) peak.put(c, v);
         liveTotal += bytes;
-        if (liveTotal > peakTotal) peakTotal = liveTotal;
+        if (liveTotal > peakTotal) {
+            peakTotal = liveTotal;
+            if (atPeak != null) atPeak = snapshot();
+        }
+    }
+
+    /** Starts recording what is live at each new high-water mark (the planner's details; costs a copy per new peak). */
+    public void recordPeakContents() {
+        atPeak = snapshot();
+    }
+
+    /** Activations, layer state and workspace live at the last high-water mark (after {@link #recordPeakContents}). */
+    public List<Entry> peakContents() {
+        return atPeak == null ? List.of() : atPeak;
+    }
+
+    private List<Entry> snapshot() {
+        List<Entry> out = liveEntries(Category.ACTIVATIONS, Category.LAYER_STATE);
+        if (workspaceInUse > 0) out.add(new Entry("(op workspace)", "", "bytes", workspaceInUse));
+        return out;
     }
 
     /** Frees a tensor allocated through this ledger. */

@@ -48,7 +48,7 @@ public final class PlanCommand implements Callable<Integer> {
     @Option(names = "--json", description = "machine-readable output")
     boolean json;
 
-    @Option(names = "--details", description = "list every tensor kept for backward")
+    @Option(names = "--details", description = "list every tensor kept for backward, and every one live at the high-water mark")
     boolean details;
 
     /** plan takes the settings that shape a step; its --device only picks whose workspace rules apply. */
@@ -101,7 +101,10 @@ public final class PlanCommand implements Callable<Integer> {
             m.put("largest_batch", largest);
         }
         if (json) {
-            if (details) m.put("saved", p.saved());
+            if (details) {
+                m.put("saved", p.saved());
+                m.put("at_peak", p.atPeak());
+            }
             System.out.println(new ObjectMapper().writeValueAsString(m));
             return nothingFits(largest, budgetBytes, req);
         }
@@ -123,6 +126,10 @@ public final class PlanCommand implements Callable<Integer> {
             List<MemoryLedger.Entry> saved = p.saved();
             System.out.println("kept for backward:");
             for (MemoryLedger.Entry e : saved) {
+                System.out.printf(Locale.ROOT, "  %-28s %-16s %-10s %12d%n", e.owner(), e.tensor(), e.format(), e.bytes());
+            }
+            System.out.println("live at the high-water mark (activations, gradients, state, workspace):");
+            for (MemoryLedger.Entry e : p.atPeak()) {
                 System.out.printf(Locale.ROOT, "  %-28s %-16s %-10s %12d%n", e.owner(), e.tensor(), e.format(), e.bytes());
             }
         }

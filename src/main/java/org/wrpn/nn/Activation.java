@@ -40,12 +40,31 @@ public final class Activation extends Layer {
         // no geometry
     }
 
+    /** Whether this activation takes batch norm's output straight from {@link #forwardAfter}: quantized, packed policy. */
+    boolean fusesWithBatchNorm() {
+        return isQuantized() && ctx.packed();
+    }
+
+    /**
+     * Batch norm and this activation in one pass (training, packed policy): the norm's statistics, then
+     * its apply, quantize, pack and mask fused, so the norm's fp32 output is never written. The same
+     * bits as {@code bn.forward} followed by {@link #forward}.
+     */
+    Feature forwardAfter(BatchNorm2d bn, Feature x, boolean training) {
+        if (!training) return forward(bn.forward(x, false), false);
+        Shape shape = x.tensor().shape();
+        Feature y = ctx.packedFeature(name, shape, bits);
+        mask = ctx.packedState(name + ".mask", shape, 1);
+        bn.forwardIntoCodes(x, bits, y.tensor(), mask);
+        return y;
+    }
+
     @Override
     public Feature forward(Feature x, boolean training) {
         Shape shape = x.tensor().shape();
         if (!isQuantized()) {
             Feature y = ctx.feature(name, shape);
-            try (ExecutionContext.Floats xf = ctx.floats(x, name)) {
+            try (ExecutionContext.Operand xf = ctx.floats(x, name)) {
                 ctx.backend().relu(xf.tensor(), y.tensor());
             }
             x.release();
@@ -82,7 +101,9 @@ public final class Activation extends Layer {
 
     @Override
     public Feature backward(Feature dy, boolean needsInputGradient) {
-        Feature dx = ctx.feature(name + ".grad", dy.tensor().shape());
+        // The mask and ReLU gradients may overwrite dy when nothing else holds it.
+        boolean inPlace = dy.isExclusive() && (!isQuantized() || mask != null);
+        Feature dx = inPlace ? dy.retain() : ctx.feature(name + ".grad", dy.tensor().shape());
         if (!isQuantized()) {
             ctx.backend().reluBackward(saved.tensor(), dy.tensor(), dx.tensor());
         } else if (mask != null) {

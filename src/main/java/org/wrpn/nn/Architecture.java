@@ -166,14 +166,15 @@ public final class Architecture {
         String kind = text(o, "kind", where);
         return switch (kind) {
             case "conv2d" -> {
-                int wb = resolveBits(o, name, where, bits);
+                LayerPrecision p = resolveBits(o, name, where, bits);
                 yield new Conv2d(name, integer(o, "in_channels", where), integer(o, "out_channels", where),
-                        integer(o, "kernel", where), integer(o, "stride", where), integer(o, "padding", where), wb);
+                        integer(o, "kernel", where), integer(o, "stride", where), integer(o, "padding", where), p.weightBits(),
+                        p.inputBits());
             }
             case "linear" -> {
-                int wb = resolveBits(o, name, where, bits);
-                yield new Linear(name, integer(o, "in_features", where), integer(o, "out_features", where), wb,
-                        o.path("bias").asBoolean(false));
+                LayerPrecision p = resolveBits(o, name, where, bits);
+                yield new Linear(name, integer(o, "in_features", where), integer(o, "out_features", where), p.weightBits(),
+                        p.inputBits(), o.path("bias").asBoolean(false));
             }
             case "batchnorm" -> new BatchNorm2d(name, integer(o, "channels", where), (float) number(o, "epsilon", where));
             case "activation" -> new Activation(name, checkedBits(integer(o, "bits", where), where));
@@ -192,12 +193,13 @@ public final class Architecture {
         };
     }
 
-    private static int resolveBits(JsonNode o, String name, String where, Map<String, LayerPrecision> bits) {
+    private static LayerPrecision resolveBits(JsonNode o, String name, String where, Map<String, LayerPrecision> bits) {
         int w = integer(o, "weight_bits", where);
         int a = checkedBits(integer(o, "input_bits", where), where);
         if (!org.wrpn.quant.Quantizer.isValidWeightBits(w)) throw bad(where + ".weight_bits must be one of 1, 2, 4, 8, 32; got " + w);
-        bits.put(name, new LayerPrecision(w, a));
-        return w;
+        LayerPrecision p = new LayerPrecision(w, a);
+        bits.put(name, p);
+        return p;
     }
 
     private static int checkedBits(int bits, String where) {

@@ -71,16 +71,32 @@ public final class BatchNorm2d extends Layer {
         return ctx.packed() && producer != null && producer.canRecompute();
     }
 
+    /** Training statistics (and y, unless null), then keeps or lets go of x for backward. */
+    private void train(Feature x, Tensor y) {
+        saveMean = ctx.state(name + ".mean", DType.F32, Shape.of(channels));
+        saveInvStd = ctx.state(name + ".invstd", DType.F32, Shape.of(channels));
+        ctx.backend().batchNormTrain(x.tensor(), gamma.value(), beta.value(), y, saveMean, saveInvStd,
+                runningMean.value(), runningVar.value(), MOMENTUM, eps);
+    }
+
+    private void keepForBackward(Feature x) {
+        if (recomputesInput()) x.release();
+        else savedInput = x;
+    }
+
+    /** Training forward straight into k-bit codes and the STE mask of the activation that follows. */
+    void forwardIntoCodes(Feature x, int bits, Tensor codes, Tensor mask) {
+        train(x, null);
+        ctx.backend().batchNormQuantizePack(x.tensor(), gamma.value(), beta.value(), saveMean, saveInvStd, bits, codes, mask);
+        keepForBackward(x);
+    }
+
     @Override
     public Feature forward(Feature x, boolean training) {
         Feature y = ctx.feature(name, x.tensor().shape());
         if (training) {
-            saveMean = ctx.state(name + ".mean", DType.F32, Shape.of(channels));
-            saveInvStd = ctx.state(name + ".invstd", DType.F32, Shape.of(channels));
-            ctx.backend().batchNormTrain(x.tensor(), gamma.value(), beta.value(), y.tensor(), saveMean, saveInvStd,
-                    runningMean.value(), runningVar.value(), MOMENTUM, eps);
-            if (recomputesInput()) x.release();
-            else savedInput = x;
+            train(x, y.tensor());
+            keepForBackward(x);
         } else {
             ctx.backend().batchNormInference(x.tensor(), gamma.value(), beta.value(), runningMean.value(),
                     runningVar.value(), eps, y.tensor());
@@ -112,13 +128,20 @@ public final class BatchNorm2d extends Layer {
             if (recomputedInput == null) recomputedInput = producer.recompute();
             x = recomputedInput;
         }
-        Feature dx = ctx.feature(name + ".grad", x.shape());
+        // dx overwrites the recomputed input (ours alone), else dy when nothing else holds it.
+        Feature dx;
+        if (recomputedInput != null) {
+            dx = new Feature(recomputedInput, ctx.ledger());
+            recomputedInput = null;
+        } else if (dy.isExclusive()) {
+            dx = dy.retain();
+        } else {
+            dx = ctx.feature(name + ".grad", x.shape());
+        }
         ctx.backend().batchNormBackward(x, dy.tensor(), gamma.value(), saveMean, saveInvStd, dx.tensor(), gamma.grad(),
                 beta.grad());
         if (savedInput != null) savedInput.release();
-        if (recomputedInput != null) ctx.free(recomputedInput);
         savedInput = null;
-        recomputedInput = null;
         ctx.free(saveMean);
         ctx.free(saveInvStd);
         saveMean = saveInvStd = null;

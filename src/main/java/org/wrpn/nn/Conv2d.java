@@ -11,9 +11,12 @@ import org.wrpn.tensor.Tensor;
 
 /**
  * 2-D convolution without bias (batch norm follows), weights (cout, k, k, cin), quantized to
- * {@code weightBits} each step from the fp32 master copy; the gradient passes straight through to the
- * master weights. Keeps its input for backward in whatever form it arrived: packed codes of the
- * previous block (stored once, shared with whoever else keeps them) or fp32.
+ * {@code weightBits} each step from the fp32 master copy into int8 codes and one scale; the gradient
+ * passes straight through to the master weights. A layer whose input is a quantized activation
+ * ({@code inputBits} &lt; 32) convolves the activation's codes: integer sums of codes times weight
+ * codes under one scale, the same bits on every backend, and never an fp32 copy of the activation.
+ * Keeps its input for backward in whatever form it arrived: packed codes of the previous block (stored
+ * once, shared with whoever else keeps them) or fp32.
  */
 public final class Conv2d extends Layer {
     private final int cin;
@@ -22,24 +25,34 @@ public final class Conv2d extends Layer {
     private final int stride;
     private final int pad;
     private final int weightBits;
+    private final int inputBits;
     private Parameter weight;
-    private Tensor quantized;
+    /** int8 weight codes, remade each step, and the value of one code. */
+    private Tensor weightCodes;
+    private float weightScale = 1f;
     private ConvGeometry geometry;
     private Shape outShape;
     private Feature savedInput;
 
-    public Conv2d(String name, int cin, int cout, int kernel, int stride, int pad, int weightBits) {
+    public Conv2d(String name, int cin, int cout, int kernel, int stride, int pad, int weightBits, int inputBits) {
         super(name);
+        if (!Quantizer.isValidActivationBits(inputBits)) throw new IllegalArgumentException(name + ": input bits " + inputBits);
         this.cin = cin;
         this.cout = cout;
         this.kernel = kernel;
         this.stride = stride;
         this.pad = pad;
         this.weightBits = weightBits;
+        this.inputBits = inputBits;
     }
 
     public int weightBits() {
         return weightBits;
+    }
+
+    /** Bits of the activation this layer reads (32: full precision). */
+    public int inputBits() {
+        return inputBits;
     }
 
     public int inChannels() {
@@ -86,8 +99,21 @@ public final class Conv2d extends Layer {
                     weight.value());
         }
         if (weightBits != Quantizer.FULL_PRECISION) {
-            quantized = ctx.ledger().allocate(Category.QUANTIZED_WEIGHTS, name + ".weight", DType.F32, ws);
+            weightCodes = ctx.ledger().allocate(Category.QUANTIZED_WEIGHTS, name + ".weight", DType.I8, ws);
         }
+        long terms = (long) kernel * kernel * cin;
+        if (quantizedOperands() && terms > Quantizer.maxExactIntegerTerms(inputBits, weightBits)) {
+            throw new IllegalArgumentException(name + ": " + terms + " products per output overflow an int32 sum at w"
+                    + weightBits + "/a" + inputBits);
+        }
+    }
+
+    private boolean quantizedInput() {
+        return inputBits != Quantizer.FULL_PRECISION;
+    }
+
+    private boolean quantizedOperands() {
+        return quantizedInput() && weightBits != Quantizer.FULL_PRECISION;
     }
 
     @Override
@@ -96,18 +122,33 @@ public final class Conv2d extends Layer {
         outShape = outputShape(in);
     }
 
+    /** The weights as the ops read them: int8 codes (remade from the masters when asked) or the fp32 masters. */
     private Tensor weights(boolean requantize) {
-        if (quantized == null) return weight.value();
-        if (requantize) ctx.backend().quantizeWeights(weight.value(), weightBits, quantized);
-        return quantized;
+        if (weightCodes == null) return weight.value();
+        if (requantize) weightScale = ctx.backend().weightCodes(weight.value(), weightBits, weightCodes);
+        return weightCodes;
+    }
+
+    /** The value of one input code (1 for an fp32 input). */
+    private float inputStep() {
+        return quantizedInput() ? Quantizer.activationStep(inputBits) : 1f;
+    }
+
+    /** A view of the input as the quantized ops read it: its codes when it is a quantized activation, else fp32. */
+    private ExecutionContext.Operand operand(Feature x) {
+        return quantizedInput() ? ctx.codes(x, inputBits, name) : ctx.floats(x, name);
     }
 
     private Tensor convolve(Feature x, Tensor w) {
         Tensor y = ctx.temp(name, outShape);
-        try (ExecutionContext.Floats xf = ctx.floats(x, name)) {
+        try (ExecutionContext.Operand xo = operand(x)) {
             ctx.ledger().beginWorkspace(ctx.backend().convWorkspaceBytes(geometry));
             try {
-                ctx.backend().conv2dForward(xf.tensor(), w, y, geometry);
+                if (weightCodes == null && !quantizedInput()) {
+                    ctx.backend().conv2dForward(xo.tensor(), w, y, geometry);
+                } else {
+                    ctx.backend().conv2dForwardQuantized(xo.tensor(), w, inputStep() * weightScale, y, geometry);
+                }
             } finally {
                 ctx.ledger().endWorkspace();
             }
@@ -136,13 +177,21 @@ public final class Conv2d extends Layer {
     @Override
     public Feature backward(Feature dy, boolean needsInputGradient) {
         Feature dx = null;
-        try (ExecutionContext.Floats xf = ctx.floats(savedInput, name)) {
+        try (ExecutionContext.Operand xo = operand(savedInput)) {
             ctx.ledger().beginWorkspace(ctx.backend().convWorkspaceBytes(geometry));
             try {
-                ctx.backend().conv2dBackwardFilter(xf.tensor(), dy.tensor(), weight.grad(), geometry);
+                if (quantizedInput()) {
+                    ctx.backend().conv2dBackwardFilterQuantized(xo.tensor(), inputStep(), dy.tensor(), weight.grad(), geometry);
+                } else {
+                    ctx.backend().conv2dBackwardFilter(xo.tensor(), dy.tensor(), weight.grad(), geometry);
+                }
                 if (needsInputGradient) {
                     dx = ctx.feature(name + ".grad", savedInput.tensor().shape());
-                    ctx.backend().conv2dBackwardData(dy.tensor(), weights(false), dx.tensor(), geometry);
+                    if (weightCodes == null) {
+                        ctx.backend().conv2dBackwardData(dy.tensor(), weights(false), dx.tensor(), geometry);
+                    } else {
+                        ctx.backend().conv2dBackwardDataQuantized(dy.tensor(), weights(false), weightScale, dx.tensor(), geometry);
+                    }
                 }
             } finally {
                 ctx.ledger().endWorkspace();
@@ -162,7 +211,7 @@ public final class Conv2d extends Layer {
     @Override
     public void close() {
         super.close();
-        if (quantized != null) ctx.ledger().free(quantized);
-        quantized = null;
+        if (weightCodes != null) ctx.ledger().free(weightCodes);
+        weightCodes = null;
     }
 }

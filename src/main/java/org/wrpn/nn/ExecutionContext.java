@@ -71,15 +71,30 @@ public final class ExecutionContext {
     }
 
     /** fp32 values of a feature: the tensor itself, or unpacked codes in a scratch tensor. */
-    public Floats floats(Feature f, String owner) {
-        if (!f.isPacked()) return new Floats(f.tensor(), null);
+    public Operand floats(Feature f, String owner) {
+        if (!f.isPacked()) return new Operand(f.tensor(), null);
         Tensor t = temp(owner, f.tensor().shape());
         backend.unpackValues(f.tensor(), t);
-        return new Floats(t, ledger);
+        return new Operand(t, ledger);
     }
 
-    /** A view of fp32 values that frees its scratch copy, if any, on close. */
-    public record Floats(Tensor tensor, MemoryLedger owner) implements AutoCloseable {
+    /**
+     * k-bit codes of a feature that holds a quantized activation: the packed tensor itself, or (under
+     * the fp32 policy, where activations flow as their values) its codes re-derived exactly into a
+     * scratch packed tensor.
+     */
+    public Operand codes(Feature f, int bits, String owner) {
+        if (f.isPacked()) {
+            if (f.bits() != bits) throw new IllegalStateException(owner + " expects " + bits + "-bit codes, got " + f.bits());
+            return new Operand(f.tensor(), null);
+        }
+        Tensor t = ledger.allocatePackedOutput(Category.ACTIVATIONS, owner, f.tensor().shape(), bits);
+        backend.quantizePack(f.tensor(), bits, t, null);
+        return new Operand(t, ledger);
+    }
+
+    /** A view of fp32 values (or of codes) that frees its scratch copy, if any, on close. */
+    public record Operand(Tensor tensor, MemoryLedger owner) implements AutoCloseable {
         @Override
         public void close() {
             if (owner != null) owner.free(tensor);

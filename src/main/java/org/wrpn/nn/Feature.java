@@ -38,6 +38,11 @@ public final class Feature {
         return isPacked() ? tensor.bits() : 32;
     }
 
+    /** Only one reference: the holder may overwrite the tensor in place. */
+    public boolean isExclusive() {
+        return refs == 1;
+    }
+
     public Feature retain() {
         if (refs <= 0) throw new IllegalStateException("retain after release of " + tensor);
         refs++;

@@ -24,7 +24,7 @@ public final class GlobalAvgPool extends Layer {
     @Override
     public Feature forward(Feature x, boolean training) {
         Feature y = ctx.feature(name, outputShape(inShape));
-        try (ExecutionContext.Floats xf = ctx.floats(x, name)) {
+        try (ExecutionContext.Operand xf = ctx.floats(x, name)) {
             ctx.backend().globalAvgPoolForward(xf.tensor(), y.tensor());
         }
         x.release();

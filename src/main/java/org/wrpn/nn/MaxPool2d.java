@@ -63,7 +63,7 @@ public final class MaxPool2d extends Layer {
         Tensor choices = training && !recomputeChoices ? ctx.state(name + ".argmax", DType.I32, outShape)
                 : ctx.tempInts(name, outShape);
         Feature y;
-        try (ExecutionContext.Floats xf = ctx.floats(x, name)) {
+        try (ExecutionContext.Operand xf = ctx.floats(x, name)) {
             if (x.isPacked()) {
                 Tensor pooled = ctx.temp(name, outShape);
                 ctx.backend().maxPoolForward(xf.tensor(), pooled, choices, geometry);

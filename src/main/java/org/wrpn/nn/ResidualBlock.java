@@ -67,11 +67,10 @@ public final class ResidualBlock extends Layer {
         x.retain(); // one reference for each path
         Feature b = branch.forward(x, training);
         Feature s = shortcut == null ? x : shortcut.forward(x, training);
-        Feature sum = ctx.feature(name + ".sum", outShape);
-        try (ExecutionContext.Floats sf = ctx.floats(s, name)) {
-            ctx.backend().add(b.tensor(), sf.tensor(), sum.tensor());
-        }
-        b.release();
+        // The sum overwrites the branch output (a packed shortcut is read as its values, never unpacked).
+        Feature sum = b.isExclusive() ? b : ctx.feature(name + ".sum", outShape);
+        ctx.backend().add(b.tensor(), s.tensor(), sum.tensor());
+        if (sum != b) b.release();
         s.release();
         return activation.forward(sum, training);
     }
@@ -82,6 +81,11 @@ public final class ResidualBlock extends Layer {
         dsum.retain(); // both paths read it
         Feature dBranch = branch.backward(dsum, true);
         Feature dShort = shortcut == null ? dsum : shortcut.backward(dsum, true);
+        if (dBranch.isExclusive()) {
+            ctx.backend().addInPlace(dBranch.tensor(), dShort.tensor());
+            dShort.release();
+            return dBranch;
+        }
         Feature dx = ctx.feature(name + ".grad", inShape);
         ctx.backend().add(dBranch.tensor(), dShort.tensor(), dx.tensor());
         dBranch.release();

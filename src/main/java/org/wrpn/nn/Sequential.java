@@ -45,7 +45,16 @@ public class Sequential extends Layer {
     @Override
     public Feature forward(Feature x, boolean training) {
         Feature t = x;
-        for (Layer l : layers) t = l.forward(t, training);
+        for (int i = 0; i < layers.size(); i++) {
+            Layer l = layers.get(i);
+            if (l instanceof BatchNorm2d bn && i + 1 < layers.size() && layers.get(i + 1) instanceof Activation a
+                    && a.fusesWithBatchNorm()) {
+                t = a.forwardAfter(bn, t, training);
+                i++;
+            } else {
+                t = l.forward(t, training);
+            }
+        }
         return t;
     }
 

@@ -13,12 +13,13 @@ import org.wrpn.backend.MemoryLedger;
  *     (activations in flight, gradients of activations, recomputation scratch and op workspace)
  * @param peakWorkspace the largest op-internal scratch (im2col and the like), part of peakTransient
  * @param total the high-water mark of the whole step
+ * @param atPeak the activation, layer-state and workspace tensors live at the high-water mark
  * @param storedWeightBytes the trained model stored for inference, quantized weights at their bit width
  *     ({@link org.wrpn.nn.Network#storedWeightBytes})
  */
 public record MemoryPlan(PlanRequest request, long quantizedWeights, long masterWeights, long gradients,
         long optimizerState, long inputs, long savedActivations, long peakTransient, long peakWorkspace, long total,
-        List<MemoryLedger.Entry> saved, long storedWeightBytes) {
+        List<MemoryLedger.Entry> saved, List<MemoryLedger.Entry> atPeak, long storedWeightBytes) {
 
     /** Bytes that live for the whole run, independent of the step. */
     public long persistent() {

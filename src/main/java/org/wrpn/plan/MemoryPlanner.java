@@ -35,6 +35,7 @@ public final class MemoryPlanner {
             Tensor images = ledger.allocate(Category.INPUT, "images", DType.F32, net.inputShape(r.batch()));
             Tensor labels = ledger.allocate(Category.INPUT, "labels", DType.I32, Shape.of(r.batch()));
             ledger.resetPeaks();
+            ledger.recordPeakContents();
             net.forwardBackward(images, labels, 1f / r.batch());
             long persistent = ledger.live(Category.QUANTIZED_WEIGHTS) + ledger.live(Category.MASTER_WEIGHTS)
                     + ledger.live(Category.GRADIENTS) + ledger.live(Category.OPTIMIZER_STATE) + ledger.live(Category.INPUT);
@@ -43,7 +44,7 @@ public final class MemoryPlanner {
             MemoryPlan plan = new MemoryPlan(r, ledger.live(Category.QUANTIZED_WEIGHTS), ledger.live(Category.MASTER_WEIGHTS),
                     ledger.live(Category.GRADIENTS), ledger.live(Category.OPTIMIZER_STATE), ledger.live(Category.INPUT), saved,
                     Math.max(0, total - persistent - saved), ledger.peak(Category.WORKSPACE), total, net.lastSaved(),
-                    net.storedWeightBytes());
+                    ledger.peakContents(), net.storedWeightBytes());
             ledger.free(images);
             ledger.free(labels);
             return plan;

@@ -9,10 +9,12 @@ import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.wrpn.backend.Backend;
 import org.wrpn.backend.LossResult;
 import org.wrpn.backend.MemoryLedger.Category;
 import org.wrpn.backend.cpu.CpuBackend;
 import org.wrpn.nn.models.Models;
+import org.wrpn.reference.ReferenceBackend;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
@@ -36,8 +38,12 @@ class SavePolicyGradientTest {
     record Step(LossResult loss, List<float[]> values, long savedBytes, long peak) {}
 
     static Step step(String model, int wbits, int abits, double width, SavePolicy policy) {
+        return step(model, wbits, abits, width, policy, new CpuBackend());
+    }
+
+    static Step step(String model, int wbits, int abits, double width, SavePolicy policy, Backend be) {
         int batch = 5;
-        try (CpuBackend backend = new CpuBackend();
+        try (Backend backend = be;
                 Network net = Models.build(model, width, PrecisionPolicy.uniform(wbits, abits), 28, 28, 1, 10)) {
             net.initialize(backend, policy, 42);
             net.prepare(batch);
@@ -68,8 +74,23 @@ class SavePolicyGradientTest {
     @ParameterizedTest(name = "{0} w{1}/a{2} width {3}")
     @MethodSource("configs")
     void packedStepEqualsFp32Step(String model, int wbits, int abits, double width) {
-        Step fp32 = step(model, wbits, abits, width, SavePolicy.FP32);
-        Step packed = step(model, wbits, abits, width, SavePolicy.PACKED);
+        assertSameStep(step(model, wbits, abits, width, SavePolicy.FP32), step(model, wbits, abits, width, SavePolicy.PACKED));
+    }
+
+    /** The same on the executable specification, so the policies' equality is the layers' doing, not a backend's. */
+    @ParameterizedTest(name = "reference: {0} w{1}/a{2}")
+    @MethodSource("referenceConfigs")
+    void packedStepEqualsFp32StepOnTheReference(String model, int wbits, int abits) {
+        assertSameStep(step(model, wbits, abits, 1, SavePolicy.FP32, new ReferenceBackend()),
+                step(model, wbits, abits, 1, SavePolicy.PACKED, new ReferenceBackend()));
+    }
+
+    static Stream<Arguments> referenceConfigs() {
+        return Stream.of(Arguments.of("lenet", 4, 4), Arguments.of("lenet", 2, 2), Arguments.of("resnet20", 2, 2),
+                Arguments.of("resnet20", 1, 8));
+    }
+
+    private static void assertSameStep(Step fp32, Step packed) {
         assertEquals(fp32.loss().lossSum(), packed.loss().lossSum(), 0.0, "loss");
         assertEquals(fp32.values().size(), packed.values().size());
         for (int i = 0; i < fp32.values().size(); i++) {

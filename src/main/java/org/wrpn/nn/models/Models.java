@@ -71,18 +71,18 @@ public final class Models {
         LayerPrecision p4 = b.last("fc2");
         int h = b.height() / 2 / 2, w = b.imageWidth() / 2 / 2;
         List<Layer> layers = List.of(
-                new Conv2d("conv1", b.channels(), c1, 5, 1, 2, p1.weightBits()),
+                new Conv2d("conv1", b.channels(), c1, 5, 1, 2, p1.weightBits(), p1.inputBits()),
                 new BatchNorm2d("bn1", c1),
                 new Activation("act1", p2.inputBits()),
                 new MaxPool2d("pool1", 2, 2, 0),
-                new Conv2d("conv2", c1, c2, 5, 1, 2, p2.weightBits()),
+                new Conv2d("conv2", c1, c2, 5, 1, 2, p2.weightBits(), p2.inputBits()),
                 new BatchNorm2d("bn2", c2),
                 new Activation("act2", p3.inputBits()),
                 new MaxPool2d("pool2", 2, 2, 0),
-                new Linear("fc1", h * w * c2, hidden, p3.weightBits(), false),
+                new Linear("fc1", h * w * c2, hidden, p3.weightBits(), p3.inputBits(), false),
                 new BatchNorm2d("bn3", hidden),
                 new Activation("act3", p4.inputBits()),
-                new Linear("fc2", hidden, b.classes(), p4.weightBits(), true));
+                new Linear("fc2", hidden, b.classes(), p4.weightBits(), p4.inputBits(), true));
         return b.finish(layers);
     }
 
@@ -115,7 +115,7 @@ public final class Models {
         }
         List<Layer> layers = new ArrayList<>();
         LayerPrecision stem = b.first("conv1");
-        layers.add(new Conv2d("conv1", b.channels(), stemChannels, stemKernel, stemStride, stemKernel / 2, stem.weightBits()));
+        layers.add(new Conv2d("conv1", b.channels(), stemChannels, stemKernel, stemStride, stemKernel / 2, stem.weightBits(), stem.inputBits()));
         layers.add(new BatchNorm2d("bn1", stemChannels));
         layers.add(new Activation("act1", b.hiddenInputBits(blockNames.get(0) + ".conv1")));
         if (stemPool) layers.add(new MaxPool2d("maxpool", 3, 2, 1));
@@ -129,16 +129,16 @@ public final class Models {
                 LayerPrecision c1 = b.hidden(name + ".conv1");
                 LayerPrecision c2 = b.hidden(name + ".conv2");
                 Sequential branch = new Sequential(name + ".branch", List.of(
-                        new Conv2d(name + ".conv1", cin, cout, 3, stride, 1, c1.weightBits()),
+                        new Conv2d(name + ".conv1", cin, cout, 3, stride, 1, c1.weightBits(), c1.inputBits()),
                         new BatchNorm2d(name + ".bn1", cout),
                         new Activation(name + ".act1", c2.inputBits()),
-                        new Conv2d(name + ".conv2", cout, cout, 3, 1, 1, c2.weightBits()),
+                        new Conv2d(name + ".conv2", cout, cout, 3, 1, 1, c2.weightBits(), c2.inputBits()),
                         new BatchNorm2d(name + ".bn2", cout)));
                 Sequential shortcut = null;
                 if (stride != 1 || cin != cout) {
                     LayerPrecision sc = b.hidden(name + ".shortcut");
                     shortcut = new Sequential(name + ".shortcut", List.of(
-                            new Conv2d(name + ".shortcut", cin, cout, 1, stride, 0, sc.weightBits()),
+                            new Conv2d(name + ".shortcut", cin, cout, 1, stride, 0, sc.weightBits(), sc.inputBits()),
                             new BatchNorm2d(name + ".shortcut_bn", cout)));
                 }
                 boolean lastBlock = index == blockNames.size() - 1;
@@ -149,7 +149,7 @@ public final class Models {
         }
         layers.add(new GlobalAvgPool("avgpool"));
         LayerPrecision fc = b.last("fc");
-        layers.add(new Linear("fc", cin, b.classes(), fc.weightBits(), true));
+        layers.add(new Linear("fc", cin, b.classes(), fc.weightBits(), fc.inputBits(), true));
         return b.finish(layers);
     }
 
