@@ -67,7 +67,7 @@ public final class Quantizer {
 
     /**
      * The most products of a k_a-bit activation code and a k_w-bit weight code an int32 sum holds
-     * without overflow: (2^31 - 1) / ((2^k_a - 1) * max|code|). 8/8: 66,311 terms; 4/4: 20,452,140.
+     * without overflow: (2^31 - 1) / ((2^k_a - 1) * max|code|). a8/w8: 66,311 terms; a4/w4: 20,452,225.
      */
     public static long maxExactIntegerTerms(int activationBits, int weightBits) {
         return Integer.MAX_VALUE / ((long) activationLevels(activationBits) * maxWeightCode(weightBits));
