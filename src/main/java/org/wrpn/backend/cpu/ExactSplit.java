@@ -9,7 +9,7 @@ package org.wrpn.backend.cpu;
  * its own, and the pairs are combined in int32: acc = Σ partial · 2^(shiftA + shiftW). Integer
  * arithmetic is exact (and wraps like an int32 accumulator), so the combined sum has the bits of
  * a direct int32 sum whatever the split. 8-bit activations with 8-bit weights at K = 630 take two
- * sums (high and low nibble of the activations); no layer of a real network needs more than four.
+ * sums (the weights' high and low nibble: the small operand is the one restaged); at K = 9000, four.
  */
 final class ExactSplit {
     private ExactSplit() {}
