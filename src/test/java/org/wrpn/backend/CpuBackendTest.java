@@ -249,11 +249,11 @@ class CpuBackendTest {
         return fx.packed(Reference.pack(u, (int) s.pixels(), s.channels(), k), s, k);
     }
 
-    /** int8 weight codes, mostly +-max (80% positive, so that sums grow large) or uniform, as the tensor and as doubles. */
+    /** int8 weight codes, mostly +-max (95% positive, so that sums grow large) or uniform, as the tensor and as doubles. */
     private Tensor weightCodes(int max, boolean high, double[] values, int... dims) {
         int[] c = new int[values.length];
         for (int i = 0; i < c.length; i++) {
-            c[i] = high ? (rnd.nextInt(5) == 0 ? -1 : 1) * (max - rnd.nextInt(2)) : rnd.nextInt(2 * max + 1) - max;
+            c[i] = high ? (rnd.nextInt(20) == 0 ? -1 : 1) * (max - rnd.nextInt(2)) : rnd.nextInt(2 * max + 1) - max;
             values[i] = c[i];
         }
         Tensor t = fx.keep(be.allocate(DType.I8, Shape.of(dims)));
@@ -274,34 +274,41 @@ class CpuBackendTest {
     }
 
     /**
-     * 8-bit codes on both sides over 9,000 terms: past what a nibble split of one side keeps below
-     * 2^24, so the CPU sums four digit pairs and combines them in int32. Bit for bit the exact sum's epilogue.
+     * 8-bit codes on both sides past 2^24, bit for bit the exact sum's epilogue: centred codes in one
+     * sum (K = 630, stride 2, the border's correction), centred codes with the weights' nibbles
+     * (K = 4500: two sums, the correction added once) and four digit pairs (K = 9000: past what
+     * centring and nibbles keep below 2^24), combined in int32.
      */
     @Test
-    void exactSumsPastTwoPowerTwentyFourSplitIntoDigitPairs() {
-        ConvGeometry g = new ConvGeometry(1, 3, 4, 1000, 3, 3, 3, 1, 1);
-        Shape xs = Shape.nhwc(g.n(), g.h(), g.w(), g.cin());
-        double[] u = new double[(int) xs.elements()], w = new double[g.cout() * g.patch()];
-        Tensor x = packedCodes(xs, 8, true, u), wc = weightCodes(127, true, w, g.cout(), g.kh(), g.kw(), g.cin());
+    void exactSumsPastTwoPowerTwentyFour() {
+        ConvGeometry[] geometries = {new ConvGeometry(2, 7, 6, 70, 5, 3, 3, 2, 1), new ConvGeometry(1, 5, 5, 500, 4, 3, 3, 2, 1),
+            new ConvGeometry(1, 3, 4, 1000, 3, 3, 3, 1, 1)};
         float scale = (1f / 255) * (1f / 127);
-        Tensor y = fx.outF32(g.n(), g.outH(), g.outW(), g.cout());
-        be.conv2dForwardQuantized(x, wc, scale, y, g);
-        assertBits("conv 8/8, K = 9000", integerEpilogue(Reference.conv2dForward(u, w, g), scale), fx.floats(y));
+        for (ConvGeometry g : geometries) {
+            Shape xs = Shape.nhwc(g.n(), g.h(), g.w(), g.cin());
+            double[] u = new double[(int) xs.elements()], w = new double[g.cout() * g.patch()];
+            Tensor x = packedCodes(xs, 8, true, u), wc = weightCodes(127, true, w, g.cout(), g.kh(), g.kw(), g.cin());
+            Tensor y = fx.outF32(g.n(), g.outH(), g.outW(), g.cout());
+            be.conv2dForwardQuantized(x, wc, scale, y, g);
+            assertBits("conv 8/8 " + g, integerEpilogue(Reference.conv2dForward(u, w, g), scale), fx.floats(y));
+        }
 
-        int n = 2, out = 3;
-        Shape ls = Shape.nhwc(n, 3, 3, 1000);
-        int in = (int) (ls.elements() / n);
-        double[] lu = new double[(int) ls.elements()], lw = new double[out * in];
-        Tensor lx = packedCodes(ls, 8, true, lu), lwc = weightCodes(127, true, lw, out, in);
-        Tensor ly = fx.outF32(n, out);
-        be.linearForwardQuantized(lx, lwc, scale, null, ly);
-        assertBits("linear 8/8, K = 9000", integerEpilogue(Reference.linearForward(lu, lw, null, n, in, out), scale), fx.floats(ly));
+        for (int rows : new int[] {1, 9}) { // 1000 features: centred, one sum; 9000: four digit pairs
+            int n = 2, out = 3;
+            Shape ls = Shape.nhwc(n, rows, 1, 1000);
+            int in = (int) (ls.elements() / n);
+            double[] lu = new double[(int) ls.elements()], lw = new double[out * in];
+            Tensor lx = packedCodes(ls, 8, true, lu), lwc = weightCodes(127, true, lw, out, in);
+            Tensor ly = fx.outF32(n, out);
+            be.linearForwardQuantized(lx, lwc, scale, null, ly);
+            assertBits("linear 8/8, K = " + in, integerEpilogue(Reference.linearForward(lu, lw, null, n, in, out), scale), fx.floats(ly));
+        }
     }
 
     /** The quantized ops' staging is counted while they run (the planner's rules), then given back. */
     @Test
     void quantizedWorkspaceIsCountedInThePeak() {
-        ConvGeometry g = new ConvGeometry(2, 6, 5, 70, 9, 3, 3, 1, 1); // 8/8 at K = 630: two sums
+        ConvGeometry g = new ConvGeometry(2, 6, 5, 130, 9, 3, 3, 1, 1); // 8/8 at K = 1170: two sums
         Shape xs = Shape.nhwc(g.n(), g.h(), g.w(), g.cin());
         Tensor x = packedCodes(xs, 8, true, new double[(int) xs.elements()]);
         Tensor w = weightCodes(127, true, new double[g.cout() * g.patch()], g.cout(), g.kh(), g.kw(), g.cin());
@@ -333,7 +340,7 @@ class CpuBackendTest {
         Tensor x = fx.f32(uniform((int) s.elements()), s.dims()), gamma = fx.f32(uniform(c), c), beta = fx.f32(uniform(c), c);
         Tensor mean = fx.f32(uniform(c), c), inv = fx.f32(uniform(c), c);
         Tensor codes3 = packedCodes(s, 2, false, new double[(int) s.elements()]);
-        ConvGeometry g = new ConvGeometry(4, 16, 16, 72, 32, 3, 3, 1, 1); // 8/8 at K = 648: two sums
+        ConvGeometry g = new ConvGeometry(4, 16, 16, 130, 32, 3, 3, 1, 1); // 8/8 at K = 1170: two sums
         Shape xs = Shape.nhwc(g.n(), g.h(), g.w(), g.cin());
         Tensor qx = packedCodes(xs, 8, true, new double[(int) xs.elements()]);
         Tensor qw = weightCodes(127, true, new double[g.cout() * g.patch()], g.cout(), g.kh(), g.kw(), g.cin());

@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import java.lang.foreign.MemorySegment;
+import java.util.function.IntFunction;
 import org.wrpn.backend.cpu.ExactSplit.Digit;
 import org.wrpn.quant.PackedLayout;
 import org.wrpn.tensor.DType;
@@ -111,33 +112,44 @@ final class CodeStaging {
     }
 
     /**
-     * The integer epilogue of one exact sum: y = (float) acc · scale. The staged float is an exact
-     * integer; going through int also turns a sum of -0.0 products into +0, as an int32 sum gives.
+     * One digit pair's exact partial sums, times 2^shift, added to the int32 accumulators (the first
+     * pair also adds the correction of offset activations, see {@link ExactSplit}). Between pairs the
+     * accumulators live in y's own storage as raw int bits, copied in and out through an int view of
+     * the array and never read as float values, so no bit pattern can change: the split needs no
+     * memory beyond the workspace rule. The last pair writes y = (float) acc · scale; going through
+     * int also turns a sum of -0.0 products into +0, as an int32 sum gives.
      */
-    static Drain exact(float[] y, float scale) {
+    static Drain accumulate(float[] y, int shift, boolean first, boolean last, int[] correction, float scale) {
+        MemorySegment acc = MemorySegment.ofArray(y);
         return src -> CpuThreads.forRange(y.length, CpuElementwise.GRAIN, (from, to) -> {
-            MemorySegment.copy(src, JAVA_FLOAT, 4L * from, y, from, to - from);
-            for (int i = from; i < to; i++) y[i] = (float) (int) y[i] * scale;
+            float[] part = new float[BLOCK];
+            int[] sum = new int[BLOCK];
+            for (int i0 = from; i0 < to; i0 += BLOCK) {
+                int n = Math.min(BLOCK, to - i0);
+                MemorySegment.copy(src, JAVA_FLOAT, 4L * i0, part, 0, n);
+                if (first) {
+                    for (int i = 0; i < n; i++) sum[i] = (int) part[i] << shift;
+                    if (correction != null) addPeriodic(sum, n, i0, correction);
+                } else {
+                    MemorySegment.copy(acc, JAVA_INT, 4L * i0, sum, 0, n);
+                    for (int i = 0; i < n; i++) sum[i] += (int) part[i] << shift;
+                }
+                if (last) {
+                    for (int i = 0; i < n; i++) y[i0 + i] = (float) sum[i] * scale;
+                } else {
+                    MemorySegment.copy(sum, 0, acc, JAVA_INT, 4L * i0, n);
+                }
+            }
         });
     }
 
-    /**
-     * One digit pair's exact partial sums added, times 2^shift, to the int32 accumulators, which
-     * live in y's own storage as raw int bits (written and read through an int view of the array,
-     * never as float values, so no bit pattern can change): the split needs no memory beyond the
-     * convolution's workspace rule. The first pair sets the accumulators; the last one writes
-     * y = (float) acc · scale in their place.
-     */
-    static Drain accumulate(float[] y, int shift, boolean first, boolean last, float scale) {
-        MemorySegment acc = MemorySegment.ofArray(y);
-        return src -> CpuThreads.forRange(y.length, CpuElementwise.GRAIN, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                int part = (int) src.getAtIndex(JAVA_FLOAT, i) << shift;
-                int sum = first ? part : acc.getAtIndex(JAVA_INT, i) + part;
-                if (last) acc.setAtIndex(JAVA_FLOAT, i, (float) sum * scale);
-                else acc.setAtIndex(JAVA_INT, i, sum);
-            }
-        });
+    /** sum[i] += c[(i0 + i) % c.length]: a correction that repeats along the output (per pixel of an image and channel, or per column). */
+    private static void addPeriodic(int[] sum, int n, int i0, int[] c) {
+        int j = i0 % c.length;
+        for (int i = 0; i < n; i++) {
+            sum[i] += c[j];
+            if (++j == c.length) j = 0;
+        }
     }
 
     /** Runs the sums of an exact split: `sum` runs one digit pair (a null fill keeps the staged activation digit). */
@@ -145,12 +157,15 @@ final class CodeStaging {
         void run(Fill activations, Fill weights, Drain out);
     }
 
-    /** acc = Σ over the plan's digit pairs of their exact sums · 2^(shiftA + shiftW), then y = (float) acc · scale. */
-    static void exactSums(ExactSplit.Plan plan, CpuTensor x, CpuTensor w, float[] y, float scale, DigitSum sum) {
-        if (plan.sums() == 1) {
-            sum.run(operand(x, ExactSplit.WHOLE), operand(w, ExactSplit.WHOLE), exact(y, scale));
-            return;
-        }
+    /**
+     * acc = Σ over the plan's digit pairs of their exact sums · 2^(shiftA + shiftW), plus
+     * correction(offset) where the activations are staged offset (their code minus offset), then
+     * y = (float) acc · scale.
+     */
+    static void exactSums(ExactSplit.Plan plan, CpuTensor x, CpuTensor w, float[] y, float scale, IntFunction<int[]> correction,
+            DigitSum sum) {
+        int offset = plan.a()[0].offset();
+        int[] c = offset == 0 ? null : correction.apply(offset);
         int done = 0;
         for (Digit da : plan.a()) {
             for (int j = 0; j < plan.w().length; j++) {
@@ -158,7 +173,7 @@ final class CodeStaging {
                 // the activation digit is staged once for all weight digits; weights are restaged when they split
                 Fill fa = j == 0 ? operand(x, da) : null;
                 Fill fw = plan.w().length > 1 || da == plan.a()[0] ? operand(w, dw) : null;
-                sum.run(fa, fw, accumulate(y, da.shift() + dw.shift(), done == 0, done == plan.sums() - 1, scale));
+                sum.run(fa, fw, accumulate(y, da.shift() + dw.shift(), done == 0, done == plan.sums() - 1, c, scale));
                 done++;
             }
         }

@@ -34,7 +34,8 @@ final class CpuQuantizedConvolution {
         try {
             if (CodeStaging.integer(x, w)) {
                 ExactSplit.Plan plan = ExactSplit.plan(g.patch(), x.bits(), CodeStaging.maxAbs(w.b));
-                CodeStaging.exactSums(plan, x, w, y, scale, (fx, fw, out) -> conv.execute(g, Pass.FORWARD, fx, fw, out));
+                CodeStaging.exactSums(plan, x, w, y, scale, offset -> insideTaps(w.b, g, offset),
+                        (fx, fw, out) -> conv.execute(g, Pass.FORWARD, fx, fw, out));
             } else {
                 conv.execute(g, Pass.FORWARD, CodeStaging.operand(x, ExactSplit.WHOLE), CodeStaging.operand(w, ExactSplit.WHOLE),
                         CodeStaging.scaled(y, scale));
@@ -72,6 +73,40 @@ final class CpuQuantizedConvolution {
         } finally {
             memory.workspaceInUse(-workspace);
         }
+    }
+
+    /**
+     * The correction of offset activations: offset · the sum of the weights over the taps that fall
+     * inside the image, per output pixel of an image and output channel (zero padding contributes
+     * nothing, staged offset or not). Laid out (outH, outW, cout): y repeats it per image.
+     */
+    static int[] insideTaps(byte[] w, ConvGeometry g, int offset) {
+        int cout = g.cout(), kh = g.kh(), kw = g.kw(), cin = g.cin(), oh = g.outH(), ow = g.outW();
+        int[] tap = new int[kh * kw * cout]; // Σ over cin, laid out (kh, kw, cout)
+        for (int co = 0; co < cout; co++) {
+            for (int t = 0; t < kh * kw; t++) {
+                int s = 0;
+                for (int ci = 0, base = (co * kh * kw + t) * cin; ci < cin; ci++) s += w[base + ci];
+                tap[t * cout + co] = s;
+            }
+        }
+        int[] c = new int[oh * ow * cout];
+        for (int y = 0; y < oh; y++) {
+            for (int x = 0; x < ow; x++) {
+                int dst = (y * ow + x) * cout;
+                for (int i = 0; i < kh; i++) {
+                    int ih = y * g.stride() - g.pad() + i;
+                    if (ih < 0 || ih >= g.h()) continue;
+                    for (int j = 0; j < kw; j++) {
+                        int iw = x * g.stride() - g.pad() + j;
+                        if (iw < 0 || iw >= g.w()) continue;
+                        for (int co = 0, src = (i * kw + j) * cout; co < cout; co++) c[dst + co] += tap[src + co];
+                    }
+                }
+                for (int co = 0; co < cout; co++) c[dst + co] *= offset;
+            }
+        }
+        return c;
     }
 
     private static long inputs(ConvGeometry g) {

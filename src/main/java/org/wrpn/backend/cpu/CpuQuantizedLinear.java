@@ -33,7 +33,8 @@ final class CpuQuantizedLinear {
         try {
             if (CodeStaging.integer(x, w)) {
                 ExactSplit.Plan plan = ExactSplit.plan(in, x.bits(), CodeStaging.maxAbs(w.b));
-                CodeStaging.exactSums(plan, x, w, y, scale, (fx, fw, o) -> gemm.gemm(n, out, in, false, fx, true, fw, o));
+                CodeStaging.exactSums(plan, x, w, y, scale, offset -> rowSums(w.b, out, in, offset),
+                        (fx, fw, o) -> gemm.gemm(n, out, in, false, fx, true, fw, o));
             } else {
                 gemm.gemm(n, out, in, false, CodeStaging.operand(x, ExactSplit.WHOLE), true, CodeStaging.operand(w, ExactSplit.WHOLE),
                         CodeStaging.scaled(y, scale));
@@ -70,6 +71,17 @@ final class CpuQuantizedLinear {
             memory.workspaceInUse(-workspace);
         }
         if (db != null) CpuLinear.biasGradient(dy, n, out, db);
+    }
+
+    /** The correction of offset activations: offset · Σ of each output's weights (y repeats it per row). */
+    private static int[] rowSums(byte[] w, int out, int in, int offset) {
+        int[] c = new int[out];
+        for (int o = 0; o < out; o++) {
+            int s = 0;
+            for (int i = 0, base = o * in; i < in; i++) s += w[base + i];
+            c[o] = offset * s;
+        }
+        return c;
     }
 
     /** Rows of x: its elements over the features per row (PACKED of any shape, or F32). */

@@ -17,15 +17,18 @@ final class ExactSplit {
     /** Floats hold every integer up to 2^24 exactly. */
     static final long FLOAT_EXACT = 1L << 24;
 
-    /** Bits [shift, shift + width) of a code; the top digit keeps the sign (arithmetic shift), so v = Σ digit · 2^shift. */
-    record Digit(int shift, int width, boolean top) {
+    /**
+     * Bits [shift, shift + width) of a code; the top digit keeps the sign (arithmetic shift), so
+     * v = Σ digit · 2^shift. An offset digit is the whole code minus offset.
+     */
+    record Digit(int shift, int width, boolean top, int offset) {
         int of(int v) {
-            return top ? v >> shift : (v >> shift) & ((1 << width) - 1);
+            return (top ? v >> shift : (v >> shift) & ((1 << width) - 1)) - offset;
         }
     }
 
     /** The whole code as one digit. */
-    static final Digit WHOLE = new Digit(0, 32, true);
+    static final Digit WHOLE = new Digit(0, 32, true, 0);
 
     /** The digits to sum: every activation digit against every weight digit. */
     record Plan(Digit[] a, Digit[] w) {
@@ -41,12 +44,20 @@ final class ExactSplit {
      * The split with the fewest sums (and of those, the fewest activation digits: restaging the
      * input costs most) that keeps each sum of `terms` products below 2^24, for activation codes of
      * activationBits and weight codes within ±maxWeightCode (the largest one the weights hold).
+     * Activations may also be staged centred, u - 2^(k-1), which halves their largest magnitude:
+     * Σ u·w = Σ (u - o)·w + o · Σ w, and the second sum (the weights of the taps inside the image,
+     * per output pixel and channel) is an integer the epilogue adds. Zero padding stays zero in the
+     * staged input, which is why the correction counts only the taps inside. 8-bit codes at
+     * K = 576 (3x3x64) thus take one sum instead of two.
      */
     static Plan plan(long terms, int activationBits, int maxWeightCode) {
         int maxA = (1 << activationBits) - 1;
+        java.util.List<Digit[]> as = new java.util.ArrayList<>();
+        as.add(new Digit[] {WHOLE});
+        if (activationBits > 1) as.add(new Digit[] {new Digit(0, 32, true, 1 << (activationBits - 1))});
+        for (int wa = activationBits / 2; wa >= 1; wa /= 2) as.add(digits(activationBits, wa));
         Plan best = null;
-        for (int wa = activationBits; wa >= 1; wa /= 2) {
-            Digit[] a = wa == activationBits ? new Digit[] {WHOLE} : digits(activationBits, wa);
+        for (Digit[] a : as) {
             long ma = maxDigit(a, 0, maxA);
             for (int ww = WEIGHT_CODE_BITS; ww >= 1; ww /= 2) {
                 Digit[] w = ww == WEIGHT_CODE_BITS ? new Digit[] {WHOLE} : digits(WEIGHT_CODE_BITS, ww);
@@ -63,7 +74,7 @@ final class ExactSplit {
     static Digit[] digits(int bits, int width) {
         int n = bits / width;
         Digit[] d = new Digit[n];
-        for (int i = 0; i < n; i++) d[i] = new Digit(i * width, width, i == n - 1);
+        for (int i = 0; i < n; i++) d[i] = new Digit(i * width, width, i == n - 1, 0);
         return d;
     }
 

@@ -26,17 +26,24 @@ class ExactSplitTest {
             }
         }
         assertEquals(-7, ExactSplit.WHOLE.of(-7));
+        assertEquals(-128, new Digit(0, 32, true, 128).of(0));
     }
 
     @Test
     void theFewestSumsThatStayBelowTwoPowerTwentyFour() {
-        assertEquals(1, ExactSplit.plan(517, 8, 127).sums(), "517 * 255 * 127 < 2^24");
-        Plan nibbles = ExactSplit.plan(630, 8, 127);
-        assertEquals(2, nibbles.sums(), "8/8 at K = 630: two sums");
+        Plan whole = ExactSplit.plan(517, 8, 127);
+        assertEquals(1, whole.sums(), "517 * 255 * 127 < 2^24");
+        assertEquals(0, whole.a()[0].offset(), "no offset where none is needed");
+        Plan centred = ExactSplit.plan(630, 8, 127);
+        assertEquals(1, centred.sums(), "8/8 at K = 630: 630 * 128 * 127 < 2^24 with the codes centred");
+        assertEquals(128, centred.a()[0].offset());
+        Plan nibbles = ExactSplit.plan(1100, 8, 127);
+        assertEquals(2, nibbles.sums(), "8/8 at K = 1100: two sums");
         assertEquals(1, nibbles.a().length, "the weights split (restaged), the activations staged once");
         assertEquals(1, ExactSplit.plan(9 * 4096, 2, 1).sums(), "ternary weights, 2-bit codes: no split");
-        assertEquals(2, ExactSplit.plan(9000, 4, 127).sums(), "4/8 at K = 9000: the weights' nibbles");
-        assertEquals(1, ExactSplit.plan(9000, 4, 127).a().length);
+        assertEquals(1, ExactSplit.plan(9000, 4, 127).sums(), "4/8 at K = 9000: 9000 * 8 * 127 < 2^24 centred");
+        assertEquals(2, ExactSplit.plan(20000, 4, 127).sums(), "4/8 at K = 20000: the weights' nibbles");
+        assertEquals(1, ExactSplit.plan(20000, 4, 127).a().length);
         Plan four = ExactSplit.plan(9000, 8, 127);
         assertEquals(4, four.sums(), "8/8 at K = 9000: four sums");
         assertEquals(1, four.a().length, "of equal counts, the fewest activation digits (2-bit weight digits)");
