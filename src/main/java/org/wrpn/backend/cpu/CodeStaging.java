@@ -120,6 +120,7 @@ final class CodeStaging {
      * int also turns a sum of -0.0 products into +0, as an int32 sum gives.
      */
     static Drain accumulate(float[] y, int shift, boolean first, boolean last, int[] correction, float scale) {
+        if (first && last && correction == null && shift == 0) return exact(y, scale);
         MemorySegment acc = MemorySegment.ofArray(y);
         return src -> CpuThreads.forRange(y.length, CpuElementwise.GRAIN, (from, to) -> {
             float[] part = new float[BLOCK];
@@ -143,14 +144,27 @@ final class CodeStaging {
         });
     }
 
+    /**
+     * One exact sum without a correction, in float (it vectorises): the staged value is the exact
+     * integer itself, and + 0f turns a -0.0 sum into +0 as (float) (int) would, so y has the bits
+     * of (float) acc · scale.
+     */
+    private static Drain exact(float[] y, float scale) {
+        return src -> CpuThreads.forRange(y.length, CpuElementwise.GRAIN, (from, to) -> {
+            MemorySegment.copy(src, JAVA_FLOAT, 4L * from, y, from, to - from);
+            for (int i = from; i < to; i++) y[i] = (y[i] + 0f) * scale;
+        });
+    }
+
     /** sum[i] += c[(i0 + i) % c.length]: a correction that repeats along the output (per pixel of an image and channel, or per column). */
     private static void addPeriodic(int[] sum, int n, int i0, int[] c) {
-        int j = i0 % c.length;
-        for (int i = 0; i < n; i++) {
-            sum[i] += c[j];
-            if (++j == c.length) j = 0;
+        for (int i = 0, j = i0 % c.length; i < n; j = 0) { // runs of contiguous c: the inner loop vectorises
+            int len = Math.min(n - i, c.length - j);
+            for (int t = 0; t < len; t++) sum[i + t] += c[j + t];
+            i += len;
         }
     }
+
 
     /** Runs the sums of an exact split: `sum` runs one digit pair (a null fill keeps the staged activation digit). */
     interface DigitSum {
