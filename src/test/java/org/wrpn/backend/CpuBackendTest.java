@@ -236,6 +236,142 @@ class CpuBackendTest {
         }
     }
 
+    // ---- quantized ops on codes ------------------------------------------------------------------
+
+    /** Packed k-bit codes near the top of the range (high) or uniform, as the tensor and as doubles. */
+    private Tensor packedCodes(Shape s, int k, boolean high, double[] values) {
+        int levels = (1 << k) - 1;
+        long[] u = new long[(int) s.elements()];
+        for (int i = 0; i < u.length; i++) {
+            u[i] = high ? levels - rnd.nextInt(3) : rnd.nextInt(levels + 1);
+            values[i] = u[i];
+        }
+        return fx.packed(Reference.pack(u, (int) s.pixels(), s.channels(), k), s, k);
+    }
+
+    /** int8 weight codes, mostly +-max (95% positive, so that sums grow large) or uniform, as the tensor and as doubles. */
+    private Tensor weightCodes(int max, boolean high, double[] values, int... dims) {
+        int[] c = new int[values.length];
+        for (int i = 0; i < c.length; i++) {
+            c[i] = high ? (rnd.nextInt(20) == 0 ? -1 : 1) * (max - rnd.nextInt(2)) : rnd.nextInt(2 * max + 1) - max;
+            values[i] = c[i];
+        }
+        Tensor t = fx.keep(be.allocate(DType.I8, Shape.of(dims)));
+        be.upload(c, t);
+        return t;
+    }
+
+    /** The contract's integer epilogue on exact sums, and a check that some sum passes 2^24 (where one float sum would round). */
+    private static float[] integerEpilogue(double[] sums, float scale) {
+        float[] y = new float[sums.length];
+        double largest = 0;
+        for (int i = 0; i < y.length; i++) {
+            y[i] = (float) (long) sums[i] * scale;
+            largest = Math.max(largest, Math.abs(sums[i]));
+        }
+        assertTrue(largest > (1 << 24), "the sums reach past 2^24: " + largest);
+        return y;
+    }
+
+    /**
+     * 8-bit codes on both sides past 2^24, bit for bit the exact sum's epilogue: centred codes in one
+     * sum (K = 630, stride 2, the border's correction), centred codes with the weights' nibbles
+     * (K = 4500: two sums, the correction added once) and four digit pairs (K = 9000: past what
+     * centring and nibbles keep below 2^24), combined in int32.
+     */
+    @Test
+    void exactSumsPastTwoPowerTwentyFour() {
+        ConvGeometry[] geometries = {new ConvGeometry(2, 7, 6, 70, 5, 3, 3, 2, 1), new ConvGeometry(1, 5, 5, 500, 4, 3, 3, 2, 1),
+            new ConvGeometry(1, 3, 4, 1000, 3, 3, 3, 1, 1)};
+        float scale = (1f / 255) * (1f / 127);
+        for (ConvGeometry g : geometries) {
+            Shape xs = Shape.nhwc(g.n(), g.h(), g.w(), g.cin());
+            double[] u = new double[(int) xs.elements()], w = new double[g.cout() * g.patch()];
+            Tensor x = packedCodes(xs, 8, true, u), wc = weightCodes(127, true, w, g.cout(), g.kh(), g.kw(), g.cin());
+            Tensor y = fx.outF32(g.n(), g.outH(), g.outW(), g.cout());
+            be.conv2dForwardQuantized(x, wc, scale, y, g);
+            assertBits("conv 8/8 " + g, integerEpilogue(Reference.conv2dForward(u, w, g), scale), fx.floats(y));
+        }
+
+        for (int rows : new int[] {1, 9}) { // 1000 features: centred, one sum; 9000: four digit pairs
+            int n = 2, out = 3;
+            Shape ls = Shape.nhwc(n, rows, 1, 1000);
+            int in = (int) (ls.elements() / n);
+            double[] lu = new double[(int) ls.elements()], lw = new double[out * in];
+            Tensor lx = packedCodes(ls, 8, true, lu), lwc = weightCodes(127, true, lw, out, in);
+            Tensor ly = fx.outF32(n, out);
+            be.linearForwardQuantized(lx, lwc, scale, null, ly);
+            assertBits("linear 8/8, K = " + in, integerEpilogue(Reference.linearForward(lu, lw, null, n, in, out), scale), fx.floats(ly));
+        }
+    }
+
+    /** The quantized ops' staging is counted while they run (the planner's rules), then given back. */
+    @Test
+    void quantizedWorkspaceIsCountedInThePeak() {
+        ConvGeometry g = new ConvGeometry(2, 6, 5, 130, 9, 3, 3, 1, 1); // 8/8 at K = 1170: two sums
+        Shape xs = Shape.nhwc(g.n(), g.h(), g.w(), g.cin());
+        Tensor x = packedCodes(xs, 8, true, new double[(int) xs.elements()]);
+        Tensor w = weightCodes(127, true, new double[g.cout() * g.patch()], g.cout(), g.kh(), g.kw(), g.cin());
+        Tensor y = fx.outF32(g.n(), g.outH(), g.outW(), g.cout()), dy = fx.f32(uniform((int) y.shape().elements()), y.shape().dims());
+        Tensor dx = fx.outF32(xs.dims()), dw = fx.outF32(g.cout(), g.kh(), g.kw(), g.cin());
+        int n = g.n(), in = (int) (xs.elements() / n), out = 7;
+        Tensor lw = weightCodes(127, false, new double[out * in], out, in), ly = fx.outF32(n, out);
+        Tensor ldy = fx.f32(uniform(n * out), n, out), ldx = fx.outF32(n, in), ldw = fx.outF32(out, in), ldb = fx.outF32(out);
+        long conv = be.convWorkspaceBytes(g), linear = be.quantizedLinearWorkspaceBytes(n, in, out);
+        assertEquals(4L * ((long) n * in + (long) out * in), linear, "codes of x and w staged as floats");
+        long base = be.allocatedBytes();
+        Runnable[] passes = {() -> be.conv2dForwardQuantized(x, w, 0.5f, y, g), () -> be.conv2dBackwardDataQuantized(dy, w, 0.5f, dx, g),
+            () -> be.conv2dBackwardFilterQuantized(x, 0.5f, dy, dw, g), () -> be.linearForwardQuantized(x, lw, 0.5f, null, ly),
+            () -> be.linearBackwardQuantized(x, 0.5f, lw, 0.5f, ldy, ldx, ldw, ldb)};
+        long[] expected = {conv, conv, conv, linear, linear};
+        for (int i = 0; i < passes.length; i++) {
+            be.resetPeak();
+            passes[i].run();
+            assertEquals(base + expected[i], be.peakAllocatedBytes(), "peak of pass " + i);
+            assertEquals(base, be.allocatedBytes(), "workspace given back after pass " + i);
+        }
+    }
+
+    /** The new Java loops and the exact integer sums give the same bits at 1, 2 and 3 threads. */
+    @Test
+    void quantizedOpsGiveTheSameBitsAtEveryThreadCount() {
+        int c = 24;
+        Shape s = Shape.nhwc(8, 40, 40, c);
+        Tensor x = fx.f32(uniform((int) s.elements()), s.dims()), gamma = fx.f32(uniform(c), c), beta = fx.f32(uniform(c), c);
+        Tensor mean = fx.f32(uniform(c), c), inv = fx.f32(uniform(c), c);
+        Tensor codes3 = packedCodes(s, 2, false, new double[(int) s.elements()]);
+        ConvGeometry g = new ConvGeometry(4, 16, 16, 130, 32, 3, 3, 1, 1); // 8/8 at K = 1170: two sums
+        Shape xs = Shape.nhwc(g.n(), g.h(), g.w(), g.cin());
+        Tensor qx = packedCodes(xs, 8, true, new double[(int) xs.elements()]);
+        Tensor qw = weightCodes(127, true, new double[g.cout() * g.patch()], g.cout(), g.kh(), g.kw(), g.cin());
+        int n = g.n(), in = (int) (xs.elements() / n), out = 10;
+        Tensor lw = weightCodes(7, false, new double[out * in], out, in), lb = fx.f32(uniform(out), out);
+        int before = CpuBackend.threads();
+        float[][][] runs = new float[3][][];
+        int[][][] packed = new int[3][][];
+        try {
+            for (int t = 1; t <= 3; t++) {
+                CpuBackend.limitGemmThreads(t);
+                Tensor codes = fx.outPacked(s, 4), mask = fx.outPacked(s, 1), sum = fx.outF32(s.dims());
+                Tensor over = fx.f32(fx.floats(x), s.dims());
+                be.batchNormQuantizePack(x, gamma, beta, mean, inv, 4, codes, mask);
+                be.add(x, codes3, sum);
+                be.add(over, codes3, over);
+                Tensor y = fx.outF32(g.n(), g.outH(), g.outW(), g.cout()), ly = fx.outF32(n, out);
+                be.conv2dForwardQuantized(qx, qw, 0.25f, y, g);
+                be.linearForwardQuantized(qx, lw, 0.25f, lb, ly);
+                runs[t - 1] = new float[][] {fx.floats(sum), fx.floats(over), fx.floats(y), fx.floats(ly)};
+                packed[t - 1] = new int[][] {fx.ints(codes, BackendFixture.packedWords(s, 4)), fx.ints(mask, BackendFixture.packedWords(s, 1))};
+            }
+        } finally {
+            CpuBackend.limitGemmThreads(before);
+        }
+        for (int t = 1; t < 3; t++) {
+            for (int i = 0; i < runs[0].length; i++) assertBits((t + 1) + " threads, output " + i, runs[0][i], runs[t][i]);
+            for (int i = 0; i < packed[0].length; i++) assertArrayEquals(packed[0][i], packed[t][i], (t + 1) + " threads, words " + i);
+        }
+    }
+
     /** One GEMM thread for the whole process (several jobs on few cores), and back. */
     @Test
     void gemmThreadsCanBeLimited() {

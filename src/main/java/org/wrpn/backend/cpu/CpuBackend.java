@@ -13,7 +13,8 @@ import org.wrpn.tensor.Tensor;
  * the GEMMs of linear layers. Deterministic for a given thread count: fixed summation orders in
  * Java, oneDNN's and OpenBLAS's static work splits.
  * A facade: it checks tensors out of {@link CpuMemory} and hands their arrays to the room of each
- * op (DnnlConvolution, CpuLinear, CpuBatchNorm, CpuPooling, CpuQuantization, CpuElementwise).
+ * op (DnnlConvolution, CpuLinear, CpuQuantizedConvolution, CpuQuantizedLinear, CpuBatchNorm, CpuPooling,
+ * CpuQuantization, CpuElementwise).
  */
 public final class CpuBackend implements Backend {
     static {
@@ -38,12 +39,19 @@ public final class CpuBackend implements Backend {
     private final CpuMemory mem = new CpuMemory();
     private final NdGemm gemm = new NdGemm();
     private final CpuLinear linear = new CpuLinear(gemm);
+    private final CpuQuantizedLinear quantizedLinear = new CpuQuantizedLinear(gemm, mem);
     /** Made at the first convolution: a backend that never convolves (the GPU bundle's CPU fallback) loads no oneDNN. */
     private DnnlConvolution conv;
+    private CpuQuantizedConvolution quantizedConv;
 
     private DnnlConvolution conv() {
         if (conv == null) conv = new DnnlConvolution(mem);
         return conv;
+    }
+
+    private CpuQuantizedConvolution quantizedConv() {
+        if (quantizedConv == null) quantizedConv = new CpuQuantizedConvolution(conv(), mem);
+        return quantizedConv;
     }
 
     @Override
@@ -130,7 +138,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void add(Tensor a, Tensor b, Tensor out) {
-        CpuElementwise.add(mem.f(a), mem.f(b), mem.f(out));
+        if (mem.tensor(b).dtype() == DType.PACKED) CpuQuantization.addValues(mem.f(a), mem.packed(b), mem.f(out));
+        else CpuElementwise.add(mem.f(a), mem.f(b), mem.f(out));
     }
 
     // ---- quantization ------------------------------------------------------------------------
@@ -164,6 +173,20 @@ public final class CpuBackend implements Backend {
     public void quantizePack(Tensor x, int bits, Tensor packedCodes, Tensor packedMask) {
         CpuQuantization.quantizePack(mem.f(x), mem.tensor(x).shape(), bits, mem.packed(packedCodes),
                 packedMask == null ? null : mem.packed(packedMask));
+    }
+
+    @Override
+    public void batchNormQuantizePack(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, int bits,
+            Tensor packedCodes, Tensor packedMask) {
+        CpuTensor codes = mem.packed(packedCodes), mask = packedMask == null ? null : mem.packed(packedMask);
+        if (codes.bits() != bits || !codes.shape().equals(mem.tensor(x).shape())) {
+            throw new IllegalArgumentException("batchNormQuantizePack: " + mem.tensor(x) + " into " + codes + " at " + bits + " bits");
+        }
+        if (mask != null && (mask.bits() != 1 || !mask.shape().equals(codes.shape()))) {
+            throw new IllegalArgumentException("mask must be 1-bit " + codes.shape());
+        }
+        CpuBatchNorm.applyQuantizePack(mem.f(x), mem.f(gamma), mem.f(beta), mem.f(mean), mem.f(invStd), bits, codes.i,
+                mask == null ? null : mask.i);
     }
 
     @Override
@@ -209,9 +232,24 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void conv2dForwardQuantized(Tensor x, Tensor w, float scale, Tensor y, ConvGeometry g) {
+        quantizedConv().forward(mem.tensor(x), mem.tensor(w), scale, mem.f(y), g);
+    }
+
+    @Override
+    public void conv2dBackwardDataQuantized(Tensor dy, Tensor w, float scale, Tensor dx, ConvGeometry g) {
+        quantizedConv().backwardData(mem.f(dy), mem.tensor(w), scale, mem.f(dx), g);
+    }
+
+    @Override
+    public void conv2dBackwardFilterQuantized(Tensor x, float step, Tensor dy, Tensor dw, ConvGeometry g) {
+        quantizedConv().backwardFilter(mem.tensor(x), step, mem.f(dy), mem.f(dw), g);
+    }
+
+    @Override
     public void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
             Tensor runningMean, Tensor runningVar, float momentum, float eps) {
-        CpuBatchNorm.train(mem.f(x), mem.f(gamma), mem.f(beta), mem.f(y), mem.f(saveMean), mem.f(saveInvStd),
+        CpuBatchNorm.train(mem.f(x), mem.f(gamma), mem.f(beta), y == null ? null : mem.f(y), mem.f(saveMean), mem.f(saveInvStd),
                 mem.f(runningMean), mem.f(runningVar), momentum, eps);
     }
 
@@ -267,6 +305,18 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void linearForwardQuantized(Tensor x, Tensor w, float scale, Tensor b, Tensor y) {
+        quantizedLinear.forward(mem.tensor(x), mem.tensor(w), scale, b == null ? null : mem.f(b), mem.f(y));
+    }
+
+    @Override
+    public void linearBackwardQuantized(Tensor x, float step, Tensor w, float scale, Tensor dy, Tensor dx, Tensor dw,
+            Tensor db) {
+        quantizedLinear.backward(mem.tensor(x), step, mem.tensor(w), scale, mem.f(dy), dx == null ? null : mem.f(dx), mem.f(dw),
+                db == null ? null : mem.f(db));
+    }
+
+    @Override
     public LossResult softmaxCrossEntropy(Tensor logits, Tensor labels, Tensor dlogits, float gradScale) {
         return CpuElementwise.softmaxCrossEntropy(mem.f(logits), mem.ints(labels), mem.f(dlogits), gradScale);
     }
@@ -291,42 +341,5 @@ public final class CpuBackend implements Backend {
     @Override
     public long quantizedLinearWorkspaceBytes(int n, int in, int out) {
         return org.wrpn.backend.Device.CPU.quantizedLinearWorkspaceBytes(n, in, out);
-    }
-
-    // TODO(fused-ops helper): replace with the real ops; nothing may merge to main with these.
-    private static UnsupportedOperationException notYet() {
-        return new UnsupportedOperationException("quantized ops on codes: not implemented yet");
-    }
-
-    @Override
-    public void batchNormQuantizePack(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, int bits,
-            Tensor packedCodes, Tensor packedMask) {
-        throw notYet();
-    }
-
-    @Override
-    public void conv2dForwardQuantized(Tensor x, Tensor w, float scale, Tensor y, ConvGeometry g) {
-        throw notYet();
-    }
-
-    @Override
-    public void conv2dBackwardDataQuantized(Tensor dy, Tensor w, float scale, Tensor dx, ConvGeometry g) {
-        throw notYet();
-    }
-
-    @Override
-    public void conv2dBackwardFilterQuantized(Tensor x, float step, Tensor dy, Tensor dw, ConvGeometry g) {
-        throw notYet();
-    }
-
-    @Override
-    public void linearForwardQuantized(Tensor x, Tensor w, float scale, Tensor b, Tensor y) {
-        throw notYet();
-    }
-
-    @Override
-    public void linearBackwardQuantized(Tensor x, float step, Tensor w, float scale, Tensor dy, Tensor dx, Tensor dw,
-            Tensor db) {
-        throw notYet();
     }
 }

@@ -2,6 +2,9 @@ package org.wrpn.backend.cpu;
 
 import static org.wrpn.backend.cpu.ArrayChecks.sameLength;
 
+import org.wrpn.quant.PackedLayout;
+import org.wrpn.quant.Quantizer;
+
 /**
  * Batch norm over pixels x C, per channel: statistics in double with the mean subtracted before
  * squaring (no one-pass cancellation), the normalisation in float by the formula of
@@ -10,10 +13,11 @@ import static org.wrpn.backend.cpu.ArrayChecks.sameLength;
 final class CpuBatchNorm {
     private CpuBatchNorm() {}
 
+    /** y may be null: statistics only (the fused quantize-pack normalises later). */
     static void train(float[] x, float[] gamma, float[] beta, float[] y, float[] mean, float[] invStd, float[] runMean,
             float[] runVar, float momentum, float eps) {
         int c = gamma.length;
-        sameLength(x, y, "batchNormTrain");
+        if (y != null) sameLength(x, y, "batchNormTrain");
         int m = x.length / c;
         int blocks = blocks(m);
         double[][] part = new double[blocks][c];
@@ -50,7 +54,7 @@ final class CpuBatchNorm {
             runMean[ch] = (float) ((1 - momentum) * runMean[ch] + momentum * sum[ch]);
             runVar[ch] = (float) ((1 - momentum) * runVar[ch] + momentum * unbiased);
         }
-        normalize(x, gamma, beta, mean, invStd, y);
+        if (y != null) normalize(x, gamma, beta, mean, invStd, y);
     }
 
     static void apply(float[] x, float[] gamma, float[] beta, float[] mean, float[] invStd, float[] y) {
@@ -58,16 +62,61 @@ final class CpuBatchNorm {
         normalize(x, gamma, beta, mean, invStd, y);
     }
 
+    /** invStd * gamma per channel, in float: the one scale of the apply formula. */
+    private static float[] scale(float[] gamma, float[] invStd) {
+        float[] scale = new float[gamma.length];
+        for (int ch = 0; ch < scale.length; ch++) scale[ch] = invStd[ch] * gamma[ch];
+        return scale;
+    }
+
     /** y = (x - mean) * (invStd * gamma) + beta, in float. */
     private static void normalize(float[] x, float[] gamma, float[] beta, float[] mean, float[] invStd, float[] y) {
         int c = gamma.length;
-        float[] scale = new float[c];
-        for (int ch = 0; ch < c; ch++) scale[ch] = invStd[ch] * gamma[ch];
+        float[] scale = scale(gamma, invStd);
         int m = x.length / c;
         CpuThreads.forRange(m, pixelGrain(c), (p0, p1) -> {
             for (int p = p0; p < p1; p++) {
                 int base = p * c;
                 for (int ch = 0; ch < c; ch++) y[base + ch] = (x[base + ch] - mean[ch]) * scale[ch] + beta[ch];
+            }
+        });
+    }
+
+    /** Floats per block of the fused quantize-pack: the block's values and codes stay in L1. */
+    private static final int PACK_BLOCK = 4096;
+
+    /**
+     * The apply formula, the activation quantizer, packing and the STE mask in one pass: per block of
+     * pixels the normalised values go to a small buffer, then through quant/'s code and mask loops
+     * and {@link PackedLayout#pack} (the same loops quantizePack runs), so the codes have the bits of
+     * apply followed by quantizePack, without an fp32 output. mask may be null.
+     */
+    static void applyQuantizePack(float[] x, float[] gamma, float[] beta, float[] mean, float[] invStd, int bits, int[] words,
+            int[] mask) {
+        int c = gamma.length;
+        float[] scale = scale(gamma, invStd);
+        int m = x.length / c;
+        int wpp = PackedLayout.wordsPerPixel(c, bits), mpp = PackedLayout.wordsPerPixel(c, 1);
+        if (x.length != (long) m * c || words.length != (long) m * wpp || (mask != null && mask.length != (long) m * mpp)) {
+            throw new IllegalArgumentException("batchNormQuantizePack: " + x.length + " values of " + c + " channels into "
+                    + words.length + " words" + (mask == null ? "" : " and " + mask.length + " mask words"));
+        }
+        int step = Math.max(1, PACK_BLOCK / c);
+        CpuThreads.forRange(m, pixelGrain(c), (p0, p1) -> {
+            float[] y = new float[step * c];
+            int[] codes = new int[step * c];
+            for (int b = p0; b < p1; b += step) {
+                int n = Math.min(step, p1 - b);
+                for (int p = 0; p < n; p++) {
+                    int src = (b + p) * c, dst = p * c;
+                    for (int ch = 0; ch < c; ch++) y[dst + ch] = (x[src + ch] - mean[ch]) * scale[ch] + beta[ch];
+                }
+                Quantizer.activationCodes(y, 0, n * c, bits, codes);
+                PackedLayout.pack(codes, 0, n, c, bits, words, b * wpp);
+                if (mask != null) {
+                    Quantizer.gradientMaskCodes(y, 0, n * c, codes);
+                    PackedLayout.pack(codes, 0, n, c, 1, mask, b * mpp);
+                }
             }
         });
     }
@@ -140,6 +189,7 @@ final class CpuBatchNorm {
             meanDy[ch] = (float) (sumDy[ch] / m);
             meanDyXhat[ch] = (float) (sumDyXhat[ch] / m);
         }
+        // dx may be x or dy: the sums above are complete, and each element below reads its x and dy before writing dx.
         // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat)); in terms of xhat, not a folded
         // a*dy - b*x + c, which cancels badly when a channel's values sit close together.
         CpuThreads.forRange(m, pixelGrain(c), (p0, p1) -> {

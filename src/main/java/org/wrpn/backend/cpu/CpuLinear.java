@@ -28,12 +28,17 @@ final class CpuLinear {
         int n = x.length / in;
         if (dx != null) gemm.gemm(dy, 0, false, w, 0, false, dx, 0, n, in, out, false);
         gemm.gemm(dy, 0, true, x, 0, false, dw, 0, out, in, n, false);
-        if (db != null) {
-            double[] acc = new double[out];
-            for (int i = 0; i < n; i++) {
-                for (int o = 0; o < out; o++) acc[o] += dy[i * out + o];
-            }
-            for (int o = 0; o < out; o++) db[o] = (float) acc[o];
+        if (db != null) biasGradient(dy, n, out, db);
+    }
+
+    /** db = column sums of dy (n x out), in double, rows in order. */
+    static void biasGradient(float[] dy, int n, int out, float[] db) {
+        expectLength(dy, (long) n * out, "linear output gradient");
+        expectLength(db, out, "linear bias gradient");
+        double[] acc = new double[out];
+        for (int i = 0; i < n; i++) {
+            for (int o = 0; o < out; o++) acc[o] += dy[i * out + o];
         }
+        for (int o = 0; o < out; o++) db[o] = (float) acc[o];
     }
 }

@@ -3,10 +3,10 @@ package org.wrpn.backend.cpu;
 import static org.bytedeco.dnnl.global.dnnl.*;
 import static org.wrpn.backend.cpu.ArrayChecks.expectLength;
 
+import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.Map;
 import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
@@ -31,7 +31,7 @@ import org.wrpn.backend.ConvGeometry;
  * Results depend on the thread count (oneDNN's OpenMP threads), not on the run.
  */
 final class DnnlConvolution implements AutoCloseable {
-    private enum Pass { FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS }
+    enum Pass { FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS }
 
     private record Key(ConvGeometry g, Pass pass) {}
 
@@ -60,6 +60,8 @@ final class DnnlConvolution implements AutoCloseable {
         dnnl_exec_arg_t args;
         int nargs;
         long scratchBytes;
+        /** Floats of each operand in the user layout. */
+        long[] floats;
         String impl;
     }
 
@@ -126,6 +128,12 @@ final class DnnlConvolution implements AutoCloseable {
         dnnl_primitive_desc fwdPd = new dnnl_primitive_desc();
         check(dnnl_primitive_desc_create(fwdPd, new const_dnnl_op_desc_t(fwd), attr, engine, null), "convolution forward");
         Prim p = new Prim();
+        long xs = (long) g.n() * g.h() * g.w() * g.cin(), ys = (long) g.n() * g.outH() * g.outW() * g.cout(), ws = (long) g.cout() * g.patch();
+        p.floats = switch (pass) {
+            case FORWARD -> new long[] {xs, ws, ys};
+            case BACKWARD_DATA -> new long[] {ys, ws, xs};
+            case BACKWARD_WEIGHTS -> new long[] {xs, ys, ws};
+        };
         dnnl_memory_desc_t[] users;
         int[] queries;
         if (pass == Pass.FORWARD) {
@@ -218,24 +226,27 @@ final class DnnlConvolution implements AutoCloseable {
         return s;
     }
 
-    /** Copies between a Java array and a staging buffer, split over the CPU threads. */
-    private static void copy(Pointer staging, float[] a, boolean in) {
-        CpuThreads.forRange(a.length, CpuElementwise.GRAIN * 2, (from, to) -> {
-            FloatPointer v = new FloatPointer(staging);
-            v.position(from);
-            if (in) v.put(a, from, to - from);
-            else v.get(a, from, to - from);
-        });
+    /** A staging buffer as a segment of `floats` floats, for the Java code that fills and drains it. */
+    private static MemorySegment segment(Pointer staging, long floats) {
+        return MemorySegment.ofAddress(staging.address()).reinterpret(4 * floats);
     }
 
-    private void run(Prim p, float[] in0, float[] in1, float[] out) {
+    /**
+     * Runs one pass on operands the caller stages: in0 and in1 fill the two inputs (in the pass's
+     * operand order: FORWARD x, w; BACKWARD_DATA dy, w; BACKWARD_WEIGHTS x, dy) in the user layout
+     * (NHWC, OHWI), out reads the result. A null fill keeps what the previous execute staged there (repeated passes over one
+     * staged operand, with nothing run in between). The caller counts the workspace
+     * ({@link CpuConvolution#workspaceBytes}).
+     */
+    void execute(ConvGeometry g, Pass pass, CodeStaging.Fill in0, CodeStaging.Fill in1, CodeStaging.Drain out) {
+        Prim p = prim(g, pass);
         CpuThreads.applyToOpenMp(CpuThreads.get());
-        float[][] arrays = {in0, in1, out};
+        CodeStaging.Fill[] fills = {in0, in1};
         Pointer[] views = new Pointer[3];
         for (int i = 0; i < 3; i++) {
             Operand o = p.ops[i];
-            views[i] = stage(i, 4L * arrays[i].length);
-            if (!o.output) copy(views[i], arrays[i], true);
+            views[i] = stage(i, 4 * p.floats[i]);
+            if (!o.output && fills[i] != null) fills[i].write(segment(views[i], p.floats[i]));
             check(dnnl_memory_set_data_handle(o.user, views[i]), "handle");
             if (o.inner != null) check(dnnl_memory_set_data_handle(o.inner, stage(3 + i, o.innerBytes)), "handle");
             if (!o.output && o.reorder != null) check(dnnl_primitive_execute(o.reorder, stream, 2, o.reorderArgs), "reorder");
@@ -245,7 +256,7 @@ final class DnnlConvolution implements AutoCloseable {
         Operand o = p.ops[2];
         if (o.reorder != null) check(dnnl_primitive_execute(o.reorder, stream, 2, o.reorderArgs), "reorder");
         check(dnnl_stream_wait(stream), "wait");
-        copy(views[2], out, false);
+        out.read(segment(views[2], p.floats[2]));
     }
 
     private static void checkConv(float[] x, float[] w, float[] y, ConvGeometry g) {
@@ -259,7 +270,7 @@ final class DnnlConvolution implements AutoCloseable {
         long workspace = CpuConvolution.workspaceBytes(g);
         memory.workspaceInUse(workspace);
         try {
-            run(prim(g, pass), in0, in1, out);
+            execute(g, pass, CodeStaging.from(in0), CodeStaging.from(in1), CodeStaging.into(out));
         } finally {
             memory.workspaceInUse(-workspace);
         }

@@ -1,5 +1,6 @@
 package org.wrpn.backend.cpu;
 
+import java.lang.foreign.MemorySegment;
 import java.nio.FloatBuffer;
 import java.util.HashMap;
 import java.util.Map;
@@ -55,6 +56,26 @@ final class NdGemm implements AutoCloseable {
         if (accumulate) load(cm, c, cOff, m * n);
         Nd4j.gemm(am, bm, cm, transA, transB, 1.0, accumulate ? 1.0 : 0.0);
         store(cm, c, cOff, m * n);
+    }
+
+    /**
+     * c[m x n] = op(a) · op(b) with the operands staged by the caller straight into the GEMM's
+     * matrices (row-major as stored: a is m x k, or k x m when transA; b is k x n, or n x k when
+     * transB) and the result read by out. A null fill keeps what the previous call of this shape
+     * staged there (repeated products over one staged operand).
+     */
+    void gemm(int m, int n, int k, boolean transA, CodeStaging.Fill a, boolean transB, CodeStaging.Fill b, CodeStaging.Drain out) {
+        INDArray am = transA ? matrix(0, k, m) : matrix(0, m, k);
+        INDArray bm = transB ? matrix(1, n, k) : matrix(1, k, n);
+        INDArray cm = matrix(2, m, n);
+        if (a != null) a.write(segment(am));
+        if (b != null) b.write(segment(bm));
+        Nd4j.gemm(am, bm, cm, transA, transB, 1.0, 0.0);
+        out.read(segment(cm));
+    }
+
+    private static MemorySegment segment(INDArray m) {
+        return MemorySegment.ofBuffer(m.data().asNioFloat()).asSlice(0, 4 * m.length());
     }
 
     @Override
