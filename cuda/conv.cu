@@ -1,8 +1,6 @@
 // 2-D convolution on fp32 tensors: forward, backward data (dgrad) and backward filter (wgrad), as
-// implicit GEMMs on the tiled SIMT core of gemm.cuh. These serve every conv layer: the full-precision
-// first layer, and (for now) the quantized layers too, whose inputs the caller unpacks to their fp32
-// values u / (2^k-1) (exact in fp32) and whose weights are the quantized values s / (2^(k-1)-1).
-// The packed-input integer kernels are developed in native/conv (harness + variants) first.
+// implicit GEMMs on the tiled SIMT core of gemm.cuh: the full-precision layers. Quantized layers read
+// their codes directly (qconv.cu); the gathers both use live in conv.cuh.
 //
 // Layout: channels-last. x (N, H, W, Cin), w (Cout, KH, KW, Cin), y (N, OH, OW, Cout); symmetric zero
 // padding P, stride S, OH = (H + 2P - KH) / S + 1. A patch index k = (ky * KW + kx) * Cin + ci runs
