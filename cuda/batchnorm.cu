@@ -201,10 +201,11 @@ extern "C" __global__ void bn_bwd_coef_f32(const double* __restrict__ partial, c
 }
 
 // dx = k * ((dy - mean(dy)) - xhat * mean(dy * xhat)), xhat = (x - mean) * invStd; float, left to right,
-// never fused.
-extern "C" __global__ void bn_bwd_apply_f32(const float* __restrict__ x, const float* __restrict__ dy,
-                                            const float* __restrict__ mean, const float* __restrict__ invStd,
-                                            const float* __restrict__ coef, float* __restrict__ dx, long long n, int C) {
+// never fused. dx may be x or dy (no __restrict__ on them): each element is read before it is written,
+// and the statistics it needs were reduced by the kernels before this one.
+extern "C" __global__ void bn_bwd_apply_f32(const float* x, const float* dy, const float* __restrict__ mean,
+                                            const float* __restrict__ invStd, const float* __restrict__ coef, float* dx,
+                                            long long n, int C) {
     wrpn_digits at(wrpn_thread_index(), wrpn_thread_count(), C);
     for (long long i = wrpn_thread_index(); i < n; i += wrpn_thread_count(), at.step()) {
         const int c = at.x0;

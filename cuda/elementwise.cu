@@ -7,9 +7,8 @@
 // ReLU: y = x > 0 ? x : 0 (NaN gives 0, -0 gives 0); backward dx = y > 0 ? dy : 0.
 #include "wrpn.cuh"
 
-// out = a + b
-extern "C" __global__ void add_f32(const float* __restrict__ a, const float* __restrict__ b, float* __restrict__ out,
-                                   long long n) {
+// out = a + b; out may be a or b (no __restrict__)
+extern "C" __global__ void add_f32(const float* a, const float* b, float* out, long long n) {
     wrpn_map2(a, b, out, n, [](float x, float y) { return __fadd_rn(x, y); });
 }
 
@@ -23,8 +22,7 @@ extern "C" __global__ void relu_f32(const float* __restrict__ x, float* __restri
     wrpn_map(x, y, n, [](float v) { return v > 0.0f ? v : 0.0f; });
 }
 
-// dx = dy where y > 0, else 0
-extern "C" __global__ void relu_bwd_f32(const float* __restrict__ y, const float* __restrict__ dy, float* __restrict__ dx,
-                                        long long n) {
+// dx = dy where y > 0, else 0; dx may be dy
+extern "C" __global__ void relu_bwd_f32(const float* __restrict__ y, const float* dy, float* dx, long long n) {
     wrpn_map2(y, dy, dx, n, [](float v, float g) { return v > 0.0f ? g : 0.0f; });
 }

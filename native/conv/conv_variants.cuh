@@ -23,6 +23,7 @@
 #pragma once
 #include "../../cuda/conv.cu"
 #include "../../cuda/wrpn.cuh"
+#include "../../cuda/dp4a.cuh"
 
 // ---- 1. naive direct convolution ------------------------------------------------------------------
 extern "C" __global__ void conv_direct_f32(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y,
@@ -57,26 +58,6 @@ extern "C" __global__ void conv_direct_f32(const float* __restrict__ x, const fl
 // is 16 groups of 4 channels (64 products deep). A smem word holds 4 activation codes as bytes (u8),
 // a B word 4 weight codes (s8); dp4a multiplies them as unsigned x signed.
 #define PK_SLICE 16
-
-// 4 consecutive k-bit codes (bits 0..4k-1 of v) spread into the 4 bytes of a word.
-template <int K>
-__device__ __forceinline__ uint32_t spread4(uint32_t v) {
-    if (K == 8) return v;
-    const uint32_t m = (1u << K) - 1u;
-    return (v & m) | (((v >> K) & m) << 8) | (((v >> (2 * K)) & m) << 16) | (((v >> (3 * K)) & m) << 24);
-}
-
-// acc + dot(4 unsigned bytes of a, 4 signed bytes of b)
-__device__ __forceinline__ int dp4a_us(uint32_t a, uint32_t b, int acc) {
-#if defined(__CUDA_ARCH__)
-    int r;
-    asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
-    return r;
-#else
-    for (int i = 0; i < 4; i++) acc += (int)((a >> (8 * i)) & 255u) * (int)(int8_t)(b >> (8 * i));
-    return acc;
-#endif
-}
 
 template <int K>
 __device__ __forceinline__ void conv_packed(const uint32_t* __restrict__ x, const int8_t* __restrict__ w,

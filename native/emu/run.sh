@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs the CPU emulations of the cuda/*.cu kernels (see cuda_emu.h): check_kernels.cpp
 # (quantizers, packing, reductions, element-wise), check_layers.cpp (conv, linear, batch norm,
-# pooling, loss, optimizer, ReLU), check_conv_variants.cpp (the packed-input integer conv, fused BN
+# pooling, loss, optimizer, ReLU), check_quantized.cpp (the quantized layers on codes: qconv.cu, the
+# fused BN quantize-pack, the residual add of codes), check_conv_variants.cpp (the packed-input integer conv, fused BN
 # statistics and fused BN + quantize + pack of native/conv), check_bounds.cpp (index arithmetic
 # past 2^31 elements at the largest planned shapes) and check_driver.cpp (the emulated driver's
 # strictness: contexts, deferred work, guard pages, module checks), each in up to three builds:
@@ -20,7 +21,7 @@ set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 MODES="plain,asan,tsan"
 ORDERS="forward,reverse,shuffle:1,shuffle:2"
-PROGRAMS="check_kernels,check_layers,check_conv_variants,check_bounds,check_driver"
+PROGRAMS="check_kernels,check_layers,check_quantized,check_conv_variants,check_bounds,check_driver"
 OUT=""
 while (( $# > 0 )); do
   case "$1" in

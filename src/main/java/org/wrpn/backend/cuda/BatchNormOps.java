@@ -36,11 +36,11 @@ record BatchNormOps(CudaStream stream, Operands operands, DeviceMemory memory) {
 
     void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor y, Tensor saveMean, Tensor saveInvStd,
             Tensor runningMean, Tensor runningVar, float momentum, float eps) {
-        CudaTensor[] xy = operands.sameSizeF32("batchNormTrain", x, y);
+        CudaTensor xt = operands.f32(x, "batchNormTrain");
+        CudaTensor yt = y == null ? null : operands.sameSizeF32("batchNormTrain", x, y)[1];  // null: statistics only
         Channels ch = channels("batchNormTrain", gamma);
         CudaTensor bt = ch.of(beta, "beta"), mt = ch.of(saveMean, "mean"), it = ch.of(saveInvStd, "invStd");
         CudaTensor rm = ch.of(runningMean, "running mean"), rv = ch.of(runningVar, "running var");
-        CudaTensor xt = xy[0];
         int c = ch.count();
         Rows s = ch.rows(xt);
         long partialBytes = 8L * s.chunks() * c;
@@ -54,7 +54,7 @@ record BatchNormOps(CudaStream stream, Operands operands, DeviceMemory memory) {
             stream.launch("bn_train_stats_f32").ptr(partial).ptr(mean).i64(s.rows()).i32(c).i32(s.chunks())
                     .ptr(mt).ptr(it).ptr(rm).ptr(rv).f32(momentum).f32(eps).threads(c);
         }
-        apply(xt, ch.gamma(), bt, mt, it, xy[1], c);
+        if (yt != null) apply(xt, ch.gamma(), bt, mt, it, yt, c);
     }
 
     void batchNormApply(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, Tensor y) {

@@ -18,7 +18,7 @@ import org.wrpn.tensor.Tensor;
  *
  * <p>This class is the facade; the work is done by {@link DeviceMemory} and {@link Transfers}
  * (memory), {@link KernelCall} (typed launches and grid rules) and the op families
- * {@link QuantizeOps}, {@link ConvLinearOps}, {@link BatchNormOps}, {@link Reductions},
+ * {@link QuantizeOps}, {@link ConvLinearOps}, {@link QuantizedConvOps}, {@link BatchNormOps}, {@link Reductions},
  * {@link PoolLossOps} and {@link ElementwiseOps}.
  */
 public final class CudaBackend implements Backend {
@@ -30,6 +30,7 @@ public final class CudaBackend implements Backend {
     private final PoolLossOps poolLoss;
     private final QuantizeOps quantize;
     private final ConvLinearOps convLinear;
+    private final QuantizedConvOps quantizedConv;
     private final BatchNormOps batchNorm;
     private final ElementwiseOps elementwise;
 
@@ -47,8 +48,9 @@ public final class CudaBackend implements Backend {
         poolLoss = new PoolLossOps(stream, operands, memory, transfers);
         quantize = new QuantizeOps(stream, operands, transfers, reductions);
         convLinear = new ConvLinearOps(stream, operands, memory);
+        quantizedConv = new QuantizedConvOps(stream, operands, memory);
         batchNorm = new BatchNormOps(stream, operands, memory);
-        elementwise = new ElementwiseOps(stream, operands);
+        elementwise = new ElementwiseOps(stream, operands, quantize);
     }
 
     @Override
@@ -349,40 +351,35 @@ public final class CudaBackend implements Backend {
         return org.wrpn.backend.Device.CUDA.quantizedLinearWorkspaceBytes(n, in, out);
     }
 
-    // TODO(fused-ops helper): replace with the real ops; nothing may merge to main with these.
-    private static UnsupportedOperationException notYet() {
-        return new UnsupportedOperationException("quantized ops on codes: not implemented yet");
-    }
-
     @Override
     public void batchNormQuantizePack(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, int bits,
             Tensor packedCodes, Tensor packedMask) {
-        throw notYet();
+        quantize.batchNormQuantizePack(x, gamma, beta, mean, invStd, bits, packedCodes, packedMask);
     }
 
     @Override
     public void conv2dForwardQuantized(Tensor x, Tensor w, float scale, Tensor y, ConvGeometry g) {
-        throw notYet();
+        quantizedConv.conv2dForwardQuantized(x, w, scale, y, g);
     }
 
     @Override
     public void conv2dBackwardDataQuantized(Tensor dy, Tensor w, float scale, Tensor dx, ConvGeometry g) {
-        throw notYet();
+        quantizedConv.conv2dBackwardDataQuantized(dy, w, scale, dx, g);
     }
 
     @Override
     public void conv2dBackwardFilterQuantized(Tensor x, float step, Tensor dy, Tensor dw, ConvGeometry g) {
-        throw notYet();
+        quantizedConv.conv2dBackwardFilterQuantized(x, step, dy, dw, g);
     }
 
     @Override
     public void linearForwardQuantized(Tensor x, Tensor w, float scale, Tensor b, Tensor y) {
-        throw notYet();
+        quantizedConv.linearForwardQuantized(x, w, scale, b, y);
     }
 
     @Override
     public void linearBackwardQuantized(Tensor x, float step, Tensor w, float scale, Tensor dy, Tensor dx, Tensor dw,
             Tensor db) {
-        throw notYet();
+        quantizedConv.linearBackwardQuantized(x, step, w, scale, dy, dx, dw, db);
     }
 }

@@ -60,6 +60,19 @@ public final class CudaSupport {
         return splits > 1 ? 4L * splits * g.cout() * g.patch() : 0;
     }
 
+    /**
+     * Output channels of a tile of the quantized fprop (cuda/qconv.cu): the smallest of 16, 32 and 64
+     * that holds cout, so a narrow layer does not leave most of a 64-wide tile idle.
+     */
+    static int fpropChannelTile(int cout) {
+        return cout <= 16 ? 16 : cout <= 32 ? 32 : 64;
+    }
+
+    /** Output pixels of that tile: 4096 / channels (256 threads, 4 x 4 outputs each). */
+    static int fpropPixelTile(int channelTile) {
+        return 4096 / channelTile;
+    }
+
     /** Row ranges of batch norm's per-channel reductions: a function of the row count alone. */
     static int bnChunks(long rows) {
         return (int) Math.max(1, Math.min(BN_MAX_CHUNKS, (rows + BN_ROWS_PER_CHUNK - 1) / BN_ROWS_PER_CHUNK));

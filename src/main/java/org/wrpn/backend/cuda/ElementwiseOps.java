@@ -1,9 +1,10 @@
 package org.wrpn.backend.cuda;
 
+import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Tensor;
 
-/** Element-wise ops over same-sized F32 tensors, four elements per thread: ReLU, adds and the SGD step. */
-record ElementwiseOps(CudaStream stream, Operands operands) {
+/** Element-wise ops over same-sized F32 tensors, four elements per thread: ReLU, adds (of codes too) and the SGD step. */
+record ElementwiseOps(CudaStream stream, Operands operands, QuantizeOps quantize) {
     /** kernel(tensors..., n): the common signature of the argument-free element-wise kernels. */
     private void map(String kernel, CudaTensor... t) {
         long n = t[0].elements();
@@ -14,7 +15,13 @@ record ElementwiseOps(CudaStream stream, Operands operands) {
         map("add_inplace_f32", operands.sameSizeF32("addInPlace", dst, src));
     }
 
+    /** out = a + b; b may be PACKED codes (read as their values); out may be a (or b when F32). */
     void add(Tensor a, Tensor b, Tensor out) {
+        if (operands.any(b).dtype() == DType.PACKED) {
+            CudaTensor[] t = operands.f32("add", a, out);
+            quantize.addCodes(t[0], operands.packed(b, "add"), t[1]);
+            return;
+        }
         map("add_f32", operands.sameSizeF32("add", a, b, out));
     }
 

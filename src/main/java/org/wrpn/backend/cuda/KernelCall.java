@@ -108,6 +108,11 @@ final class KernelCall {
         queue(((m + t - 1) / t) * ((n + t - 1) / t) * splits);
     }
 
+    /** A GEMM kernel of (tm x tn) tiles: one block per output tile of an (m x n) product. */
+    void tiles(long m, long n, int tm, int tn) {
+        queue(((m + tm - 1) / tm) * ((n + tn - 1) / tn));
+    }
+
     /** A per-channel reduction over (rows, channels): one block per row chunk and 32 channels. */
     void channelChunks(int chunks, int channels) {
         queue((long) chunks * ((channels + 31) / 32));

@@ -1,5 +1,6 @@
 package org.wrpn.backend.cuda;
 
+import org.wrpn.backend.ConvGeometry;
 import org.wrpn.backend.GpuDevice;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -11,13 +12,15 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.wrpn.quant.PackedLayout;
+import org.wrpn.quant.Quantizer;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
 
 /**
  * Memory bandwidth of the pack/unpack kernels against a device-to-device copy of the same input
- * bytes, on this machine's GPU. Bytes moved count each input read once and each output written
+ * bytes, on this machine's GPU, and a quantized layer's convolution on codes against unpack + fp32
+ * conv at every bit width ({@link #measureConv}). Bytes moved count each input read once and each output written
  * once; the copy moves 2 x its size. Times are CUDA-event medians after warm-up.
  *
  * <pre>java -cp ... org.wrpn.backend.cuda.PackBenchmark [--out DIR] [--sizes-mib 64,256,1024] [--reps 20] [--channels 256]</pre>
@@ -47,6 +50,7 @@ public final class PackBenchmark {
         try (CudaBackend be = new CudaBackend()) {
             System.out.println("# " + be.describe());
             for (long mib : sizes) rows.addAll(measure(be, mib, channels, reps));
+            rows.addAll(measureConv(be, CONV_LAYER, reps));
             write(out.resolve("pack-bandwidth.csv"), be.device(), rows);
         }
         System.out.printf("%-22s %4s %5s %8s %10s %9s %8s%n", "op", "k", "mask", "MiB", "median ms", "GB/s", "% copy");
@@ -83,6 +87,47 @@ public final class PackBenchmark {
                 }
                 rows.add(row("quantize_act_f32", k, false, mib, elements, channels, 8 * elements,
                         time(be, reps, () -> be.quantizeActivations(x, k, y)), copyGbps));
+            }
+        }
+        return rows;
+    }
+
+    /** resnet20 width 2, batch 128, a stage-1 conv: 32x32x32 -> 32, 3x3 (native/conv/NOTES.md's shape). */
+    static final ConvGeometry CONV_LAYER = new ConvGeometry(128, 32, 32, 32, 32, 3, 3, 1, 1);
+
+    /**
+     * The convolution of a quantized layer at every bit width (weights and activations at k): on codes
+     * (conv2dForwardQuantized: packed x, int8 w) against what the backend did before it, unpack to fp32
+     * then the fp32 conv. Bytes: codes = packed x + int8 w + fp32 y; unpack path = packed x + fp32 x
+     * written and read back + fp32 w + fp32 y. % of copy: against a copy of the fp32 input.
+     */
+    static List<Row> measureConv(CudaBackend be, ConvGeometry g, int reps) {
+        Shape xs = Shape.nhwc(g.n(), g.h(), g.w(), g.cin());
+        int[] ws = {g.cout(), g.kh(), g.kw(), g.cin()};
+        long e = xs.elements(), wn = (long) g.cout() * g.patch(), yn = (long) g.n() * g.outH() * g.outW() * g.cout();
+        long mib = 4 * e >> 20;
+        List<Row> rows = new ArrayList<>();
+        try (Tensor x = be.allocate(DType.F32, xs); Tensor copy = be.allocate(DType.F32, xs); Tensor w = be.allocate(DType.F32, Shape.of(ws));
+                Tensor wq = be.allocate(DType.F32, Shape.of(ws)); Tensor w8 = be.allocate(DType.I8, Shape.of(ws));
+                Tensor y = be.allocate(DType.F32, Shape.nhwc(g.n(), g.outH(), g.outW(), g.cout()))) {
+            fillRandom(be, x, e);
+            fillRandom(be, w, wn);
+            double[] copyTimes = time(be, reps, () -> be.copy(x, copy));
+            double copyGbps = 8.0 * e / median(copyTimes) / 1e6;
+            for (int k : new int[] {1, 2, 4, 8}) {
+                long packedBytes = xs.pixels() * 4L * PackedLayout.wordsPerPixel(g.cin(), k);
+                try (Tensor p = be.allocatePacked(xs, k)) {
+                    be.quantizePack(x, k, p, null);
+                    float scale = be.weightCodes(w, k, w8) * Quantizer.activationStep(k);
+                    be.quantizeWeights(w, k, wq);
+                    rows.add(row("conv_codes", k, false, mib, e, g.cin(), packedBytes + wn + 4 * yn,
+                            time(be, reps, () -> be.conv2dForwardQuantized(p, w8, scale, y, g)), copyGbps));
+                    rows.add(row("unpack+conv_f32", k, false, mib, e, g.cin(), packedBytes + 8 * e + 4 * wn + 4 * yn,
+                            time(be, reps, () -> {
+                                be.unpackValues(p, copy);
+                                be.conv2dForward(copy, wq, y, g);
+                            }), copyGbps));
+                }
             }
         }
         return rows;

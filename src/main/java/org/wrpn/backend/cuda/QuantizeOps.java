@@ -6,7 +6,10 @@ import org.wrpn.quant.Quantizer;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Tensor;
 
-/** The quantizers: activation and weight values and codes, their straight-through backward, and pack/unpack. */
+/**
+ * The quantizers: activation and weight values and codes, their straight-through backward, pack/unpack,
+ * the fused batch-norm quantize-pack and the residual add of codes.
+ */
 record QuantizeOps(CudaStream stream, Operands operands, Transfers transfers, Reductions reductions) {
     void quantizeActivations(Tensor x, int bits, Tensor y) {
         CudaTensor[] t = operands.sameSizeF32("quantizeActivations", x, y);
@@ -60,14 +63,37 @@ record QuantizeOps(CudaStream stream, Operands operands, Transfers transfers, Re
 
     void quantizePack(Tensor x, int bits, Tensor packedCodes, Tensor packedMask) {
         CudaTensor s = operands.f32(x, "quantizePack");
-        CudaTensor p = operands.packed(packedCodes, "quantizePack");
-        if (p.bits() != bits || !p.shape().equals(s.shape())) throw new IllegalArgumentException("quantizePack: " + x + " into " + p);
-        CudaTensor m = null;
-        if (packedMask != null) {
-            m = operands.packed(packedMask, "quantizePack mask");
-            if (m.bits() != 1 || !m.shape().equals(p.shape())) throw new IllegalArgumentException("mask must be 1-bit " + p.shape());
-        }
+        CudaTensor p = packedOutputs("quantizePack", s, bits, packedCodes);
+        CudaTensor m = maskFor("quantizePack", p, packedMask);
         packedLaunch("quantize_act_pack_u" + bits, p, s, p, m);
+    }
+
+    /** bn_apply_f32 then quantize_act_pack in one kernel over x (the same bits), mask optional. */
+    void batchNormQuantizePack(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, int bits, Tensor packedCodes,
+            Tensor packedMask) {
+        String op = "batchNormQuantizePack";
+        CudaTensor s = operands.f32(x, op);
+        CudaTensor p = packedOutputs(op, s, bits, packedCodes);
+        CudaTensor m = maskFor(op, p, packedMask);
+        int c = s.shape().channels();
+        CudaTensor g = operands.perChannel(gamma, c, op + " gamma"), b = operands.perChannel(beta, c, op + " beta");
+        CudaTensor mu = operands.perChannel(mean, c, op + " mean"), inv = operands.perChannel(invStd, c, op + " invStd");
+        packedLaunch("bn_quantize_pack_f32_u" + bits, p, s, g, b, mu, inv, p, m);
+    }
+
+    /** The codes of x at bits, in x's shape. */
+    private CudaTensor packedOutputs(String op, CudaTensor x, int bits, Tensor packedCodes) {
+        CudaTensor p = operands.packed(packedCodes, op);
+        if (p.bits() != bits || !p.shape().equals(x.shape())) throw new IllegalArgumentException(op + ": " + x + " into " + p);
+        return p;
+    }
+
+    /** The 1-bit mask beside codes p, or null. */
+    private CudaTensor maskFor(String op, CudaTensor p, Tensor packedMask) {
+        if (packedMask == null) return null;
+        CudaTensor m = operands.packed(packedMask, op + " mask");
+        if (m.bits() != 1 || !m.shape().equals(p.shape())) throw new IllegalArgumentException("mask must be 1-bit " + p.shape());
+        return m;
     }
 
     void unpackValues(Tensor packedCodes, Tensor y) {
@@ -82,6 +108,12 @@ record QuantizeOps(CudaStream stream, Operands operands, Transfers transfers, Re
         CudaTensor d = operands.of(codes, DType.I32, "unpackCodes");
         if (d.elements() != p.elements()) throw new IllegalArgumentException("unpackCodes: wrong output size");
         packedLaunch("unpack_u" + p.bits() + "_s32", p, p, d);
+    }
+
+    /** out = a + the values of codes (out may be a): bit for bit unpackValues then add. */
+    void addCodes(CudaTensor a, CudaTensor codes, CudaTensor out) {
+        Operands.sameElements("add", a, codes, out);
+        packedLaunch("add_packed_u" + codes.bits() + "_f32", codes, a, codes, out);
     }
 
     /** A kernel over the (pixels, channels) of a packed tensor: (tensors..., pixels, channels); a null tensor is NULL. */

@@ -19,7 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Runs the cuda/*.cu kernels on the CPU through native/emu (a fiber per CUDA thread, warp shuffles
  * and __syncthreads at barriers) against a C++ rendering of the contract: the quantizer, packing and
- * reduction kernels (check_kernels), the layer kernels (check_layers), the packed-conv variants of
+ * reduction kernels (check_kernels), the layer kernels (check_layers), the quantized layers on codes
+ * (check_quantized), the packed-conv variants of
  * native/conv (check_conv_variants), index arithmetic past 2^31 elements (check_bounds) and the emulated
  * driver's strictness (check_driver); each in a
  * plain build under four thread/block orders, under AddressSanitizer + UBSan and under
@@ -49,9 +50,9 @@ class KernelEmulationTest {
             assertTrue(Integer.parseInt(m.group(2)) > 0, out);
             assertEquals("0", m.group(3), out);
         }
-        // 5 programs: 4 orders plain, one ASan+UBSan run, one TSan run each (check_driver: none)
-        assertEquals(Map.of("asan", 5, "plain", 20, "tsan", 4), runsPerMode, "every build and order reports:\n" + out);
-        assertTrue(out.contains("emu: all 29 runs passed") && out.contains("digests identical"), out);
+        // 6 programs: 4 orders plain, one ASan+UBSan run, one TSan run each (check_driver: none)
+        assertEquals(Map.of("asan", 6, "plain", 24, "tsan", 5), runsPerMode, "every build and order reports:\n" + out);
+        assertTrue(out.contains("emu: all 35 runs passed") && out.contains("digests identical"), out);
     }
 
     private static boolean onPath(String exe) {

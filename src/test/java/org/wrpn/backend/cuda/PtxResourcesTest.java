@@ -79,7 +79,7 @@ class PtxResourcesTest {
         }
         Assumptions.assumeTrue(System.getProperty("wrpn.skipPtx") == null, "built with -Dwrpn.skipPtx");
         assertNotNull(idx, "nvcc is on this machine but the build made no /ptx/index.txt");
-        assertEquals(List.of("batchnorm", "conv", "elementwise", "linear", "loss", "optim", "pack", "pool", "quantize", "reduce"),
+        assertEquals(List.of("batchnorm", "conv", "elementwise", "linear", "loss", "optim", "pack", "pool", "qconv", "quantize", "reduce"),
                 idx.moduleNames().stream().sorted().toList());
         for (PtxIndex.Entry e : idx.entries()) {
             assertEquals("sm_80", e.target(), e.toString());
@@ -106,20 +106,34 @@ class PtxResourcesTest {
         }
         for (String java : sources) {
             Matcher m = Pattern.compile(
-                    "\"((?:quantize|binarize|unpack|reduce|add|mask|relu|conv2d|linear|bn|maxpool|gap|softmax|sgd)_[a-z0-9_]*)\"")
+                    "\"((?:quantize|binarize|unpack|reduce|add|mask|relu|conv2d|qconv2d|linear|bn|maxpool|gap|softmax|sgd)_[a-z0-9_]*)\"")
                     .matcher(java);
             while (m.find()) {
-                if (!m.group(1).endsWith("_u")) launched.add(m.group(1));  // "..._u" + bits: expanded below
+                // "..._u" + bits and "qconv2d_..._" + kind: expanded below
+                if (!m.group(1).endsWith("_u") && !m.group(1).endsWith("_")) launched.add(m.group(1));
             }
-            Matcher dyn = Pattern.compile("\"(quantize_act_pack_u|unpack_u)\" \\+").matcher(java);
+            Matcher dyn = Pattern.compile("\"(quantize_act_pack_u|unpack_u|bn_quantize_pack_f32_u|add_packed_u)\" \\+").matcher(java);
             while (dyn.find()) {
                 for (int k : new int[] {1, 2, 4, 8}) {
-                    if (dyn.group(1).equals("unpack_u")) {
+                    if (dyn.group(1).equals("add_packed_u")) {
+                        launched.add("add_packed_u" + k + "_f32");
+                    } else if (dyn.group(1).equals("bn_quantize_pack_f32_u")) {
+                        launched.add("bn_quantize_pack_f32_u" + k);
+                    } else if (dyn.group(1).equals("unpack_u")) {
                         launched.add("unpack_u" + k + "_f32");
                         launched.add("unpack_u" + k + "_s32");
                     } else {
                         launched.add("quantize_act_pack_u" + k);
                     }
+                }
+            }
+        }
+        for (boolean packed : new boolean[] {false, true}) {  // QuantizedConvOps names its kernels by operand kinds
+            launched.add(QuantizedConvOps.dgradKernel(packed));
+            launched.add(QuantizedConvOps.wgradKernel(packed));
+            for (boolean codes : new boolean[] {false, true}) {
+                for (int cin : new int[] {3, 4}) {
+                    for (int cout : new int[] {1, 16, 17, 32, 33, 300}) launched.add(QuantizedConvOps.fpropKernel(packed, codes, cin, cout));
                 }
             }
         }

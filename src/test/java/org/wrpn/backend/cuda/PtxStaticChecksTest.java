@@ -32,7 +32,8 @@ class PtxStaticChecksTest {
     static final int SHARED_PER_BLOCK = 48 * 1024;  // without cudaFuncSetAttribute
     static final int REGISTERS_PER_SM = 65536;      // sm_80 .. sm_90
     static final int SHARED_PER_SM = 228 * 1024;    // sm_90 (H100/H200): what resident blocks share
-    static final Pattern GEMM_KERNEL = Pattern.compile("(conv2d_(fprop|dgrad|wgrad)|linear_(fprop|dgrad|wgrad))_f32_f32_f32");
+    static final Pattern GEMM_KERNEL = Pattern.compile(
+            "(conv2d_(fprop|dgrad|wgrad)|linear_(fprop|dgrad|wgrad))_f32_f32_f32|qconv2d_(fprop|dgrad|wgrad)_[a-z0-9_]+");
 
     record Resources(String kernel, int registers, int sharedBytes, int stackBytes, int spillStores, int spillLoads) {}
 
@@ -150,7 +151,8 @@ class PtxStaticChecksTest {
 
         // The GEMM kernels tell the JIT the same: .maxntid and .minnctapersm in their PTX.
         long gemmKernels = kernels.keySet().stream().filter(k -> GEMM_KERNEL.matcher(k).matches()).count();
-        assertEquals(6, gemmKernels, kernels.keySet().toString());
+        // 6 fp32 kernels; qconv.cu: 5 operand kinds x 3 channel tiles of fprop, 2 dgrad, 2 wgrad
+        assertEquals(6 + 15 + 2 + 2, gemmKernels, kernels.keySet().toString());
         for (String k : kernels.keySet()) {
             if (!GEMM_KERNEL.matcher(k).matches()) continue;
             int at = all.indexOf(".entry " + k + "(");
