@@ -2,7 +2,7 @@
 # The GPU training check, run by the bundle's run.sh inside the time the run gives it:
 #   1. GpuStepCheck: resnet20 width 2 w2a2 (batch 128, 3x32x32) step time and measured peak device
 #      memory beside MemoryPlanner's prediction for device "cuda", packed and fp32 save policies;
-#      passes when the allocator's in-use peak is within 10% of the plan.
+#      passes when the allocator's in-use peak equals the plan, byte for byte.
 #   2. `wrpn train --device cuda`: lenet width 2 w4a4, one epoch on the bundled Fashion-MNIST slice
 #      (data/fashion-slice), its test accuracy against the CPU runs of the same command
 #      (cpu-reference.txt). The gate is a band derived from the CPU seeds' spread: a GPU run is one

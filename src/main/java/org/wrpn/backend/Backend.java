@@ -130,6 +130,12 @@ public interface Backend extends AutoCloseable {
     /** Scratch bytes of a quantized linear layer of n rows, in inputs and out outputs: {@link Device#quantizedLinearWorkspaceBytes}. */
     long quantizedLinearWorkspaceBytes(int n, int in, int out);
 
+    /** Scratch bytes of one batch-norm op over rows x channels: {@link Device#batchNormWorkspaceBytes}. */
+    long batchNormWorkspaceBytes(long rows, int channels, Device.BatchNormPass pass);
+
+    /** Scratch bytes of the loss over n samples: {@link Device#lossWorkspaceBytes}. */
+    long lossWorkspaceBytes(int n);
+
     /** Waits until all work queued on this backend has run (a no-op where ops run synchronously). */
     default void synchronize() {}
 

@@ -36,6 +36,28 @@ public enum Device implements FlagEnum {
         };
     }
 
+    /** What a batch-norm op does, for its scratch rule. */
+    public enum BatchNormPass { TRAIN, INFERENCE, BACKWARD }
+
+    /** Scratch bytes one batch-norm op over rows x channels takes inside the backend (the GPU's per-channel partial sums). */
+    public long batchNormWorkspaceBytes(long rows, int channels, BatchNormPass pass) {
+        return switch (this) {
+            case CPU -> 0;
+            case CUDA -> CudaSupport.batchNormScratchBytes(rows, channels, pass == BatchNormPass.TRAIN,
+                    pass == BatchNormPass.BACKWARD);
+            case AUTO -> throw new IllegalStateException("resolve --device auto before asking for its workspace rules");
+        };
+    }
+
+    /** Scratch bytes of the softmax cross-entropy over n samples (the GPU's per-sample losses and hits). */
+    public long lossWorkspaceBytes(int n) {
+        return switch (this) {
+            case CPU -> 0;
+            case CUDA -> CudaSupport.lossScratchBytes(n);
+            case AUTO -> throw new IllegalStateException("resolve --device auto before asking for its workspace rules");
+        };
+    }
+
     /**
      * Scratch bytes one linear layer of a quantized layer ({@link Backend#linearForwardQuantized} and its
      * backward) takes inside the backend: the CPU stages codes as floats for its GEMM, the GPU reads

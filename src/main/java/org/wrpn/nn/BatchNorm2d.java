@@ -2,6 +2,7 @@ package org.wrpn.nn;
 
 import java.util.List;
 import java.util.SplittableRandom;
+import org.wrpn.backend.Device;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
@@ -75,8 +76,18 @@ public final class BatchNorm2d extends Layer {
     private void train(Feature x, Tensor y) {
         saveMean = ctx.state(name + ".mean", DType.F32, Shape.of(channels));
         saveInvStd = ctx.state(name + ".invstd", DType.F32, Shape.of(channels));
-        ctx.backend().batchNormTrain(x.tensor(), gamma.value(), beta.value(), y, saveMean, saveInvStd,
-                runningMean.value(), runningVar.value(), MOMENTUM, eps);
+        beginWorkspace(x.tensor(), Device.BatchNormPass.TRAIN);
+        try {
+            ctx.backend().batchNormTrain(x.tensor(), gamma.value(), beta.value(), y, saveMean, saveInvStd,
+                    runningMean.value(), runningVar.value(), MOMENTUM, eps);
+        } finally {
+            ctx.ledger().endWorkspace();
+        }
+    }
+
+    /** Declares the backend's scratch for one op over x (the GPU's per-channel partial sums). */
+    private void beginWorkspace(Tensor x, Device.BatchNormPass pass) {
+        ctx.ledger().beginWorkspace(ctx.backend().batchNormWorkspaceBytes(x.shape().elements() / channels, channels, pass));
     }
 
     private void keepForBackward(Feature x) {
@@ -98,8 +109,13 @@ public final class BatchNorm2d extends Layer {
             train(x, y.tensor());
             keepForBackward(x);
         } else {
-            ctx.backend().batchNormInference(x.tensor(), gamma.value(), beta.value(), runningMean.value(),
-                    runningVar.value(), eps, y.tensor());
+            beginWorkspace(x.tensor(), Device.BatchNormPass.INFERENCE);
+            try {
+                ctx.backend().batchNormInference(x.tensor(), gamma.value(), beta.value(), runningMean.value(),
+                        runningVar.value(), eps, y.tensor());
+            } finally {
+                ctx.ledger().endWorkspace();
+            }
             x.release();
         }
         return y;
@@ -138,8 +154,13 @@ public final class BatchNorm2d extends Layer {
         } else {
             dx = ctx.feature(name + ".grad", x.shape());
         }
-        ctx.backend().batchNormBackward(x, dy.tensor(), gamma.value(), saveMean, saveInvStd, dx.tensor(), gamma.grad(),
-                beta.grad());
+        beginWorkspace(x, Device.BatchNormPass.BACKWARD);
+        try {
+            ctx.backend().batchNormBackward(x, dy.tensor(), gamma.value(), saveMean, saveInvStd, dx.tensor(), gamma.grad(),
+                    beta.grad());
+        } finally {
+            ctx.ledger().endWorkspace();
+        }
         if (savedInput != null) savedInput.release();
         savedInput = null;
         ctx.free(saveMean);

@@ -138,7 +138,7 @@ public final class Network implements AutoCloseable {
         lastSavedEntries = ledger.liveEntries(MemoryLedger.Category.ACTIVATIONS, MemoryLedger.Category.LAYER_STATE);
         lastSavedEntries.removeIf(e -> e.owner().equals(lastLayerName()) && e.bytes() == logitBytes);
         Feature dlogits = ctx.feature("loss.grad", logits.tensor().shape());
-        LossResult r = ctx.backend().softmaxCrossEntropy(logits.tensor(), labels, dlogits.tensor(), gradScale);
+        LossResult r = loss(logits, labels, dlogits, gradScale);
         logits.release();
         backward(dlogits);
         return r;
@@ -148,10 +148,19 @@ public final class Network implements AutoCloseable {
     public LossResult evaluate(org.wrpn.tensor.Tensor images, org.wrpn.tensor.Tensor labels) {
         Feature logits = forward(images, false);
         Feature scratch = ctx.feature("loss.grad", logits.tensor().shape());
-        LossResult r = ctx.backend().softmaxCrossEntropy(logits.tensor(), labels, scratch.tensor(), 0f);
+        LossResult r = loss(logits, labels, scratch, 0f);
         scratch.release();
         logits.release();
         return r;
+    }
+
+    private LossResult loss(Feature logits, org.wrpn.tensor.Tensor labels, Feature dlogits, float gradScale) {
+        ctx.ledger().beginWorkspace(ctx.backend().lossWorkspaceBytes(labels.shape().dim(0)));
+        try {
+            return ctx.backend().softmaxCrossEntropy(logits.tensor(), labels, dlogits.tensor(), gradScale);
+        } finally {
+            ctx.ledger().endWorkspace();
+        }
     }
 
     /** Bytes the last training forward pass kept for backward (activations, masks, choices, BN statistics). */

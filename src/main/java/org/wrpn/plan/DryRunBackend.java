@@ -84,6 +84,16 @@ final class DryRunBackend implements Backend {
     }
 
     @Override
+    public long batchNormWorkspaceBytes(long rows, int channels, Device.BatchNormPass pass) {
+        return target.batchNormWorkspaceBytes(rows, channels, pass);
+    }
+
+    @Override
+    public long lossWorkspaceBytes(int n) {
+        return target.lossWorkspaceBytes(n);
+    }
+
+    @Override
     public long quantizedLinearWorkspaceBytes(int n, int in, int out) {
         return target.quantizedLinearWorkspaceBytes(n, in, out);
     }

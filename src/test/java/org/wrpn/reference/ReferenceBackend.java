@@ -137,6 +137,16 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
+    public long batchNormWorkspaceBytes(long rows, int channels, org.wrpn.backend.Device.BatchNormPass pass) {
+        return 0;
+    }
+
+    @Override
+    public long lossWorkspaceBytes(int n) {
+        return 0;
+    }
+
+    @Override
     public long quantizedLinearWorkspaceBytes(int n, int in, int out) {
         return 0;
     }

@@ -347,6 +347,16 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public long batchNormWorkspaceBytes(long rows, int channels, org.wrpn.backend.Device.BatchNormPass pass) {
+        return org.wrpn.backend.Device.CUDA.batchNormWorkspaceBytes(rows, channels, pass);
+    }
+
+    @Override
+    public long lossWorkspaceBytes(int n) {
+        return org.wrpn.backend.Device.CUDA.lossWorkspaceBytes(n);
+    }
+
+    @Override
     public long quantizedLinearWorkspaceBytes(int n, int in, int out) {
         return org.wrpn.backend.Device.CUDA.quantizedLinearWorkspaceBytes(n, in, out);
     }

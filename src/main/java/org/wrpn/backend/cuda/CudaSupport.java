@@ -73,6 +73,23 @@ public final class CudaSupport {
         return 4096 / channelTile;
     }
 
+    /**
+     * Device scratch of one batch-norm op: the training statistics' partial sums and mean (8 bytes per
+     * chunk and channel, and 8 per channel), the backward's partial sums and coefficients (16 and 12),
+     * inference's coefficients (8 per channel). The memory planner declares the same bytes.
+     */
+    public static long batchNormScratchBytes(long rows, int channels, boolean train, boolean backward) {
+        int chunks = bnChunks(rows);
+        if (train) return 8L * chunks * channels + 8L * channels;
+        if (backward) return 16L * chunks * channels + 12L * channels;
+        return 8L * channels;
+    }
+
+    /** Device scratch of the softmax cross-entropy: a double loss and an int hit per sample. */
+    public static long lossScratchBytes(int n) {
+        return 12L * n;
+    }
+
     /** Row ranges of batch norm's per-channel reductions: a function of the row count alone. */
     static int bnChunks(long rows) {
         return (int) Math.max(1, Math.min(BN_MAX_CHUNKS, (rows + BN_ROWS_PER_CHUNK - 1) / BN_ROWS_PER_CHUNK));

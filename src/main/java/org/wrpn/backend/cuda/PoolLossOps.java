@@ -77,7 +77,7 @@ final class PoolLossOps implements AutoCloseable {
         int n = (int) lab.elements();
         int classes = (int) (z.elements() / n);
         if ((long) n * classes != z.elements()) throw new IllegalArgumentException("softmaxCrossEntropy: " + z + " for " + n + " labels");
-        try (DeviceMemory.Scratch sc = memory.scratch(12L * n)) {
+        try (DeviceMemory.Scratch sc = memory.scratch(CudaSupport.lossScratchBytes(n))) {
             CUdeviceptr loss = sc.at(0), hit = sc.at(8L * n);
             stream.launch("softmax_xent_f32").ptr(z).ptr(lab).ptr(dz).i32(n).i32(classes).f32(gradScale).ptr(loss).ptr(hit)
                     .threads(n);
