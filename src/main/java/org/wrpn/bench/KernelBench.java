@@ -27,6 +27,7 @@ import org.wrpn.train.ProgressBar;
  *       STE mask, a max pool re-packing its output does not): 4E + P·words(C, k)·4 [+ P·words(C, 1)·4];
  *   <li>unpack (k &lt; 32, packed codes to fp32 values, as recomputation in backward does): P·words(C, k)·4 + 4E.
  * </ul>
+ * Then the fused ops of quantized layers against what they replace ({@link FusedOpsBench}).
  * Each row: median and minimum over repeats after warm-up, GB/s (bytes / median), % of the copy's
  * GB/s at the same shape, elements/s. Rows with site "all" sum a network's sites (each shape counted
  * as many times as the network uses it).
@@ -83,6 +84,14 @@ public final class KernelBench {
                 }
                 table.rows.addAll(siteRows);
                 table.rows.addAll(networkRows(siteRows, model, width, cfg.batch()));
+                if (!siteRows.isEmpty()) {
+                    try {
+                        table.rows.addAll(FusedOpsBench.measure(be, clock, cfg, model, width, shapes));
+                    } catch (RuntimeException e) {
+                        LOG.warn("{} width {}: fused ops failed: {}", model, width, e.toString());
+                        table.notes.add("failed (fused ops): " + model + " width " + width + ": " + e);
+                    }
+                }
                 done++;
                 bar.update(done);
             }
@@ -119,7 +128,7 @@ public final class KernelBench {
         return rows;
     }
 
-    private static Map<String, Object> row(String model, double width, int batch, ShapeProbe.Site site, String op, int bits,
+    static Map<String, Object> row(String model, double width, int batch, ShapeProbe.Site site, String op, int bits,
             long bytes, double[] seconds, double copyGbps, int reps) {
         double med = BenchTable.median(seconds);
         double gbps = bytes / med / 1e9;

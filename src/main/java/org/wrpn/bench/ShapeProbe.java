@@ -28,7 +28,8 @@ public final class ShapeProbe {
     /** A distinct (shape, with or without the STE mask) in first-seen order, with how many calls use it. */
     public record Site(String name, Shape shape, boolean mask, int count) {}
 
-    public record Shapes(List<Site> packSites, List<ConvGeometry> convs) {}
+    /** Pack sites, every conv geometry, and those of the convs that read activation codes (distinct, first-seen order). */
+    public record Shapes(List<Site> packSites, List<ConvGeometry> convs, List<ConvGeometry> codeConvs) {}
 
     private ShapeProbe() {}
 
@@ -41,17 +42,20 @@ public final class ShapeProbe {
         int[] chw = inputFor(model);
         Map<List<Object>, Site> sites = new LinkedHashMap<>();
         List<ConvGeometry> convs = new ArrayList<>();
+        List<ConvGeometry> codeConvs = new ArrayList<>();
         Backend recorder = recorder((method, args) -> {
             switch (method) {
-                case "quantizePack" -> {
-                    Shape s = ((Tensor) args[0]).shape();
-                    boolean mask = args[3] != null; // activations keep the STE mask; max pools re-pack without one
-                    sites.merge(List.of(s, mask), new Site("", s, mask, 1),
-                            (a, b) -> new Site(a.name(), a.shape(), a.mask(), a.count() + 1));
-                }
+                // activations keep the STE mask (fused with their batch norm in training); max pools re-pack without one
+                case "quantizePack" -> site(sites, ((Tensor) args[0]).shape(), args[3] != null);
+                case "batchNormQuantizePack" -> site(sites, ((Tensor) args[0]).shape(), args[7] != null);
                 case "conv2dForward" -> {
                     ConvGeometry g = (ConvGeometry) args[3];
                     if (!convs.contains(g)) convs.add(g);
+                }
+                case "conv2dForwardQuantized" -> {
+                    ConvGeometry g = (ConvGeometry) args[4];
+                    if (!convs.contains(g)) convs.add(g);
+                    if (((Tensor) args[0]).dtype() == DType.PACKED && !codeConvs.contains(g)) codeConvs.add(g);
                 }
                 default -> { }
             }
@@ -69,7 +73,11 @@ public final class ShapeProbe {
         List<Site> named = new ArrayList<>();
         int i = 0;
         for (Site s : sites.values()) named.add(new Site("pack" + (++i), s.shape(), s.mask(), s.count()));
-        return new Shapes(named, convs);
+        return new Shapes(named, convs, codeConvs);
+    }
+
+    private static void site(Map<List<Object>, Site> sites, Shape s, boolean mask) {
+        sites.merge(List.of(s, mask), new Site("", s, mask, 1), (a, b) -> new Site(a.name(), a.shape(), a.mask(), a.count() + 1));
     }
 
     interface Listener {

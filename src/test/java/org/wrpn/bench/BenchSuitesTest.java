@@ -24,6 +24,7 @@ class BenchSuitesTest {
                 s.packSites().stream().map(ShapeProbe.Site::shape).toList());
         assertEquals(List.of(true, false, true, false), s.packSites().stream().map(ShapeProbe.Site::mask).toList());
         assertEquals(2, s.convs().size());
+        assertEquals(1, s.codeConvs().size(), "conv2 reads act1's codes (after the pool); conv1 reads the image");
     }
 
     @Test
