@@ -24,14 +24,14 @@ final class PackKernels {
     /** Whether byte arrays reinterpret as little-endian words here (the layout's order). */
     static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
 
-    /** 8 one-bit codes, one per byte of v, into bits 0..7. */
+    /** 8 one-bit codes, one per byte of v, into bits 0..7 (no other bits set). */
     static long gather1(long v) {
         long t = v | v >>> 7;
         t |= t >>> 14;
-        return t | t >>> 28;
+        return (t | t >>> 28) & 0xFF;
     }
 
-    /** 8 two-bit codes, one per byte of v, into bits 0..15. */
+    /** 8 two-bit codes, one per byte of v, into bits 0..15 (the low 32 bits hold no others). */
     static long gather2(long v) {
         long t = (v | v >>> 6) & 0x000F000F000F000FL;
         t = (t | t >>> 12) & 0x000000FF000000FFL;
@@ -66,33 +66,137 @@ final class PackKernels {
         return (t | t << 4) & 0x0F0F0F0F0F0F0F0FL;
     }
 
-    private static int paddedChannels(int channels, int k) {
-        return PackedLayout.wordsPerPixel(channels, k) * (32 / k);
+    /** Two b-bit fields, at bit 0 and bit 32 of v, into bits 0..2b-1 (b <= 16). */
+    static int join(long v, int b) {
+        return (int) (v | v >>> (32 - b));
     }
 
-    /** Scratch of one call, reused across its chunks. Padding bytes of the padded buffers are never written. */
-    private static final class Scratch {
-        final byte[] codes, padded, maskCodes, maskPadded, bytes;
-        final long[] lanes;
-        final short[] halves;
+    /** Inverse of join: bits 0..2b-1 of w to two b-bit fields at bit 0 and bit 32. */
+    static long split(int w, int b) {
+        long v = w & 0xFFFFFFFFL;
+        long field = (1L << b) - 1;
+        return (v | v << (32 - b)) & (field | field << 32);
+    }
 
-        Scratch(int pixels, int channels, int k, boolean mask) {
-            int cpad = paddedChannels(channels, k), mpad = paddedChannels(channels, 1);
-            codes = new byte[pixels * channels];
-            padded = cpad == channels ? codes : new byte[pixels * cpad];
-            maskCodes = mask ? new byte[pixels * channels] : null;
-            maskPadded = !mask ? null : mpad == channels ? maskCodes : new byte[pixels * mpad];
-            int most = Math.max(cpad, mask ? mpad : 0);
-            lanes = new long[pixels * most / 8];
-            halves = new short[pixels * most / 8];
-            bytes = new byte[pixels * most / 8];
-        }
+    private static int paddedChannels(int channels, int k) {
+        return PackedLayout.wordsPerPixel(channels, k) * (32 / k);
     }
 
     /** Pixels per chunk: CHUNK padded codes (of the codes and of the mask, whichever is wider), at least one pixel. */
     private static int pixelsPerChunk(int channels, int k, boolean mask) {
         int most = Math.max(paddedChannels(channels, k), mask ? paddedChannels(channels, 1) : 0);
         return Math.max(1, CHUNK / most);
+    }
+
+    /**
+     * The scratch of one stream (codes or mask) of one call, reused across its chunks: a chunk's code bytes,
+     * the same as longs padded per pixel (padding lanes are never written, so they stay zero), and the
+     * narrowing stages. Narrowing runs long -&gt; int (which C2 vectorises here; int -&gt; short or byte it does not).
+     */
+    private static final class Stream {
+        final int channels, k, cpad;
+        final byte[] codes, padded;
+        final long[] src, lanes, half, quarter;
+        final int[] ints, ints2;
+
+        Stream(int pixels, int channels, int k) {
+            this.channels = channels;
+            this.k = k;
+            cpad = paddedChannels(channels, k);
+            int m = pixels * cpad / 8 + 1;
+            codes = new byte[pixels * channels + 8];
+            boolean whole = channels % 8 == 0;
+            padded = cpad == channels || whole ? null : new byte[pixels * cpad];
+            src = whole && cpad != channels ? new long[pixels * channels / 8] : null;
+            lanes = new long[m];
+            half = new long[m / 2 + 1];
+            quarter = new long[m / 4 + 1];
+            ints = new int[m];
+            ints2 = new int[m / 2 + 1];
+        }
+
+        /** codes[0, n*C) into lanes as n pixels of cpad codes, padding zero. */
+        void toLanes(int n) {
+            if (cpad == channels) {
+                MemorySegment.copy(MemorySegment.ofArray(codes), 0, MemorySegment.ofArray(lanes), 0, (long) n * cpad);
+            } else if (src != null) { // whole longs a pixel: move longs, not bytes
+                int a = channels / 8, b = cpad / 8;
+                MemorySegment.copy(MemorySegment.ofArray(codes), 0, MemorySegment.ofArray(src), 0, (long) n * channels);
+                for (int p = 0; p < n; p++) {
+                    for (int j = 0; j < a; j++) lanes[p * b + j] = src[p * a + j];
+                }
+            } else {
+                for (int p = 0; p < n; p++) System.arraycopy(codes, p * channels, padded, p * cpad, channels);
+                MemorySegment.copy(MemorySegment.ofArray(padded), 0, MemorySegment.ofArray(lanes), 0, (long) n * cpad);
+            }
+        }
+
+        /** Inverse of toLanes: lanes (n pixels of cpad codes) to codes[0, n*C). */
+        void fromLanes(int n) {
+            if (cpad == channels) {
+                MemorySegment.copy(MemorySegment.ofArray(lanes), 0, MemorySegment.ofArray(codes), 0, (long) n * cpad);
+            } else if (src != null) {
+                int a = channels / 8, b = cpad / 8;
+                for (int p = 0; p < n; p++) {
+                    for (int j = 0; j < a; j++) src[p * a + j] = lanes[p * b + j];
+                }
+                MemorySegment.copy(MemorySegment.ofArray(src), 0, MemorySegment.ofArray(codes), 0, (long) n * channels);
+            } else {
+                MemorySegment.copy(MemorySegment.ofArray(lanes), 0, MemorySegment.ofArray(padded), 0, (long) n * cpad);
+                for (int p = 0; p < n; p++) System.arraycopy(padded, p * cpad, codes, p * channels, channels);
+            }
+        }
+
+        /** Packs n pixels of code bytes into words from wordOffset. */
+        void pack(int n, int[] words, int wordOffset) {
+            toLanes(n);
+            int m = n * cpad / 8; // for k < 8, 32/k divides cpad: m longs of 8 codes, m/2 (k = 2) or m/4 (k = 1) whole
+            switch (k) {
+                case 8 -> MemorySegment.copy(MemorySegment.ofArray(lanes), 0, MemorySegment.ofArray(words), 4L * wordOffset, (long) n * cpad);
+                case 4 -> {
+                    for (int j = 0; j < m; j++) words[wordOffset + j] = (int) gather4(lanes[j]);
+                }
+                case 2 -> {
+                    for (int j = 0; j < m; j++) ints[j] = (int) gather2(lanes[j]);
+                    MemorySegment.copy(MemorySegment.ofArray(ints), 0, MemorySegment.ofArray(half), 0, 4L * m);
+                    for (int j = 0; j < m / 2; j++) words[wordOffset + j] = join(half[j], 16);
+                }
+                default -> {
+                    for (int j = 0; j < m; j++) ints[j] = (int) gather1(lanes[j]);
+                    MemorySegment.copy(MemorySegment.ofArray(ints), 0, MemorySegment.ofArray(half), 0, 4L * m);
+                    for (int j = 0; j < m / 2; j++) ints2[j] = join(half[j], 8);
+                    MemorySegment.copy(MemorySegment.ofArray(ints2), 0, MemorySegment.ofArray(quarter), 0, 2L * m);
+                    for (int j = 0; j < m / 4; j++) words[wordOffset + j] = join(quarter[j], 16);
+                }
+            }
+        }
+
+        /** Unpacks n pixels from words[wordOffset] into code bytes (for k = 8 with the top bit flipped: see values). */
+        void unpack(int[] words, int wordOffset, int n) {
+            int m = n * cpad / 8;
+            switch (k) {
+                case 8 -> {
+                    MemorySegment.copy(MemorySegment.ofArray(words), 4L * wordOffset, MemorySegment.ofArray(lanes), 0, (long) n * cpad);
+                    for (int j = 0; j < (n * cpad + 7) / 8; j++) lanes[j] ^= 0x8080808080808080L;
+                }
+                case 4 -> {
+                    for (int j = 0; j < m; j++) lanes[j] = spread4(words[wordOffset + j] & 0xFFFFFFFFL);
+                }
+                case 2 -> {
+                    for (int j = 0; j < m / 2; j++) half[j] = split(words[wordOffset + j], 16);
+                    MemorySegment.copy(MemorySegment.ofArray(half), 0, MemorySegment.ofArray(ints), 0, 4L * m);
+                    for (int j = 0; j < m; j++) lanes[j] = spread2(ints[j] & 0xFFFFFFFFL);
+                }
+                default -> {
+                    for (int j = 0; j < m / 4; j++) quarter[j] = split(words[wordOffset + j], 16);
+                    MemorySegment.copy(MemorySegment.ofArray(quarter), 0, MemorySegment.ofArray(ints2), 0, 2L * m);
+                    for (int j = 0; j < m / 2; j++) half[j] = split(ints2[j], 8);
+                    MemorySegment.copy(MemorySegment.ofArray(half), 0, MemorySegment.ofArray(ints), 0, 4L * m);
+                    for (int j = 0; j < m; j++) lanes[j] = spread1(ints[j] & 0xFFFFFFFFL);
+                }
+            }
+            fromLanes(n);
+        }
     }
 
     /**
@@ -103,17 +207,18 @@ final class PackKernels {
             int[] maskWords) {
         int wpp = PackedLayout.wordsPerPixel(channels, k), mpp = PackedLayout.wordsPerPixel(channels, 1);
         int step = Math.min(pixels, pixelsPerChunk(channels, k, maskWords != null));
-        Scratch s = new Scratch(step, channels, k, maskWords != null);
+        Stream codes = new Stream(step, channels, k);
+        Stream mask = maskWords == null ? null : new Stream(step, channels, 1);
         float levels = Quantizer.activationLevels(k);
         for (int p0 = 0; p0 < pixels; p0 += step) {
             int n = Math.min(step, pixels - p0), e = n * channels, from = xOffset + p0 * channels;
-            if (maskWords == null) {
-                codes(x, from, e, levels, s.codes);
+            if (mask == null) {
+                codes(x, from, e, levels, codes.codes);
             } else {
-                codesAndMask(x, from, e, levels, s.codes, s.maskCodes);
+                codesAndMask(x, from, e, levels, codes.codes, mask.codes);
             }
-            pack(s, s.codes, s.padded, n, channels, k, words, (firstPixel + p0) * wpp);
-            if (maskWords != null) pack(s, s.maskCodes, s.maskPadded, n, channels, 1, maskWords, (firstPixel + p0) * mpp);
+            codes.pack(n, words, (firstPixel + p0) * wpp);
+            if (mask != null) mask.pack(n, maskWords, (firstPixel + p0) * mpp);
         }
     }
 
@@ -125,42 +230,17 @@ final class PackKernels {
         }
     }
 
-    /** {@link #codes} and the STE mask bit (Quantizer.activationPassMask) of each element in one pass. */
+    /**
+     * {@link #codes} and the STE mask bit of each element in one pass. The mask is 0 &lt; c &lt; 1 for the
+     * clamped c (the same as Quantizer.activationPassMask of x, NaN included), computed in float so that
+     * the loop vectorises: c(1 - c) is at least Float.MIN_VALUE there and 0 (or NaN) elsewhere, and
+     * times 2^149 (exact, or +Inf) it is at least 1 there; min(1, .) to int gives the bit.
+     */
     private static void codesAndMask(float[] x, int from, int n, float levels, byte[] out, byte[] mask) {
         for (int i = 0; i < n; i++) {
-            float v = x[from + i];
-            float c = Math.min(1f, Math.max(0f, v));
+            float c = Math.min(1f, Math.max(0f, x[from + i]));
             out[i] = (byte) (int) Quantizer.roundHalfEven(c * levels);
-            mask[i] = (byte) -Quantizer.activationPassMask(v);
-        }
-    }
-
-    /** Packs n pixels of C code bytes into words from wordOffset (padding codes zero). */
-    private static void pack(Scratch s, byte[] codes, byte[] padded, int n, int channels, int k, int[] words, int wordOffset) {
-        int cpad = paddedChannels(channels, k);
-        if (padded != codes) {
-            for (int p = 0; p < n; p++) System.arraycopy(codes, p * channels, padded, p * cpad, channels);
-        }
-        int count = n * cpad;
-        MemorySegment out = MemorySegment.ofArray(words);
-        long outByte = 4L * wordOffset;
-        if (k == 8) {
-            MemorySegment.copy(MemorySegment.ofArray(padded), 0, out, outByte, count);
-            return;
-        }
-        int m = count / 8; // 32/k divides cpad, and 32/k >= 8
-        long[] lanes = s.lanes;
-        MemorySegment.copy(MemorySegment.ofArray(padded), 0, MemorySegment.ofArray(lanes), 0, count);
-        if (k == 4) {
-            for (int j = 0; j < m; j++) words[wordOffset + j] = (int) gather4(lanes[j]);
-        } else if (k == 2) {
-            short[] h = s.halves;
-            for (int j = 0; j < m; j++) h[j] = (short) gather2(lanes[j]);
-            MemorySegment.copy(MemorySegment.ofArray(h), 0, out, outByte, 2L * m);
-        } else {
-            byte[] b = s.bytes;
-            for (int j = 0; j < m; j++) b[j] = (byte) gather1(lanes[j]);
-            MemorySegment.copy(MemorySegment.ofArray(b), 0, out, outByte, m);
+            mask[i] = (byte) (int) Math.min(1f, c * (1f - c) * 0x1p126f * 0x1p23f);
         }
     }
 
@@ -168,45 +248,24 @@ final class PackKernels {
     static void unpackValues(int[] words, int firstPixel, int pixels, int channels, int k, float[] out, int outOffset) {
         int wpp = PackedLayout.wordsPerPixel(channels, k);
         int step = Math.min(pixels, pixelsPerChunk(channels, k, false));
-        Scratch s = new Scratch(step, channels, k, false);
+        Stream s = new Stream(step, channels, k);
         float levels = Quantizer.activationLevels(k);
         for (int p0 = 0; p0 < pixels; p0 += step) {
             int n = Math.min(step, pixels - p0);
-            unpack(s, words, (firstPixel + p0) * wpp, n, channels, k);
-            values(s.codes, n * channels, levels, out, outOffset + p0 * channels);
+            s.unpack(words, (firstPixel + p0) * wpp, n);
+            values(s.codes, n * channels, k, levels, out, outOffset + p0 * channels);
         }
     }
 
-    /** u / (2^k - 1) of each code byte, as Quantizer.activationValue computes it. */
-    private static void values(byte[] codes, int n, float levels, float[] out, int outOffset) {
-        for (int i = 0; i < n; i++) out[outOffset + i] = (float) (codes[i] & 0xFF) / levels;
-    }
-
-    /** Unpacks n pixels from words[wordOffset] into s.codes (C bytes a pixel). */
-    private static void unpack(Scratch s, int[] words, int wordOffset, int n, int channels, int k) {
-        int cpad = paddedChannels(channels, k), count = n * cpad, m = count / 8;
-        MemorySegment in = MemorySegment.ofArray(words);
-        long inByte = 4L * wordOffset;
-        byte[] padded = s.padded;
+    /**
+     * u / (2^k - 1) of each code byte, as Quantizer.activationValue computes it. The bytes convert signed
+     * (C2 vectorises that, not b &amp; 0xFF): codes below 2^7 as they are, 8-bit codes stored as u - 128.
+     */
+    private static void values(byte[] codes, int n, int k, float levels, float[] out, int outOffset) {
         if (k == 8) {
-            MemorySegment.copy(in, inByte, MemorySegment.ofArray(padded), 0, count);
+            for (int i = 0; i < n; i++) out[outOffset + i] = ((float) codes[i] + 128f) / levels;
         } else {
-            long[] lanes = s.lanes;
-            if (k == 4) {
-                for (int j = 0; j < m; j++) lanes[j] = spread4(words[wordOffset + j] & 0xFFFFFFFFL);
-            } else if (k == 2) {
-                short[] h = s.halves;
-                MemorySegment.copy(in, inByte, MemorySegment.ofArray(h), 0, 2L * m);
-                for (int j = 0; j < m; j++) lanes[j] = spread2(h[j] & 0xFFFFL);
-            } else {
-                byte[] b = s.bytes;
-                MemorySegment.copy(in, inByte, MemorySegment.ofArray(b), 0, m);
-                for (int j = 0; j < m; j++) lanes[j] = spread1(b[j] & 0xFFL);
-            }
-            MemorySegment.copy(MemorySegment.ofArray(lanes), 0, MemorySegment.ofArray(padded), 0, count);
-        }
-        if (padded != s.codes) {
-            for (int p = 0; p < n; p++) System.arraycopy(padded, p * cpad, s.codes, p * channels, channels);
+            for (int i = 0; i < n; i++) out[outOffset + i] = (float) codes[i] / levels;
         }
     }
 }
