@@ -24,8 +24,9 @@ final class PackKernels {
     /** Whether byte arrays reinterpret as little-endian words here (the layout's order). */
     static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
 
-    /** 8 one-bit codes, one per byte of v, into bits 0..7 (no other bits set). */
+    /** 8 one-bit codes, bit 0 of each byte of v (the other bits may be set), into bits 0..7 (no other bits set). */
     static long gather1(long v) {
+        v &= 0x0101010101010101L;
         long t = v | v >>> 7;
         t |= t >>> 14;
         return (t | t >>> 28) & 0xFF;
@@ -118,31 +119,25 @@ final class PackKernels {
         /** codes[0, n*C) into lanes as n pixels of cpad codes, padding zero. */
         void toLanes(int n) {
             if (cpad == channels) {
-                MemorySegment.copy(MemorySegment.ofArray(codes), 0, MemorySegment.ofArray(lanes), 0, (long) n * cpad);
+                copy(codes, 0, lanes, 0, (long) n * cpad);
             } else if (src != null) { // whole longs a pixel: move longs, not bytes
-                int a = channels / 8, b = cpad / 8;
-                MemorySegment.copy(MemorySegment.ofArray(codes), 0, MemorySegment.ofArray(src), 0, (long) n * channels);
-                for (int p = 0; p < n; p++) {
-                    for (int j = 0; j < a; j++) lanes[p * b + j] = src[p * a + j];
-                }
+                copy(codes, 0, src, 0, (long) n * channels);
+                moveLongs(src, channels / 8, lanes, cpad / 8, n, channels / 8);
             } else {
                 for (int p = 0; p < n; p++) System.arraycopy(codes, p * channels, padded, p * cpad, channels);
-                MemorySegment.copy(MemorySegment.ofArray(padded), 0, MemorySegment.ofArray(lanes), 0, (long) n * cpad);
+                copy(padded, 0, lanes, 0, (long) n * cpad);
             }
         }
 
         /** Inverse of toLanes: lanes (n pixels of cpad codes) to codes[0, n*C). */
         void fromLanes(int n) {
             if (cpad == channels) {
-                MemorySegment.copy(MemorySegment.ofArray(lanes), 0, MemorySegment.ofArray(codes), 0, (long) n * cpad);
+                copy(lanes, 0, codes, 0, (long) n * cpad);
             } else if (src != null) {
-                int a = channels / 8, b = cpad / 8;
-                for (int p = 0; p < n; p++) {
-                    for (int j = 0; j < a; j++) src[p * a + j] = lanes[p * b + j];
-                }
-                MemorySegment.copy(MemorySegment.ofArray(src), 0, MemorySegment.ofArray(codes), 0, (long) n * channels);
+                moveLongs(lanes, cpad / 8, src, channels / 8, n, channels / 8);
+                copy(src, 0, codes, 0, (long) n * channels);
             } else {
-                MemorySegment.copy(MemorySegment.ofArray(lanes), 0, MemorySegment.ofArray(padded), 0, (long) n * cpad);
+                copy(lanes, 0, padded, 0, (long) n * cpad);
                 for (int p = 0; p < n; p++) System.arraycopy(padded, p * cpad, codes, p * channels, channels);
             }
         }
@@ -152,21 +147,19 @@ final class PackKernels {
             toLanes(n);
             int m = n * cpad / 8; // for k < 8, 32/k divides cpad: m longs of 8 codes, m/2 (k = 2) or m/4 (k = 1) whole
             switch (k) {
-                case 8 -> MemorySegment.copy(MemorySegment.ofArray(lanes), 0, MemorySegment.ofArray(words), 4L * wordOffset, (long) n * cpad);
-                case 4 -> {
-                    for (int j = 0; j < m; j++) words[wordOffset + j] = (int) gather4(lanes[j]);
-                }
+                case 8 -> copy(lanes, 0, words, 4L * wordOffset, (long) n * cpad);
+                case 4 -> gather4(lanes, m, words, wordOffset);
                 case 2 -> {
-                    for (int j = 0; j < m; j++) ints[j] = (int) gather2(lanes[j]);
-                    MemorySegment.copy(MemorySegment.ofArray(ints), 0, MemorySegment.ofArray(half), 0, 4L * m);
-                    for (int j = 0; j < m / 2; j++) words[wordOffset + j] = join(half[j], 16);
+                    gather2(lanes, m, ints);
+                    copy(ints, 0, half, 0, 4L * m);
+                    join(half, m / 2, 16, words, wordOffset);
                 }
                 default -> {
-                    for (int j = 0; j < m; j++) ints[j] = (int) gather1(lanes[j]);
-                    MemorySegment.copy(MemorySegment.ofArray(ints), 0, MemorySegment.ofArray(half), 0, 4L * m);
-                    for (int j = 0; j < m / 2; j++) ints2[j] = join(half[j], 8);
-                    MemorySegment.copy(MemorySegment.ofArray(ints2), 0, MemorySegment.ofArray(quarter), 0, 2L * m);
-                    for (int j = 0; j < m / 4; j++) words[wordOffset + j] = join(quarter[j], 16);
+                    gather1(lanes, m, ints);
+                    copy(ints, 0, half, 0, 4L * m);
+                    join(half, m / 2, 8, ints2, 0);
+                    copy(ints2, 0, quarter, 0, 2L * m);
+                    join(quarter, m / 4, 16, words, wordOffset);
                 }
             }
         }
@@ -176,27 +169,91 @@ final class PackKernels {
             int m = n * cpad / 8;
             switch (k) {
                 case 8 -> {
-                    MemorySegment.copy(MemorySegment.ofArray(words), 4L * wordOffset, MemorySegment.ofArray(lanes), 0, (long) n * cpad);
-                    for (int j = 0; j < (n * cpad + 7) / 8; j++) lanes[j] ^= 0x8080808080808080L;
+                    copy(words, 4L * wordOffset, lanes, 0, (long) n * cpad);
+                    flipTopBits(lanes, (n * cpad + 7) / 8);
                 }
-                case 4 -> {
-                    for (int j = 0; j < m; j++) lanes[j] = spread4(words[wordOffset + j] & 0xFFFFFFFFL);
-                }
+                case 4 -> spread4(words, wordOffset, m, lanes);
                 case 2 -> {
-                    for (int j = 0; j < m / 2; j++) half[j] = split(words[wordOffset + j], 16);
-                    MemorySegment.copy(MemorySegment.ofArray(half), 0, MemorySegment.ofArray(ints), 0, 4L * m);
-                    for (int j = 0; j < m; j++) lanes[j] = spread2(ints[j] & 0xFFFFFFFFL);
+                    split(words, wordOffset, m / 2, 16, half);
+                    copy(half, 0, ints, 0, 4L * m);
+                    spread2(ints, 0, m, lanes);
                 }
                 default -> {
-                    for (int j = 0; j < m / 4; j++) quarter[j] = split(words[wordOffset + j], 16);
-                    MemorySegment.copy(MemorySegment.ofArray(quarter), 0, MemorySegment.ofArray(ints2), 0, 2L * m);
-                    for (int j = 0; j < m / 2; j++) half[j] = split(ints2[j], 8);
-                    MemorySegment.copy(MemorySegment.ofArray(half), 0, MemorySegment.ofArray(ints), 0, 4L * m);
-                    for (int j = 0; j < m; j++) lanes[j] = spread1(ints[j] & 0xFFFFFFFFL);
+                    split(words, wordOffset, m / 4, 16, quarter);
+                    copy(quarter, 0, ints2, 0, 2L * m);
+                    split(ints2, 0, m / 2, 8, half);
+                    copy(half, 0, ints, 0, 4L * m);
+                    spread1(ints, 0, m, lanes);
                 }
             }
             fromLanes(n);
         }
+    }
+
+    // One loop a method: C2 compiles and vectorises small methods sooner and more reliably.
+
+    /** Raw bytes from one primitive array to another (the reinterpretation: little-endian here). */
+    private static void copy(Object src, long srcByte, Object dst, long dstByte, long bytes) {
+        MemorySegment.copy(segment(src), srcByte, segment(dst), dstByte, bytes);
+    }
+
+    private static MemorySegment segment(Object array) {
+        return switch (array) {
+            case byte[] a -> MemorySegment.ofArray(a);
+            case int[] a -> MemorySegment.ofArray(a);
+            case long[] a -> MemorySegment.ofArray(a);
+            default -> throw new IllegalArgumentException(array.getClass().getName());
+        };
+    }
+
+    /** n pixels of `count` longs from stride a in src to stride b in dst; the usual one or two longs unrolled. */
+    private static void moveLongs(long[] src, int a, long[] dst, int b, int n, int count) {
+        if (count == 1) {
+            for (int p = 0; p < n; p++) dst[p * b] = src[p * a];
+        } else if (count == 2) {
+            for (int p = 0; p < n; p++) {
+                dst[p * b] = src[p * a];
+                dst[p * b + 1] = src[p * a + 1];
+            }
+        } else {
+            for (int p = 0; p < n; p++) System.arraycopy(src, p * a, dst, p * b, count);
+        }
+    }
+
+    private static void gather4(long[] in, int m, int[] out, int outOffset) {
+        for (int j = 0; j < m; j++) out[outOffset + j] = (int) gather4(in[j]);
+    }
+
+    private static void gather2(long[] in, int m, int[] out) {
+        for (int j = 0; j < m; j++) out[j] = (int) gather2(in[j]);
+    }
+
+    private static void gather1(long[] in, int m, int[] out) {
+        for (int j = 0; j < m; j++) out[j] = (int) gather1(in[j]);
+    }
+
+    private static void join(long[] in, int m, int b, int[] out, int outOffset) {
+        for (int j = 0; j < m; j++) out[outOffset + j] = join(in[j], b);
+    }
+
+    private static void split(int[] in, int inOffset, int m, int b, long[] out) {
+        for (int j = 0; j < m; j++) out[j] = split(in[inOffset + j], b);
+    }
+
+    private static void spread4(int[] in, int inOffset, int m, long[] out) {
+        for (int j = 0; j < m; j++) out[j] = spread4(in[inOffset + j] & 0xFFFFFFFFL);
+    }
+
+    private static void spread2(int[] in, int inOffset, int m, long[] out) {
+        for (int j = 0; j < m; j++) out[j] = spread2(in[inOffset + j] & 0xFFFFFFFFL);
+    }
+
+    private static void spread1(int[] in, int inOffset, int m, long[] out) {
+        for (int j = 0; j < m; j++) out[j] = spread1(in[inOffset + j] & 0xFFFFFFFFL);
+    }
+
+    private static void flipTopBits(long[] lanes, int m) {
+        for (int j = 0; j < m; j++) lanes[j] ^= 0x8080808080808080L;
     }
 
     /**
@@ -222,25 +279,35 @@ final class PackKernels {
         }
     }
 
+    /**
+     * max(0, x) as (x + |x|) / 2: exact (+0 for x &lt;= 0, NaN for NaN and -Inf, +Inf from 2^127 up, where
+     * the codes and the mask treat it like any value above 1) and far cheaper than Math.max, whose
+     * Java semantics (NaN, -0) cost C2 a blend sequence per vector.
+     */
+    private static float positivePart(float x) {
+        return 0.5f * (x + Math.abs(x));
+    }
+
     /** Quantizer.activationCode of each element, as a byte (codes are at most 255). */
     private static void codes(float[] x, int from, int n, float levels, byte[] out) {
         for (int i = 0; i < n; i++) {
-            float c = Math.min(1f, Math.max(0f, x[from + i]));
+            float c = Math.min(1f, positivePart(x[from + i]));
             out[i] = (byte) (int) Quantizer.roundHalfEven(c * levels);
         }
     }
 
     /**
-     * {@link #codes} and the STE mask bit of each element in one pass. The mask is 0 &lt; c &lt; 1 for the
-     * clamped c (the same as Quantizer.activationPassMask of x, NaN included), computed in float so that
-     * the loop vectorises: c(1 - c) is at least Float.MIN_VALUE there and 0 (or NaN) elsewhere, and
-     * times 2^149 (exact, or +Inf) it is at least 1 there; min(1, .) to int gives the bit.
+     * {@link #codes} and the STE mask of each element in one pass, the mask as a byte 0 or 0xFF (gather1
+     * keeps bit 0). The mask is 0 &lt; p &lt; 1 for p = max(0, x) (Quantizer.activationPassMask, NaN
+     * included), computed in float so that the loop vectorises: p(1 - p) is at least Float.MIN_VALUE
+     * there, 0 at p = 0 or 1, negative (at most -2^-24, or -Inf) above 1 and NaN for NaN; times 2^180
+     * it converts to int saturated, whose low byte is 0xFF for the positive side and 0 for the rest.
      */
     private static void codesAndMask(float[] x, int from, int n, float levels, byte[] out, byte[] mask) {
         for (int i = 0; i < n; i++) {
-            float c = Math.min(1f, Math.max(0f, x[from + i]));
-            out[i] = (byte) (int) Quantizer.roundHalfEven(c * levels);
-            mask[i] = (byte) (int) Math.min(1f, c * (1f - c) * 0x1p126f * 0x1p23f);
+            float p = positivePart(x[from + i]);
+            out[i] = (byte) (int) Quantizer.roundHalfEven(Math.min(1f, p) * levels);
+            mask[i] = (byte) (int) (p * (1f - p) * 0x1p126f * 0x1p54f);
         }
     }
 
