@@ -99,8 +99,10 @@ final class PackKernels {
         final byte[] codes, padded;
         final long[] src, lanes, half, quarter;
         final int[] ints, ints2;
+        /** Their segments (made once: a segment a copy showed in profiles), and the words'. */
+        final MemorySegment codesSeg, paddedSeg, srcSeg, lanesSeg, halfSeg, quarterSeg, intsSeg, ints2Seg, wordSeg;
 
-        Stream(int pixels, int channels, int k) {
+        Stream(int pixels, int channels, int k, int[] words) {
             this.channels = channels;
             this.k = k;
             cpad = paddedChannels(channels, k);
@@ -114,30 +116,39 @@ final class PackKernels {
             quarter = new long[m / 4 + 1];
             ints = new int[m];
             ints2 = new int[m / 2 + 1];
+            codesSeg = segment(codes);
+            paddedSeg = segment(padded);
+            srcSeg = segment(src);
+            lanesSeg = segment(lanes);
+            halfSeg = segment(half);
+            quarterSeg = segment(quarter);
+            intsSeg = segment(ints);
+            ints2Seg = segment(ints2);
+            wordSeg = segment(words);
         }
 
         /** codes[0, n*C) into lanes as n pixels of cpad codes, padding zero. */
         void toLanes(int n) {
             if (cpad == channels) {
-                copy(codes, 0, lanes, 0, (long) n * cpad);
+                copy(codesSeg, 0, lanesSeg, 0, (long) n * cpad);
             } else if (src != null) { // whole longs a pixel: move longs, not bytes
-                copy(codes, 0, src, 0, (long) n * channels);
+                copy(codesSeg, 0, srcSeg, 0, (long) n * channels);
                 moveLongs(src, channels / 8, lanes, cpad / 8, n, channels / 8);
             } else {
                 for (int p = 0; p < n; p++) System.arraycopy(codes, p * channels, padded, p * cpad, channels);
-                copy(padded, 0, lanes, 0, (long) n * cpad);
+                copy(paddedSeg, 0, lanesSeg, 0, (long) n * cpad);
             }
         }
 
         /** Inverse of toLanes: lanes (n pixels of cpad codes) to codes[0, n*C). */
         void fromLanes(int n) {
             if (cpad == channels) {
-                copy(lanes, 0, codes, 0, (long) n * cpad);
+                copy(lanesSeg, 0, codesSeg, 0, (long) n * cpad);
             } else if (src != null) {
                 moveLongs(lanes, cpad / 8, src, channels / 8, n, channels / 8);
-                copy(src, 0, codes, 0, (long) n * channels);
+                copy(srcSeg, 0, codesSeg, 0, (long) n * channels);
             } else {
-                copy(lanes, 0, padded, 0, (long) n * cpad);
+                copy(lanesSeg, 0, paddedSeg, 0, (long) n * cpad);
                 for (int p = 0; p < n; p++) System.arraycopy(padded, p * cpad, codes, p * channels, channels);
             }
         }
@@ -147,18 +158,18 @@ final class PackKernels {
             toLanes(n);
             int m = n * cpad / 8; // for k < 8, 32/k divides cpad: m longs of 8 codes, m/2 (k = 2) or m/4 (k = 1) whole
             switch (k) {
-                case 8 -> copy(lanes, 0, words, 4L * wordOffset, (long) n * cpad);
+                case 8 -> copy(lanesSeg, 0, wordSeg, 4L * wordOffset, (long) n * cpad);
                 case 4 -> gather4(lanes, m, words, wordOffset);
                 case 2 -> {
                     gather2(lanes, m, ints);
-                    copy(ints, 0, half, 0, 4L * m);
+                    copy(intsSeg, 0, halfSeg, 0, 4L * m);
                     join(half, m / 2, 16, words, wordOffset);
                 }
                 default -> {
                     gather1(lanes, m, ints);
-                    copy(ints, 0, half, 0, 4L * m);
+                    copy(intsSeg, 0, halfSeg, 0, 4L * m);
                     join(half, m / 2, 8, ints2, 0);
-                    copy(ints2, 0, quarter, 0, 2L * m);
+                    copy(ints2Seg, 0, quarterSeg, 0, 2L * m);
                     join(quarter, m / 4, 16, words, wordOffset);
                 }
             }
@@ -169,20 +180,20 @@ final class PackKernels {
             int m = n * cpad / 8;
             switch (k) {
                 case 8 -> {
-                    copy(words, 4L * wordOffset, lanes, 0, (long) n * cpad);
+                    copy(wordSeg, 4L * wordOffset, lanesSeg, 0, (long) n * cpad);
                     flipTopBits(lanes, (n * cpad + 7) / 8);
                 }
                 case 4 -> spread4(words, wordOffset, m, lanes);
                 case 2 -> {
                     split(words, wordOffset, m / 2, 16, half);
-                    copy(half, 0, ints, 0, 4L * m);
+                    copy(halfSeg, 0, intsSeg, 0, 4L * m);
                     spread2(ints, 0, m, lanes);
                 }
                 default -> {
                     split(words, wordOffset, m / 4, 16, quarter);
-                    copy(quarter, 0, ints2, 0, 2L * m);
+                    copy(quarterSeg, 0, ints2Seg, 0, 2L * m);
                     split(ints2, 0, m / 2, 8, half);
-                    copy(half, 0, ints, 0, 4L * m);
+                    copy(halfSeg, 0, intsSeg, 0, 4L * m);
                     spread1(ints, 0, m, lanes);
                 }
             }
@@ -193,12 +204,14 @@ final class PackKernels {
     // One loop a method: C2 compiles and vectorises small methods sooner and more reliably.
 
     /** Raw bytes from one primitive array to another (the reinterpretation: little-endian here). */
-    private static void copy(Object src, long srcByte, Object dst, long dstByte, long bytes) {
-        MemorySegment.copy(segment(src), srcByte, segment(dst), dstByte, bytes);
+    private static void copy(MemorySegment src, long srcByte, MemorySegment dst, long dstByte, long bytes) {
+        MemorySegment.copy(src, srcByte, dst, dstByte, bytes);
     }
 
+    /** The segment of an array, or null for none. */
     private static MemorySegment segment(Object array) {
         return switch (array) {
+            case null -> null;
             case byte[] a -> MemorySegment.ofArray(a);
             case int[] a -> MemorySegment.ofArray(a);
             case long[] a -> MemorySegment.ofArray(a);
@@ -264,8 +277,8 @@ final class PackKernels {
             int[] maskWords) {
         int wpp = PackedLayout.wordsPerPixel(channels, k), mpp = PackedLayout.wordsPerPixel(channels, 1);
         int step = Math.min(pixels, pixelsPerChunk(channels, k, maskWords != null));
-        Stream codes = new Stream(step, channels, k);
-        Stream mask = maskWords == null ? null : new Stream(step, channels, 1);
+        Stream codes = new Stream(step, channels, k, words);
+        Stream mask = maskWords == null ? null : new Stream(step, channels, 1, maskWords);
         float levels = Quantizer.activationLevels(k);
         for (int p0 = 0; p0 < pixels; p0 += step) {
             int n = Math.min(step, pixels - p0), e = n * channels, from = xOffset + p0 * channels;
@@ -279,35 +292,38 @@ final class PackKernels {
         }
     }
 
-    /**
-     * max(0, x) as (x + |x|) / 2: exact (+0 for x &lt;= 0, NaN for NaN and -Inf, +Inf from 2^127 up, where
-     * the codes and the mask treat it like any value above 1) and far cheaper than Math.max, whose
-     * Java semantics (NaN, -0) cost C2 a blend sequence per vector.
+    /*
+     * Clamping without Math.max: s = x + |x| is 2 max(0, x) exactly (+0 for x <= 0; NaN for NaN and -Inf;
+     * +Inf from 2^127 up, which the codes and the mask treat like any value above 1). Java's float min/max
+     * (NaN, -0 semantics) cost C2 a blend sequence per vector; abs and add are one instruction each.
+     * min(2, s) * (levels / 2) is min(1, max(0, x)) * levels rounded the same way (scaling by 2 is exact).
      */
-    private static float positivePart(float x) {
-        return 0.5f * (x + Math.abs(x));
-    }
 
     /** Quantizer.activationCode of each element, as a byte (codes are at most 255). */
     private static void codes(float[] x, int from, int n, float levels, byte[] out) {
+        float half = 0.5f * levels;
         for (int i = 0; i < n; i++) {
-            float c = Math.min(1f, positivePart(x[from + i]));
-            out[i] = (byte) (int) Quantizer.roundHalfEven(c * levels);
+            float v = x[from + i];
+            float s = v + Math.abs(v);
+            out[i] = (byte) (int) Quantizer.roundHalfEven(Math.min(2f, s) * half);
         }
     }
 
     /**
      * {@link #codes} and the STE mask of each element in one pass, the mask as a byte 0 or 0xFF (gather1
      * keeps bit 0). The mask is 0 &lt; p &lt; 1 for p = max(0, x) (Quantizer.activationPassMask, NaN
-     * included), computed in float so that the loop vectorises: p(1 - p) is at least Float.MIN_VALUE
-     * there, 0 at p = 0 or 1, negative (at most -2^-24, or -Inf) above 1 and NaN for NaN; times 2^180
-     * it converts to int saturated, whose low byte is 0xFF for the positive side and 0 for the rest.
+     * included), computed in float so that the loop vectorises: with P = p 2^100, P (2^100 - P) is at
+     * least 2^50 for p in (0, 1), 0 at p = 0 or 1, at most -2^176 (or -Inf) above 1 and NaN for NaN; it
+     * converts to int saturated, whose low byte is 0xFF for the positive side and 0 for the rest.
      */
     private static void codesAndMask(float[] x, int from, int n, float levels, byte[] out, byte[] mask) {
+        float half = 0.5f * levels;
         for (int i = 0; i < n; i++) {
-            float p = positivePart(x[from + i]);
-            out[i] = (byte) (int) Quantizer.roundHalfEven(Math.min(1f, p) * levels);
-            mask[i] = (byte) (int) (p * (1f - p) * 0x1p126f * 0x1p54f);
+            float v = x[from + i];
+            float s = v + Math.abs(v);
+            out[i] = (byte) (int) Quantizer.roundHalfEven(Math.min(2f, s) * half);
+            float p = s * 0x1p99f;
+            mask[i] = (byte) (int) (p * (0x1p100f - p));
         }
     }
 
@@ -315,7 +331,7 @@ final class PackKernels {
     static void unpackValues(int[] words, int firstPixel, int pixels, int channels, int k, float[] out, int outOffset) {
         int wpp = PackedLayout.wordsPerPixel(channels, k);
         int step = Math.min(pixels, pixelsPerChunk(channels, k, false));
-        Stream s = new Stream(step, channels, k);
+        Stream s = new Stream(step, channels, k, words);
         float levels = Quantizer.activationLevels(k);
         for (int p0 = 0; p0 < pixels; p0 += step) {
             int n = Math.min(step, pixels - p0);
