@@ -7,26 +7,28 @@ import java.nio.ByteOrder;
  * The fast quantize+pack and unpack loops behind {@link PackedActivations}: the same codes and words as
  * {@link Quantizer} and {@link PackedLayout}, bit for bit (PackKernelsTest compares them).
  *
- * <p>Plain Java loops that C2 vectorises, one chunk of pixels at a time in cache: (1) a float loop writes
- * one code byte per element; (2) ragged pixels (C not a multiple of 32/k) are spread to whole words with
- * one arraycopy each, their padding bytes staying zero; (3) a block copy reinterprets 8 code bytes as one
- * little-endian long, and a few shifts, ORs and ANDs per long gather its 8 codes into 8k contiguous bits
- * (SWAR); (4) a block copy moves those bits into the words. Unpacking runs the same steps backwards.
- * Every loop has unit stride and no per-element division, modulo or branch, which is what C2 needs to
- * vectorise; the byte reinterpretation needs a little-endian machine, elsewhere the scalar layout code runs.
+ * <p>Plain Java loops that C2 vectorises, over chunks of pixels small enough to stay in L1: (1) one float
+ * loop writes a code byte (and a mask byte) per element, branch-free and without Math.max or a saturating
+ * conversion; (2) a block copy reinterprets 8 code bytes as one little-endian long (ragged pixels, C not a
+ * multiple of 32/k, are padded to whole words on the way, their padding lanes staying zero); (3) a few
+ * shifts, ORs and ANDs per long gather its 8 codes into 8k contiguous bits (SWAR), and for k &lt; 4 a
+ * block copy and one "join" per level pair up those fields until they fill words. Unpacking runs the same
+ * steps backwards, then converts bytes to values. Every loop has unit stride, no division, modulo or
+ * branch per element, and narrows only long to int or float to byte (C2 does not vectorise int to short
+ * or byte stores, nor Float.floatToRawIntBits, nor b &amp; 0xFF to float). The reinterpretation needs a
+ * little-endian machine; elsewhere PackedActivations runs the scalar layout code.
  */
 final class PackKernels {
     private PackKernels() {}
 
-    /** Padded codes per chunk at most (a multiple of 32): a chunk's scratch stays in L1/L2 between the passes. */
-    private static final int CHUNK = 8192;
+    /** Padded codes per chunk at most (a multiple of 32): a chunk's scratch (both streams) stays in L1 between the passes. */
+    private static final int CHUNK = 2048;
 
     /** Whether byte arrays reinterpret as little-endian words here (the layout's order). */
     static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
 
-    /** 8 one-bit codes, bit 0 of each byte of v (the other bits may be set), into bits 0..7 (no other bits set). */
+    /** 8 one-bit codes, one per byte of v, into bits 0..7 (no other bits set). */
     static long gather1(long v) {
-        v &= 0x0101010101010101L;
         long t = v | v >>> 7;
         t |= t >>> 14;
         return (t | t >>> 28) & 0xFF;
@@ -310,11 +312,11 @@ final class PackKernels {
     }
 
     /**
-     * {@link #codes} and the STE mask of each element in one pass, the mask as a byte 0 or 0xFF (gather1
-     * keeps bit 0). The mask is 0 &lt; p &lt; 1 for p = max(0, x) (Quantizer.activationPassMask, NaN
-     * included), computed in float so that the loop vectorises: with P = p 2^100, P (2^100 - P) is at
-     * least 2^50 for p in (0, 1), 0 at p = 0 or 1, at most -2^176 (or -Inf) above 1 and NaN for NaN; it
-     * converts to int saturated, whose low byte is 0xFF for the positive side and 0 for the rest.
+     * {@link #codes} and the STE mask bit of each element in one pass. The mask is 0 &lt; s &lt; 2
+     * (Quantizer.activationPassMask of x, NaN included), computed in float so that the loop vectorises:
+     * s (2 - s) is positive there (at least 2^-23 or s, never rounding to 0), 0 at s = 0 or 2, negative
+     * (or -Inf) above 2 and NaN for NaN; signum / 2 + 1/2 of it truncates to 1 there and to 0 elsewhere.
+     * (Every value converted stays small: a float-to-int conversion that saturates takes C2 a slow fix-up.)
      */
     private static void codesAndMask(float[] x, int from, int n, float levels, byte[] out, byte[] mask) {
         float half = 0.5f * levels;
@@ -322,8 +324,7 @@ final class PackKernels {
             float v = x[from + i];
             float s = v + Math.abs(v);
             out[i] = (byte) (int) Quantizer.roundHalfEven(Math.min(2f, s) * half);
-            float p = s * 0x1p99f;
-            mask[i] = (byte) (int) (p * (0x1p100f - p));
+            mask[i] = (byte) (int) (Math.signum(s * (2f - s)) * 0.5f + 0.5f);
         }
     }
 
