@@ -104,12 +104,21 @@ final class PackKernels {
         /** Their segments (made once: a segment a copy showed in profiles), and the words'. */
         final MemorySegment codesSeg, paddedSeg, srcSeg, lanesSeg, halfSeg, quarterSeg, intsSeg, ints2Seg, wordSeg;
 
+        /** Where the stream's codes sit in each byte of a shared one (see codesAndMask): bits shift.. under keep. */
+        int shift;
+        long keep = -1L;
+
         Stream(int pixels, int channels, int k, int[] words) {
+            this(pixels, channels, k, words, new byte[pixels * channels + 8]);
+        }
+
+        /** A stream reading its code bytes from `codes` (another stream's). */
+        Stream(int pixels, int channels, int k, int[] words, byte[] codes) {
             this.channels = channels;
             this.k = k;
             cpad = paddedChannels(channels, k);
             int m = pixels * cpad / 8 + 1;
-            codes = new byte[pixels * channels + 8];
+            this.codes = codes;
             boolean whole = channels % 8 == 0;
             padded = cpad == channels || whole ? null : new byte[pixels * cpad];
             src = whole && cpad != channels ? new long[pixels * channels / 8] : null;
@@ -158,6 +167,7 @@ final class PackKernels {
         /** Packs n pixels of code bytes into words from wordOffset. */
         void pack(int n, int[] words, int wordOffset) {
             toLanes(n);
+            if (keep != -1L) select(lanes, (n * cpad + 7) / 8, shift, keep);
             int m = n * cpad / 8; // for k < 8, 32/k divides cpad: m longs of 8 codes, m/2 (k = 2) or m/4 (k = 1) whole
             switch (k) {
                 case 8 -> copy(lanesSeg, 0, wordSeg, 4L * wordOffset, (long) n * cpad);
@@ -267,6 +277,11 @@ final class PackKernels {
         for (int j = 0; j < m; j++) out[j] = spread1(in[inOffset + j] & 0xFFFFFFFFL);
     }
 
+    /** Each lane's code bytes at bits shift.. of each byte, the rest cleared. */
+    private static void select(long[] lanes, int m, int shift, long keep) {
+        for (int j = 0; j < m; j++) lanes[j] = (lanes[j] >>> shift) & keep;
+    }
+
     private static void flipTopBits(long[] lanes, int m) {
         for (int j = 0; j < m; j++) lanes[j] ^= 0x8080808080808080L;
     }
@@ -280,14 +295,26 @@ final class PackKernels {
         int wpp = PackedLayout.wordsPerPixel(channels, k), mpp = PackedLayout.wordsPerPixel(channels, 1);
         int step = Math.min(pixels, pixelsPerChunk(channels, k, maskWords != null));
         Stream codes = new Stream(step, channels, k, words);
-        Stream mask = maskWords == null ? null : new Stream(step, channels, 1, maskWords);
+        boolean shared = maskWords != null && k < 8; // codes and mask in one byte (bits 0..3 and 6)
+        Stream mask = maskWords == null ? null
+                : shared ? new Stream(step, channels, 1, maskWords, codes.codes) : new Stream(step, channels, 1, maskWords);
+        if (shared) {
+            codes.keep = 0x0101010101010101L * ((1 << k) - 1);
+            mask.shift = 6;
+            mask.keep = 0x0101010101010101L;
+        }
         float levels = Quantizer.activationLevels(k);
         for (int p0 = 0; p0 < pixels; p0 += step) {
             int n = Math.min(step, pixels - p0), e = n * channels, from = xOffset + p0 * channels;
             if (mask == null) {
                 codes(x, from, e, levels, codes.codes);
             } else {
-                codesAndMask(x, from, e, levels, codes.codes, mask.codes);
+                if (shared) {
+                    codesAndMask(x, from, e, levels, codes.codes);
+                } else { // 8-bit codes leave no room for the mask bit: two loops, each with one output
+                    codes(x, from, e, levels, codes.codes);
+                    mask(x, from, e, mask.codes);
+                }
             }
             codes.pack(n, words, (firstPixel + p0) * wpp);
             if (mask != null) mask.pack(n, maskWords, (firstPixel + p0) * mpp);
@@ -312,19 +339,33 @@ final class PackKernels {
     }
 
     /**
-     * {@link #codes} and the STE mask bit of each element in one pass. The mask is 0 &lt; s &lt; 2
-     * (Quantizer.activationPassMask of x, NaN included), computed in float so that the loop vectorises:
-     * s (2 - s) is positive there (at least 2^-23 or s, never rounding to 0), 0 at s = 0 or 2, negative
-     * (or -Inf) above 2 and NaN for NaN; signum / 2 + 1/2 of it truncates to 1 there and to 0 elsewhere.
-     * (Every value converted stays small: a float-to-int conversion that saturates takes C2 a slow fix-up.)
+     * The STE mask bit of each element: 0 &lt; s &lt; 2 (Quantizer.activationPassMask of x, NaN included),
+     * in float so that the loop vectorises: g = signum(s (2 - s)) is 1 there (s (2 - s) is at least 2^-23
+     * or s, never rounding to 0), 0 at s = 0 or 2, -1 above 2 (or for +Inf) and NaN for NaN; (g + |g|) / 2
+     * is the bit. (Every value converted stays small: a float-to-int conversion that saturates takes C2 a
+     * slow fix-up.)
      */
-    private static void codesAndMask(float[] x, int from, int n, float levels, byte[] out, byte[] mask) {
+    private static void mask(float[] x, int from, int n, byte[] mask) {
+        for (int i = 0; i < n; i++) {
+            float v = x[from + i];
+            float s = v + Math.abs(v);
+            float g = Math.signum(s * (2f - s));
+            mask[i] = (byte) (int) (0.5f * (g + Math.abs(g)));
+        }
+    }
+
+    /**
+     * {@link #codes} (k &lt;= 4) with the {@link #mask} bit as bit 6 of the same byte, in one pass. One output
+     * array, not two: C2 will not vectorise stores to two byte arrays it cannot prove distinct. A NaN mask
+     * term (x NaN or -Inf) makes the byte 0, which is right for both.
+     */
+    private static void codesAndMask(float[] x, int from, int n, float levels, byte[] out) {
         float half = 0.5f * levels;
         for (int i = 0; i < n; i++) {
             float v = x[from + i];
             float s = v + Math.abs(v);
-            out[i] = (byte) (int) Quantizer.roundHalfEven(Math.min(2f, s) * half);
-            mask[i] = (byte) (int) (Math.signum(s * (2f - s)) * 0.5f + 0.5f);
+            float g = Math.signum(s * (2f - s));
+            out[i] = (byte) (int) (Quantizer.roundHalfEven(Math.min(2f, s) * half) + 32f * (g + Math.abs(g)));
         }
     }
 
