@@ -355,9 +355,9 @@ final class PackKernels {
     }
 
     /**
-     * {@link #codes} (k &lt;= 4) with the {@link #mask} bit as bit 6 of the same byte, in one pass. One output
-     * array, not two: C2 will not vectorise stores to two byte arrays it cannot prove distinct. A NaN mask
-     * term (x NaN or -Inf) makes the byte 0, which is right for both.
+     * {@link #codes} (k &lt;= 4) with the {@link #mask} bit as bit 6 of the same byte, in one pass: one
+     * conversion and one store stream, not two. A NaN mask term (x NaN or -Inf) makes the byte 0, which is
+     * right for both.
      */
     private static void codesAndMask(float[] x, int from, int n, float levels, byte[] out) {
         float half = 0.5f * levels;
