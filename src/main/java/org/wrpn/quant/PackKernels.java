@@ -1,6 +1,8 @@
 package org.wrpn.quant;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 
 /**
@@ -23,6 +25,9 @@ final class PackKernels {
 
     /** Padded codes per chunk at most (a multiple of 32): a chunk's scratch (both streams) stays in L1 between the passes. */
     private static final int CHUNK = 2048;
+
+    /** 8 code bytes as one long (C2 vectorises loops that read through it, with no copy first). */
+    private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
     /** Whether byte arrays reinterpret as little-endian words here (the layout's order). */
     static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
@@ -120,7 +125,7 @@ final class PackKernels {
             int m = pixels * cpad / 8 + 1;
             this.codes = codes;
             boolean whole = channels % 8 == 0;
-            padded = cpad == channels || whole ? null : new byte[pixels * cpad];
+            padded = cpad == channels ? null : new byte[pixels * cpad];
             src = whole && cpad != channels ? new long[pixels * channels / 8] : null;
             lanes = new long[m];
             half = new long[m / 2 + 1];
@@ -138,20 +143,7 @@ final class PackKernels {
             wordSeg = segment(words);
         }
 
-        /** codes[0, n*C) into lanes as n pixels of cpad codes, padding zero. */
-        void toLanes(int n) {
-            if (cpad == channels) {
-                copy(codesSeg, 0, lanesSeg, 0, (long) n * cpad);
-            } else if (src != null) { // whole longs a pixel: move longs, not bytes
-                copy(codesSeg, 0, srcSeg, 0, (long) n * channels);
-                moveLongs(src, channels / 8, lanes, cpad / 8, n, channels / 8);
-            } else {
-                for (int p = 0; p < n; p++) System.arraycopy(codes, p * channels, padded, p * cpad, channels);
-                copy(paddedSeg, 0, lanesSeg, 0, (long) n * cpad);
-            }
-        }
-
-        /** Inverse of toLanes: lanes (n pixels of cpad codes) to codes[0, n*C). */
+        /** Lanes (n pixels of cpad codes) to codes[0, n*C). */
         void fromLanes(int n) {
             if (cpad == channels) {
                 copy(lanesSeg, 0, codesSeg, 0, (long) n * cpad);
@@ -166,19 +158,26 @@ final class PackKernels {
 
         /** Packs n pixels of code bytes into words from wordOffset. */
         void pack(int n, int[] words, int wordOffset) {
-            toLanes(n);
-            if (keep != -1L) select(lanes, (n * cpad + 7) / 8, shift, keep);
+            byte[] in = codes;
+            if (cpad != channels) { // pad each pixel to whole words: padding bytes are never written, so stay zero
+                in = padded;
+                if (channels % 8 == 0) {
+                    padLongs(codes, channels / 8, padded, cpad / 8, n, channels / 8);
+                } else {
+                    for (int p = 0; p < n; p++) System.arraycopy(codes, p * channels, padded, p * cpad, channels);
+                }
+            }
             int m = n * cpad / 8; // for k < 8, 32/k divides cpad: m longs of 8 codes, m/2 (k = 2) or m/4 (k = 1) whole
             switch (k) {
-                case 8 -> copy(lanesSeg, 0, wordSeg, 4L * wordOffset, (long) n * cpad);
-                case 4 -> gather4(lanes, m, words, wordOffset);
+                case 8 -> copy(in == codes ? codesSeg : paddedSeg, 0, wordSeg, 4L * wordOffset, (long) n * cpad);
+                case 4 -> gather4(in, shift, keep, m, words, wordOffset);
                 case 2 -> {
-                    gather2(lanes, m, ints);
+                    gather2(in, shift, keep, m, ints);
                     copy(intsSeg, 0, halfSeg, 0, 4L * m);
                     join(half, m / 2, 16, words, wordOffset);
                 }
                 default -> {
-                    gather1(lanes, m, ints);
+                    gather1(in, shift, keep, m, ints);
                     copy(intsSeg, 0, halfSeg, 0, 4L * m);
                     join(half, m / 2, 8, ints2, 0);
                     copy(ints2Seg, 0, quarterSeg, 0, 2L * m);
@@ -245,16 +244,35 @@ final class PackKernels {
         }
     }
 
-    private static void gather4(long[] in, int m, int[] out, int outOffset) {
-        for (int j = 0; j < m; j++) out[outOffset + j] = (int) gather4(in[j]);
+    /** The codes of 8 bytes of in at bits shift.. under keep (see codesAndMask), as one long. */
+    private static long lane(byte[] in, int j, int shift, long keep) {
+        return ((long) LONG.get(in, 8 * j) >>> shift) & keep;
     }
 
-    private static void gather2(long[] in, int m, int[] out) {
-        for (int j = 0; j < m; j++) out[j] = (int) gather2(in[j]);
+    private static void gather4(byte[] in, int shift, long keep, int m, int[] out, int outOffset) {
+        for (int j = 0; j < m; j++) out[outOffset + j] = (int) gather4(lane(in, j, shift, keep));
     }
 
-    private static void gather1(long[] in, int m, int[] out) {
-        for (int j = 0; j < m; j++) out[j] = (int) gather1(in[j]);
+    private static void gather2(byte[] in, int shift, long keep, int m, int[] out) {
+        for (int j = 0; j < m; j++) out[j] = (int) gather2(lane(in, j, shift, keep));
+    }
+
+    private static void gather1(byte[] in, int shift, long keep, int m, int[] out) {
+        for (int j = 0; j < m; j++) out[j] = (int) gather1(lane(in, j, shift, keep));
+    }
+
+    /** moveLongs on byte arrays read as longs: n pixels of `count` longs from stride a in src to stride b in dst. */
+    private static void padLongs(byte[] src, int a, byte[] dst, int b, int n, int count) {
+        if (count == 1) {
+            for (int p = 0; p < n; p++) LONG.set(dst, 8 * p * b, (long) LONG.get(src, 8 * p * a));
+        } else if (count == 2) {
+            for (int p = 0; p < n; p++) {
+                LONG.set(dst, 8 * p * b, (long) LONG.get(src, 8 * p * a));
+                LONG.set(dst, 8 * p * b + 8, (long) LONG.get(src, 8 * p * a + 8));
+            }
+        } else {
+            for (int p = 0; p < n; p++) System.arraycopy(src, 8 * p * a, dst, 8 * p * b, 8 * count);
+        }
     }
 
     private static void join(long[] in, int m, int b, int[] out, int outOffset) {
@@ -275,11 +293,6 @@ final class PackKernels {
 
     private static void spread1(int[] in, int inOffset, int m, long[] out) {
         for (int j = 0; j < m; j++) out[j] = spread1(in[inOffset + j] & 0xFFFFFFFFL);
-    }
-
-    /** Each lane's code bytes at bits shift.. of each byte, the rest cleared. */
-    private static void select(long[] lanes, int m, int shift, long keep) {
-        for (int j = 0; j < m; j++) lanes[j] = (lanes[j] >>> shift) & keep;
     }
 
     private static void flipTopBits(long[] lanes, int m) {
