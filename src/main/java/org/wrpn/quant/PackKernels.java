@@ -158,6 +158,22 @@ final class PackKernels {
 
         /** Packs n pixels of code bytes into words from wordOffset. */
         void pack(int n, int[] words, int wordOffset) {
+            int bits = channels * k;
+            if (cpad != channels && channels % 8 == 0 && (bits == 8 || bits == 16) && n * bits % 32 == 0) {
+                // A pixel is a fraction of a word (C = 16 at k = 1, ...): pack the pixels as one dense stream,
+                // then split each dense word into its pixels' words, which pads them with zeros.
+                int dense = n * bits / 32;
+                packStream(codes, n * channels / 8, ints2, 0);
+                for (int j = 0; j < dense; j++) half[j] = split(ints2[j], 16);
+                if (bits == 16) {
+                    copy(halfSeg, 0, wordSeg, 4L * wordOffset, 8L * dense);
+                } else {
+                    copy(halfSeg, 0, intsSeg, 0, 8L * dense);
+                    for (int j = 0; j < 2 * dense; j++) lanes[j] = split(ints[j], 8);
+                    copy(lanesSeg, 0, wordSeg, 4L * wordOffset, 16L * dense);
+                }
+                return;
+            }
             byte[] in = codes;
             if (cpad != channels) { // pad each pixel to whole words: padding bytes are never written, so stay zero
                 in = padded;
@@ -167,21 +183,28 @@ final class PackKernels {
                     for (int p = 0; p < n; p++) System.arraycopy(codes, p * channels, padded, p * cpad, channels);
                 }
             }
-            int m = n * cpad / 8; // for k < 8, 32/k divides cpad: m longs of 8 codes, m/2 (k = 2) or m/4 (k = 1) whole
+            if (k == 8) {
+                copy(in == codes ? codesSeg : paddedSeg, 0, wordSeg, 4L * wordOffset, (long) n * cpad);
+            } else {
+                packStream(in, n * cpad / 8, words, wordOffset); // 32/k divides cpad
+            }
+        }
+
+        /** Packs the m longs of 8 code bytes each in `in` (k &lt; 8; m a multiple of 4/k... whole words) into out from outOffset. */
+        private void packStream(byte[] in, int m, int[] out, int outOffset) {
             switch (k) {
-                case 8 -> copy(in == codes ? codesSeg : paddedSeg, 0, wordSeg, 4L * wordOffset, (long) n * cpad);
-                case 4 -> gather4(in, shift, keep, m, words, wordOffset);
+                case 4 -> gather4(in, shift, keep, m, out, outOffset);
                 case 2 -> {
                     gather2(in, shift, keep, m, ints);
                     copy(intsSeg, 0, halfSeg, 0, 4L * m);
-                    join(half, m / 2, 16, words, wordOffset);
+                    join(half, m / 2, 16, out, outOffset);
                 }
                 default -> {
                     gather1(in, shift, keep, m, ints);
                     copy(intsSeg, 0, halfSeg, 0, 4L * m);
                     join(half, m / 2, 8, ints2, 0);
                     copy(ints2Seg, 0, quarterSeg, 0, 2L * m);
-                    join(quarter, m / 4, 16, words, wordOffset);
+                    join(quarter, m / 4, 16, out, outOffset);
                 }
             }
         }
