@@ -1,8 +1,20 @@
 package org.wrpn.quant;
 
+import static org.wrpn.quant.PackLoops.copy;
+import static org.wrpn.quant.PackLoops.flipTopBits;
+import static org.wrpn.quant.PackLoops.gather1;
+import static org.wrpn.quant.PackLoops.gather2;
+import static org.wrpn.quant.PackLoops.gather4;
+import static org.wrpn.quant.PackLoops.join;
+import static org.wrpn.quant.PackLoops.moveLongs;
+import static org.wrpn.quant.PackLoops.padLongs;
+import static org.wrpn.quant.PackLoops.segment;
+import static org.wrpn.quant.PackLoops.split;
+import static org.wrpn.quant.PackLoops.spread1;
+import static org.wrpn.quant.PackLoops.spread2;
+import static org.wrpn.quant.PackLoops.spread4;
+
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 
 /**
@@ -10,15 +22,16 @@ import java.nio.ByteOrder;
  * {@link Quantizer} and {@link PackedLayout}, bit for bit (PackKernelsTest compares them).
  *
  * <p>Plain Java loops that C2 vectorises, over chunks of pixels small enough to stay in L1: (1) one float
- * loop writes a code byte (and a mask byte) per element, branch-free and without Math.max or a saturating
- * conversion; (2) a block copy reinterprets 8 code bytes as one little-endian long (ragged pixels, C not a
- * multiple of 32/k, are padded to whole words on the way, their padding lanes staying zero); (3) a few
- * shifts, ORs and ANDs per long gather its 8 codes into 8k contiguous bits (SWAR), and for k &lt; 4 a
- * block copy and one "join" per level pair up those fields until they fill words. Unpacking runs the same
- * steps backwards, then converts bytes to values. Every loop has unit stride, no division, modulo or
- * branch per element, and narrows only long to int or float to byte (C2 does not vectorise int to short
- * or byte stores, nor Float.floatToRawIntBits, nor b &amp; 0xFF to float). The reinterpretation needs a
- * little-endian machine; elsewhere PackedActivations runs the scalar layout code.
+ * loop writes a code byte per element (for k &lt;= 4 with the mask bit in the same byte), branch-free and
+ * without Math.max or a saturating conversion; (2) the {@link PackLoops} gather loop reads 8 code bytes as
+ * one little-endian long and puts their codes side by side (SWAR), and for k &lt; 4 a block copy and one
+ * join per level pair those fields up until they fill words. Ragged pixels (C not a multiple of 32/k) are
+ * padded on the way, in zeroed scratch; a pixel that is a fraction of a word (C k = 8 or 16) is packed
+ * as one dense stream and then split into its words. Unpacking runs the same steps backwards, then
+ * converts bytes to values. Every loop has unit stride, no division, modulo or branch per element, and
+ * narrows only long to int or float to byte (C2 does not vectorise int to short or byte stores, nor
+ * Float.floatToRawIntBits, nor b &amp; 0xFF to float). The reinterpretation needs a little-endian
+ * machine; elsewhere PackedActivations runs the scalar layout code.
  */
 final class PackKernels {
     private PackKernels() {}
@@ -26,65 +39,8 @@ final class PackKernels {
     /** Padded codes per chunk at most (a multiple of 32): a chunk's scratch (both streams) stays in L1 between the passes. */
     private static final int CHUNK = 2048;
 
-    /** 8 code bytes as one long (C2 vectorises loops that read through it, with no copy first). */
-    private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
-
     /** Whether byte arrays reinterpret as little-endian words here (the layout's order). */
     static final boolean LITTLE_ENDIAN = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN;
-
-    /** 8 one-bit codes, one per byte of v, into bits 0..7 (no other bits set). */
-    static long gather1(long v) {
-        long t = v | v >>> 7;
-        t |= t >>> 14;
-        return (t | t >>> 28) & 0xFF;
-    }
-
-    /** 8 two-bit codes, one per byte of v, into bits 0..15 (the low 32 bits hold no others). */
-    static long gather2(long v) {
-        long t = (v | v >>> 6) & 0x000F000F000F000FL;
-        t = (t | t >>> 12) & 0x000000FF000000FFL;
-        return t | t >>> 24;
-    }
-
-    /** 8 four-bit codes, one per byte of v, into bits 0..31. */
-    static long gather4(long v) {
-        long t = (v | v >>> 4) & 0x00FF00FF00FF00FFL;
-        t = (t | t >>> 8) & 0x0000FFFF0000FFFFL;
-        return t | t >>> 16;
-    }
-
-    /** Inverse of gather1: bits 0..7 of b (no others set) to one per byte. */
-    static long spread1(long b) {
-        long t = (b | b << 28) & 0x0000000F0000000FL;
-        t = (t | t << 14) & 0x0003000300030003L;
-        return (t | t << 7) & 0x0101010101010101L;
-    }
-
-    /** Inverse of gather2: bits 0..15 of b (no others set) to one code per byte. */
-    static long spread2(long b) {
-        long t = (b | b << 24) & 0x000000FF000000FFL;
-        t = (t | t << 12) & 0x000F000F000F000FL;
-        return (t | t << 6) & 0x0303030303030303L;
-    }
-
-    /** Inverse of gather4: bits 0..31 of b (no others set) to one code per byte. */
-    static long spread4(long b) {
-        long t = (b | b << 16) & 0x0000FFFF0000FFFFL;
-        t = (t | t << 8) & 0x00FF00FF00FF00FFL;
-        return (t | t << 4) & 0x0F0F0F0F0F0F0F0FL;
-    }
-
-    /** Two b-bit fields, at bit 0 and bit 32 of v, into bits 0..2b-1 (b <= 16). */
-    static int join(long v, int b) {
-        return (int) (v | v >>> (32 - b));
-    }
-
-    /** Inverse of join: bits 0..2b-1 of w to two b-bit fields at bit 0 and bit 32. */
-    static long split(int w, int b) {
-        long v = w & 0xFFFFFFFFL;
-        long field = (1L << b) - 1;
-        return (v | v << (32 - b)) & (field | field << 32);
-    }
 
     private static int paddedChannels(int channels, int k) {
         return PackedLayout.wordsPerPixel(channels, k) * (32 / k);
@@ -211,115 +167,49 @@ final class PackKernels {
 
         /** Unpacks n pixels from words[wordOffset] into code bytes (for k = 8 with the top bit flipped: see values). */
         void unpack(int[] words, int wordOffset, int n) {
-            int m = n * cpad / 8;
-            switch (k) {
-                case 8 -> {
-                    copy(wordSeg, 4L * wordOffset, lanesSeg, 0, (long) n * cpad);
-                    flipTopBits(lanes, (n * cpad + 7) / 8);
+            int bits = channels * k;
+            if (cpad != channels && channels % 8 == 0 && (bits == 8 || bits == 16) && n * bits % 32 == 0) {
+                // The inverse of pack's dense stream: join the pixels' words into dense words, unpack those.
+                int dense = n * bits / 32;
+                if (bits == 16) {
+                    copy(wordSeg, 4L * wordOffset, halfSeg, 0, 8L * dense);
+                } else {
+                    copy(wordSeg, 4L * wordOffset, lanesSeg, 0, 16L * dense);
+                    join(lanes, 2 * dense, 8, ints, 0);
+                    copy(intsSeg, 0, halfSeg, 0, 8L * dense);
                 }
-                case 4 -> spread4(words, wordOffset, m, lanes);
+                join(half, dense, 16, ints2, 0);
+                unpackStream(ints2, 0, n * channels / 8);
+                copy(lanesSeg, 0, codesSeg, 0, (long) n * channels);
+                return;
+            }
+            if (k == 8) {
+                copy(wordSeg, 4L * wordOffset, lanesSeg, 0, (long) n * cpad);
+                flipTopBits(lanes, (n * cpad + 7) / 8);
+            } else {
+                unpackStream(words, wordOffset, n * cpad / 8);
+            }
+            fromLanes(n);
+        }
+
+        /** The m longs of 8 code bytes each (k &lt; 8) from the words of src from srcOffset, into lanes. */
+        private void unpackStream(int[] src, int srcOffset, int m) {
+            switch (k) {
+                case 4 -> spread4(src, srcOffset, m, lanes);
                 case 2 -> {
-                    split(words, wordOffset, m / 2, 16, half);
+                    split(src, srcOffset, m / 2, 16, half);
                     copy(halfSeg, 0, intsSeg, 0, 4L * m);
                     spread2(ints, 0, m, lanes);
                 }
                 default -> {
-                    split(words, wordOffset, m / 4, 16, quarter);
+                    split(src, srcOffset, m / 4, 16, quarter);
                     copy(quarterSeg, 0, ints2Seg, 0, 2L * m);
                     split(ints2, 0, m / 2, 8, half);
                     copy(halfSeg, 0, intsSeg, 0, 4L * m);
                     spread1(ints, 0, m, lanes);
                 }
             }
-            fromLanes(n);
         }
-    }
-
-    // One loop a method: C2 compiles and vectorises small methods sooner and more reliably.
-
-    /** Raw bytes from one primitive array to another (the reinterpretation: little-endian here). */
-    private static void copy(MemorySegment src, long srcByte, MemorySegment dst, long dstByte, long bytes) {
-        MemorySegment.copy(src, srcByte, dst, dstByte, bytes);
-    }
-
-    /** The segment of an array, or null for none. */
-    private static MemorySegment segment(Object array) {
-        return switch (array) {
-            case null -> null;
-            case byte[] a -> MemorySegment.ofArray(a);
-            case int[] a -> MemorySegment.ofArray(a);
-            case long[] a -> MemorySegment.ofArray(a);
-            default -> throw new IllegalArgumentException(array.getClass().getName());
-        };
-    }
-
-    /** n pixels of `count` longs from stride a in src to stride b in dst; the usual one or two longs unrolled. */
-    private static void moveLongs(long[] src, int a, long[] dst, int b, int n, int count) {
-        if (count == 1) {
-            for (int p = 0; p < n; p++) dst[p * b] = src[p * a];
-        } else if (count == 2) {
-            for (int p = 0; p < n; p++) {
-                dst[p * b] = src[p * a];
-                dst[p * b + 1] = src[p * a + 1];
-            }
-        } else {
-            for (int p = 0; p < n; p++) System.arraycopy(src, p * a, dst, p * b, count);
-        }
-    }
-
-    /** The codes of 8 bytes of in at bits shift.. under keep (see codesAndMask), as one long. */
-    private static long lane(byte[] in, int j, int shift, long keep) {
-        return ((long) LONG.get(in, 8 * j) >>> shift) & keep;
-    }
-
-    private static void gather4(byte[] in, int shift, long keep, int m, int[] out, int outOffset) {
-        for (int j = 0; j < m; j++) out[outOffset + j] = (int) gather4(lane(in, j, shift, keep));
-    }
-
-    private static void gather2(byte[] in, int shift, long keep, int m, int[] out) {
-        for (int j = 0; j < m; j++) out[j] = (int) gather2(lane(in, j, shift, keep));
-    }
-
-    private static void gather1(byte[] in, int shift, long keep, int m, int[] out) {
-        for (int j = 0; j < m; j++) out[j] = (int) gather1(lane(in, j, shift, keep));
-    }
-
-    /** moveLongs on byte arrays read as longs: n pixels of `count` longs from stride a in src to stride b in dst. */
-    private static void padLongs(byte[] src, int a, byte[] dst, int b, int n, int count) {
-        if (count == 1) {
-            for (int p = 0; p < n; p++) LONG.set(dst, 8 * p * b, (long) LONG.get(src, 8 * p * a));
-        } else if (count == 2) {
-            for (int p = 0; p < n; p++) {
-                LONG.set(dst, 8 * p * b, (long) LONG.get(src, 8 * p * a));
-                LONG.set(dst, 8 * p * b + 8, (long) LONG.get(src, 8 * p * a + 8));
-            }
-        } else {
-            for (int p = 0; p < n; p++) System.arraycopy(src, 8 * p * a, dst, 8 * p * b, 8 * count);
-        }
-    }
-
-    private static void join(long[] in, int m, int b, int[] out, int outOffset) {
-        for (int j = 0; j < m; j++) out[outOffset + j] = join(in[j], b);
-    }
-
-    private static void split(int[] in, int inOffset, int m, int b, long[] out) {
-        for (int j = 0; j < m; j++) out[j] = split(in[inOffset + j], b);
-    }
-
-    private static void spread4(int[] in, int inOffset, int m, long[] out) {
-        for (int j = 0; j < m; j++) out[j] = spread4(in[inOffset + j] & 0xFFFFFFFFL);
-    }
-
-    private static void spread2(int[] in, int inOffset, int m, long[] out) {
-        for (int j = 0; j < m; j++) out[j] = spread2(in[inOffset + j] & 0xFFFFFFFFL);
-    }
-
-    private static void spread1(int[] in, int inOffset, int m, long[] out) {
-        for (int j = 0; j < m; j++) out[j] = spread1(in[inOffset + j] & 0xFFFFFFFFL);
-    }
-
-    private static void flipTopBits(long[] lanes, int m) {
-        for (int j = 0; j < m; j++) lanes[j] ^= 0x8080808080808080L;
     }
 
     /**

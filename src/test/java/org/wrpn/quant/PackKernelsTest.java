@@ -133,9 +133,9 @@ class PackKernelsTest {
         SplittableRandom r = new SplittableRandom(1);
         for (int i = 0; i < 10_000; i++) {
             long b = r.nextLong();
-            assertEquals(b & 0xFFL, PackKernels.gather1(PackKernels.spread1(b & 0xFFL)) & 0xFFL);
-            assertEquals(b & 0xFFFFL, PackKernels.gather2(PackKernels.spread2(b & 0xFFFFL)) & 0xFFFFL);
-            assertEquals(b & 0xFFFFFFFFL, PackKernels.gather4(PackKernels.spread4(b & 0xFFFFFFFFL)) & 0xFFFFFFFFL);
+            assertEquals(b & 0xFFL, PackLoops.gather1(PackLoops.spread1(b & 0xFFL)) & 0xFFL);
+            assertEquals(b & 0xFFFFL, PackLoops.gather2(PackLoops.spread2(b & 0xFFFFL)) & 0xFFFFL);
+            assertEquals(b & 0xFFFFFFFFL, PackLoops.gather4(PackLoops.spread4(b & 0xFFFFFFFFL)) & 0xFFFFFFFFL);
         }
     }
 }
