@@ -46,10 +46,24 @@ final class PackKernels {
         return PackedLayout.wordsPerPixel(channels, k) * (32 / k);
     }
 
-    /** Pixels per chunk: CHUNK padded codes (of the codes and of the mask, whichever is wider), at least one pixel. */
+    /**
+     * Whether a pixel is a fraction of a word that packs as part of one dense stream (C k = 8 or 16, C a
+     * multiple of 8: 16 channels at 1 bit, 8 at 1 or 2 bits), for chunks of a multiple of 4 pixels.
+     */
+    static boolean dense(int channels, int k) {
+        return paddedChannels(channels, k) != channels && channels % 8 == 0 && (channels * k == 8 || channels * k == 16);
+    }
+
+    /** Codes of scratch a pixel takes: its padded channels, or its channels where it packs densely. */
+    private static int scratchChannels(int channels, int k) {
+        return dense(channels, k) ? channels : paddedChannels(channels, k);
+    }
+
+    /** Pixels per chunk: CHUNK codes of scratch (of the codes and of the mask, whichever is wider), a multiple of 4 from 4 up. */
     private static int pixelsPerChunk(int channels, int k, boolean mask) {
-        int most = Math.max(paddedChannels(channels, k), mask ? paddedChannels(channels, 1) : 0);
-        return Math.max(1, CHUNK / most);
+        int most = Math.max(scratchChannels(channels, k), mask ? scratchChannels(channels, 1) : 0);
+        int step = Math.max(1, CHUNK / most);
+        return step < 4 ? step : step & ~3;
     }
 
     /**
@@ -115,7 +129,7 @@ final class PackKernels {
         /** Packs n pixels of code bytes into words from wordOffset. */
         void pack(int n, int[] words, int wordOffset) {
             int bits = channels * k;
-            if (cpad != channels && channels % 8 == 0 && (bits == 8 || bits == 16) && n * bits % 32 == 0) {
+            if (dense(channels, k) && n * bits % 32 == 0) {
                 // A pixel is a fraction of a word (C = 16 at k = 1, ...): pack the pixels as one dense stream,
                 // then split each dense word into its pixels' words, which pads them with zeros.
                 int dense = n * bits / 32;
@@ -168,7 +182,7 @@ final class PackKernels {
         /** Unpacks n pixels from words[wordOffset] into code bytes (for k = 8 with the top bit flipped: see values). */
         void unpack(int[] words, int wordOffset, int n) {
             int bits = channels * k;
-            if (cpad != channels && channels % 8 == 0 && (bits == 8 || bits == 16) && n * bits % 32 == 0) {
+            if (dense(channels, k) && n * bits % 32 == 0) {
                 // The inverse of pack's dense stream: join the pixels' words into dense words, unpack those.
                 int dense = n * bits / 32;
                 if (bits == 16) {
