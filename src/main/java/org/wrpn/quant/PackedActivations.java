@@ -22,17 +22,33 @@ public final class PackedActivations {
 
     /** {@link #quantizePack} of the pixels [from, to) only (each pixel's words are its own: ranges run in parallel). */
     public static void quantizePack(float[] x, int from, int to, int channels, int k, int[] words, int[] maskWords) {
+        quantizePackBlock(x, from * channels, to - from, channels, k, words, from, maskWords);
+    }
+
+    /**
+     * Quantizes and packs a block of `pixels` pixels read from x[xOffset] (x need not be the whole tensor:
+     * a scratch buffer of just these pixels will do) into the words of pixels [firstPixel, firstPixel +
+     * pixels), and (where maskWords is not null) their 1-bit STE mask likewise.
+     */
+    public static void quantizePackBlock(float[] x, int xOffset, int pixels, int channels, int k, int[] words, int firstPixel,
+            int[] maskWords) {
+        PackedLayout.checkBits(k);
+        if (PackKernels.LITTLE_ENDIAN) {
+            PackKernels.quantizePack(x, xOffset, pixels, channels, k, words, firstPixel, maskWords);
+            return;
+        }
         int wpp = PackedLayout.wordsPerPixel(channels, k);
         int mpp = PackedLayout.wordsPerPixel(channels, 1);
         int step = pixelsPerChunk(channels);
         int[] codes = new int[step * channels];
-        for (int p0 = from; p0 < to; p0 += step) {
-            int n = Math.min(step, to - p0);
-            Quantizer.activationCodes(x, p0 * channels, n * channels, k, codes);
-            PackedLayout.pack(codes, 0, n, channels, k, words, p0 * wpp);
+        for (int p0 = 0; p0 < pixels; p0 += step) {
+            int n = Math.min(step, pixels - p0);
+            int src = xOffset + p0 * channels, pixel = firstPixel + p0;
+            Quantizer.activationCodes(x, src, n * channels, k, codes);
+            PackedLayout.pack(codes, 0, n, channels, k, words, pixel * wpp);
             if (maskWords != null) {
-                Quantizer.gradientMaskCodes(x, p0 * channels, n * channels, codes);
-                PackedLayout.pack(codes, 0, n, channels, 1, maskWords, p0 * mpp);
+                Quantizer.gradientMaskCodes(x, src, n * channels, codes);
+                PackedLayout.pack(codes, 0, n, channels, 1, maskWords, pixel * mpp);
             }
         }
     }
@@ -44,9 +60,19 @@ public final class PackedActivations {
 
     /** {@link #unpackValues} of the pixels [from, to) only. */
     public static void unpackValues(int[] words, int from, int to, int channels, int k, float[] out) {
+        unpackValuesBlock(words, from, to - from, channels, k, out, from * channels);
+    }
+
+    /** The values of the pixels [firstPixel, firstPixel + pixels) of words into out from outOffset. */
+    public static void unpackValuesBlock(int[] words, int firstPixel, int pixels, int channels, int k, float[] out, int outOffset) {
+        PackedLayout.checkBits(k);
+        if (PackKernels.LITTLE_ENDIAN) {
+            PackKernels.unpackValues(words, firstPixel, pixels, channels, k, out, outOffset);
+            return;
+        }
         float[] value = new float[1 << k];
         for (int u = 0; u < value.length; u++) value[u] = Quantizer.activationValue(u, k);
-        PackedLayout.unpack(words, from * PackedLayout.wordsPerPixel(channels, k), to - from, channels, k, value, out, from * channels);
+        PackedLayout.unpack(words, firstPixel * PackedLayout.wordsPerPixel(channels, k), pixels, channels, k, value, out, outOffset);
     }
 
     /** The STE backward from a packed 1-bit mask: dx = dy where the mask is set, else 0. */

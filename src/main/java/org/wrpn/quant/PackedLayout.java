@@ -3,9 +3,9 @@ package org.wrpn.quant;
 /**
  * Packed k-bit layout of DESIGN.md: channels-last; the codes of one pixel are packed along C,
  * little-endian inside 32-bit words: element c sits in word c / (32/k), bits (c % (32/k)) * k upward.
- * Each pixel's channel vector is padded to whole words, padding codes are zero. {@link #pack} is the
- * one writer of the layout in Java and {@link #unpack(int[], int, int, int, int, float[], float[], int)}
- * the one reader.
+ * Each pixel's channel vector is padded to whole words, padding codes are zero. {@link #pack} and
+ * {@link #unpack(int[], int, int, int, int, float[], float[], int)} are the scalar reference writer and
+ * reader; PackKernels, the fast path of PackedActivations, must agree with them bit for bit.
  */
 public final class PackedLayout {
     private PackedLayout() {}
