@@ -2,8 +2,8 @@ package org.wrpn.backend.cpu;
 
 import static org.wrpn.backend.cpu.ArrayChecks.sameLength;
 
+import org.wrpn.quant.PackedActivations;
 import org.wrpn.quant.PackedLayout;
-import org.wrpn.quant.Quantizer;
 
 /**
  * Batch norm over pixels x C, per channel: statistics in double with the mean subtracted before
@@ -87,8 +87,8 @@ final class CpuBatchNorm {
 
     /**
      * The apply formula, the activation quantizer, packing and the STE mask in one pass: per block of
-     * pixels the normalised values go to a small buffer, then through quant/'s code and mask loops
-     * and {@link PackedLayout#pack} (the same loops quantizePack runs), so the codes have the bits of
+     * pixels the normalised values go to a small buffer, then through quant/'s block packer
+     * ({@link PackedActivations#quantizePackBlock}, the loops quantizePack runs), so the codes have the bits of
      * apply followed by quantizePack, without an fp32 output. mask may be null.
      */
     static void applyQuantizePack(float[] x, float[] gamma, float[] beta, float[] mean, float[] invStd, int bits, int[] words,
@@ -104,19 +104,13 @@ final class CpuBatchNorm {
         int step = Math.max(1, PACK_BLOCK / c);
         CpuThreads.forRange(m, pixelGrain(c), (p0, p1) -> {
             float[] y = new float[step * c];
-            int[] codes = new int[step * c];
             for (int b = p0; b < p1; b += step) {
                 int n = Math.min(step, p1 - b);
                 for (int p = 0; p < n; p++) {
                     int src = (b + p) * c, dst = p * c;
                     for (int ch = 0; ch < c; ch++) y[dst + ch] = (x[src + ch] - mean[ch]) * scale[ch] + beta[ch];
                 }
-                Quantizer.activationCodes(y, 0, n * c, bits, codes);
-                PackedLayout.pack(codes, 0, n, c, bits, words, b * wpp);
-                if (mask != null) {
-                    Quantizer.gradientMaskCodes(y, 0, n * c, codes);
-                    PackedLayout.pack(codes, 0, n, c, 1, mask, b * mpp);
-                }
+                PackedActivations.quantizePackBlock(y, 0, n, c, bits, words, b, mask);
             }
         });
     }
