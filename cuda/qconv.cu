@@ -8,6 +8,7 @@
 //     pk_s8_dp4a  packed x, int8 w, Cin % 4 == 0: k runs over groups of 4 channels, 4 codes spread to
 //                 bytes, dp4a into int32 (the core of native/conv's conv2d_fprop_u{k}_s8_s32)
 //     pk_s8_s32   packed x, int8 w, any Cin: one code per k, int32 multiply-add
+//     pk_s8_mma   packed x, int8 w, Cin % 32 == 0: int8 tensor cores (mma.cuh), its own tile (below)
 //     pk_f32_f32, f32_s8_f32, f32_f32_f32: float FMA
 //   Integer sums are exact (the caller keeps K within Quantizer.maxExactIntegerTerms); the epilogue is
 //   y = __int2float_rn(acc) * scale as one __fmul_rn (never contracted), then + bias as __fadd_rn:
@@ -23,6 +24,7 @@
 //   once to the final sum (by the store, or by qconv2d_splitk_reduce_scaled_f32).
 #include "conv.cuh"
 #include "dp4a.cuh"
+#include "mma.cuh"
 
 // Multiply-accumulate policies: T is the element type in shared memory, Acc the accumulator.
 struct MacF32 {
@@ -208,6 +210,109 @@ __device__ __forceinline__ void qconv_gemm(P& p, float* __restrict__ out, int M,
     qconv_store_scaled(dst, M, N, t.tm * GEMM_BM, t.tn * GEMM_BN, acc, splits > 1 ? 1.0f : scale);
 }
 
+// ---- tensor-core fprop: packed codes x int8 weight codes, Cin % 32 == 0 ------------------------------
+// k runs in chunks of 32 = 32 consecutive channels of one tap (Cin % 32 == 0): a pixel's chunk is k
+// whole words of its codes (32 k bits from bit 32 k c, word-aligned), a weight row's chunk 32 bytes (8
+// words, aligned since K % 32 == 0). Tile: QMMA_BM = 128 pixels by BN channels, 8 warps each owning 16
+// pixel rows and all BN / 8 mma column tiles of the block. Per chunk, A (128 x 32 codes spread to bytes,
+// the im2col tile) and B (BN x 32 weight bytes) are staged in shared memory k-contiguous, rows padded
+// to 12 words: each fragment register is one word, and the 32 lanes' words (row g, word t) fall in 32
+// distinct banks (12 g + t mod 32). The next chunk's global loads are in flight during the mma's.
+#define QMMA_BM 128
+#define QMMA_LD 12
+
+template <int BN>
+__device__ __forceinline__ void qconv_fprop_mma(const uint32_t* __restrict__ xp, const uint32_t* __restrict__ w32,
+                                                const float* __restrict__ bias, float* __restrict__ y, float scale,
+                                                int bits, const ConvG& g) {
+    static_assert(GEMM_THREADS == 2 * QMMA_BM && GEMM_THREADS / 32 * 16 == QMMA_BM, "2 stagers a pixel row, 16 rows a warp");
+    constexpr int NT = BN / 8;  // mma column tiles
+    constexpr int EB = (BN * 8 + GEMM_THREADS - 1) / GEMM_THREADS;  // B words a thread stages per chunk
+    __shared__ __align__(16) uint32_t As[QMMA_BM][QMMA_LD];
+    __shared__ __align__(16) uint32_t Bs[BN][QMMA_LD];
+    const ActPacked4 x(xp, g.Cin, bits);
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int M = g.N * g.OH * g.OW, groups = g.Cin >> 5, chunks = g.KH * g.KW * groups;
+    const int tilesN = (g.Cout + BN - 1) / BN;
+    const int m0 = (int)(blockIdx.x / tilesN) * QMMA_BM, n0 = (int)(blockIdx.x % tilesN) * BN;
+    // A staging: pixel row ar of the tile, channels 16 ah .. 16 ah + 15 of the chunk (row words 4 ah ..)
+    const int ar = tid >> 1, ah = tid & 1;
+    long long apix = 0;
+    int ay = CONV_INVALID, ax = CONV_INVALID;
+    {
+        int n, oy, ox;
+        if (conv_pixel(m0 + ar, M, g.OH, g.OW, n, oy, ox)) {
+            apix = (long long)n * g.H * g.W;
+            ay = oy * g.S - g.P;
+            ax = ox * g.S - g.P;
+        }
+    }
+    // B staging: word bw of weight rows (tid >> 3) + 32 e; wrow = first word of the row, -1 when none
+    const int bw = tid & 7;
+    long long wrow[EB];
+#pragma unroll
+    for (int e = 0; e < EB; e++) {
+        const int r = (tid >> 3) + 32 * e, co = n0 + r;
+        wrow[e] = (r < BN && co < g.Cout) ? (long long)co * chunks * 8 + bw : -1;
+    }
+    int acc[NT][4];
+#pragma unroll
+    for (int j = 0; j < NT; j++) {
+#pragma unroll
+        for (int i = 0; i < 4; i++) acc[j][i] = 0;
+    }
+    int kc = 0, cg = 0, kx = 0, ky = 0;  // the chunk staged next, as digits (channel group, kx, ky)
+    uint32_t ra[4], rb[EB];
+    auto gather = [&]() {
+        const int iy = ay + ky, ix = ax + kx;
+        const bool in = iy >= 0 && iy < g.H && ix >= 0 && ix < g.W;
+        const long long pixel = apix + (long long)iy * g.W + ix;
+#pragma unroll
+        for (int j = 0; j < 4; j++) ra[j] = in ? x.load(pixel, x.channel(cg * 8 + ah * 4 + j)) : 0u;
+#pragma unroll
+        for (int e = 0; e < EB; e++) rb[e] = wrow[e] >= 0 ? w32[wrow[e] + (long long)kc * 8] : 0u;
+    };
+    if (chunks > 0) gather();
+    const int g8 = lane >> 2, t4 = lane & 3, r0 = warp * 16;
+    for (int c = 0; c < chunks; c++) {
+        *reinterpret_cast<uint4*>(&As[ar][4 * ah]) = make_uint4(ra[0], ra[1], ra[2], ra[3]);
+#pragma unroll
+        for (int e = 0; e < EB; e++) {
+            const int r = (tid >> 3) + 32 * e;
+            if (r < BN) Bs[r][bw] = rb[e];
+        }
+        __syncthreads();
+        if (c + 1 < chunks) {  // the next chunk's loads are in flight during the mma's
+            kc++;
+            if (++cg == groups) {
+                cg = 0;
+                if (++kx == g.KW) {
+                    kx = 0;
+                    ky++;
+                }
+            }
+            gather();
+        }
+        const uint32_t a[4] = {As[r0 + g8][t4], As[r0 + g8 + 8][t4], As[r0 + g8][4 + t4], As[r0 + g8 + 8][4 + t4]};
+#pragma unroll
+        for (int j = 0; j < NT; j++) {
+            const uint32_t b[2] = {Bs[8 * j + g8][t4], Bs[8 * j + g8][4 + t4]};
+            mma_m16n8k32_u8s8(acc[j], a, b);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int j = 0; j < NT; j++) {
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int m = m0 + r0 + g8 + 8 * (i >> 1), n = n0 + 8 * j + 2 * t4 + (i & 1);
+            if (m >= M || n >= g.Cout) continue;
+            const float v = __fmul_rn(__int2float_rn(acc[j][i]), scale);
+            y[(long long)m * g.Cout + n] = bias != nullptr ? __fadd_rn(v, bias[n]) : v;
+        }
+    }
+}
+
 // ---- kernels ----------------------------------------------------------------------------------------
 // fprop: (x, w, bias or NULL, y, scale, activation bits (unused for fp32 x), geometry).
 // Grid: ceil(N*OH*OW / (4096 / BN)) * ceil(Cout / BN) blocks of 256, channel tiles fastest.
@@ -226,6 +331,17 @@ __device__ __forceinline__ void qconv_gemm(P& p, float* __restrict__ out, int M,
 
 QCONV_FPROP_TILES(pk_s8_dp4a, MacDp4a, uint32_t, ActPacked4(x, Cin, bits), int8_t,
                   WeightS8x4{reinterpret_cast<const uint32_t*>(w)}, Cin >> 2)
+// Grid: ceil(N*OH*OW / QMMA_BM) * ceil(Cout / BN) blocks of 256, channel tiles fastest.
+#define QCONV_FPROP_MMA(BN)                                                                                       \
+    extern "C" __global__ void __launch_bounds__(GEMM_THREADS, GEMM_MIN_BLOCKS) qconv2d_fprop_pk_s8_mma_n##BN(    \
+            const uint32_t* __restrict__ x, const int8_t* __restrict__ w, const float* __restrict__ bias,          \
+            float* __restrict__ y, float scale, int bits, CONV_PARAMS) {                                          \
+        const ConvG g = conv_geometry(CONV_ARGS);                                                                 \
+        qconv_fprop_mma<BN>(x, reinterpret_cast<const uint32_t*>(w), bias, y, scale, bits, g);                    \
+    }
+QCONV_FPROP_MMA(16)
+QCONV_FPROP_MMA(32)
+QCONV_FPROP_MMA(64)
 QCONV_FPROP_TILES(pk_s8_s32, MacS32, uint32_t, ActPacked(x, Cin, bits), int8_t, WeightS8{w}, Cin)
 QCONV_FPROP_TILES(pk_f32_f32, MacF32, uint32_t, ActPacked(x, Cin, bits), float, WeightF32{w}, Cin)
 QCONV_FPROP_TILES(f32_s8_f32, MacF32, float, (ActF32{x, Cin}), int8_t, WeightS8{w}, Cin)

@@ -6,6 +6,9 @@
 //   qconv2d_dgrad_*, qconv2d_wgrad_* (+ split-K reduce): within fp32 tolerance of double sums
 //   bn_quantize_pack_f32_u{k}: bit for bit bn_apply_f32's formula then the packing, mask and no mask
 //   add_packed_u{k}_f32: bit for bit a + u / (2^k - 1), apart and in place
+//   qconv2d_fprop_pk_s8_mma_*: the tensor-core kind wherever Cin % 32 == 0, every k x weight bits, bit for
+//                     bit; first the emulated mma.m16n8k32 alone (test_mma): random products against a
+//                     plain matrix product, and one-hot probes of every fragment position of A, B and C
 // Ragged shapes: channels no multiple of 4 or 32, stride 1 and 2, pads 0 and 1, tiles past Cout.
 #include "cuda_emu.h"
 #include "check.h"
@@ -62,6 +65,108 @@ typedef void (*FpropFF)(const float*, const float*, const float*, float*, float,
                         int, int, int, int);
 
 static unsigned tiles(int M, int N, int bn) { return (unsigned)(((M + 4096 / bn - 1) / (4096 / bn)) * ((N + bn - 1) / bn)); }
+static unsigned mma_tiles(int M, int N, int bn) { return (unsigned)(((M + QMMA_BM - 1) / QMMA_BM) * ((N + bn - 1) / bn)); }
+
+// ---- the emulated mma.m16n8k32 u8 x s8 -> s32 alone -------------------------------------------------
+// The layout this check expects, stated per register (a restatement of the PTX ISA figures for
+// mma.m16n8k32 .u8/.s8, independent of the element formulas in cuda_emu.h): lane L, g = L / 4, t = L % 4;
+// A row-major 16 x 32 bytes as 8 words a row: a[r] = word t + 4 (r / 2) of row g + 8 (r % 2);
+// B column-major (each of the 8 columns 32 bytes of k): b[r] = word t + 4 r of column g;
+// C / D: c[r] = element (g + 8 (r / 2), 2 t + r % 2).
+struct MmaCase {
+    uint8_t A[16][32];
+    int8_t B[32][8];
+    int C[16][8];
+};
+
+static void mma_kernel(const uint32_t* a, const uint32_t* b, int* cd) {  // one warp: d = a b + c in place
+    const int l = threadIdx.x;
+    const uint32_t fa[4] = {a[4 * l], a[4 * l + 1], a[4 * l + 2], a[4 * l + 3]};
+    const uint32_t fb[2] = {b[2 * l], b[2 * l + 1]};
+    int d[4] = {cd[4 * l], cd[4 * l + 1], cd[4 * l + 2], cd[4 * l + 3]};
+    mma_m16n8k32_u8s8(d, fa, fb);
+    for (int r = 0; r < 4; r++) cd[4 * l + r] = d[r];
+}
+
+// D = A B + C through the emulated instruction, fragments laid out as stated above.
+static void run_mma(const MmaCase& m, int (&D)[16][8]) {
+    std::vector<uint32_t> a(128), b(64);
+    std::vector<int> cd(128);
+    for (int l = 0; l < 32; l++) {
+        const int g = l / 4, t = l % 4;
+        for (int r = 0; r < 4; r++) std::memcpy(&a[4 * l + r], &m.A[g + 8 * (r % 2)][4 * (t + 4 * (r / 2))], 4);
+        for (int r = 0; r < 2; r++) {
+            uint32_t w = 0;
+            for (int j = 0; j < 4; j++) w |= (uint32_t)(uint8_t)m.B[4 * (t + 4 * r) + j][g] << (8 * j);
+            b[2 * l + r] = w;
+        }
+        for (int r = 0; r < 4; r++) cd[4 * l + r] = m.C[g + 8 * (r / 2)][2 * t + r % 2];
+    }
+    emu::launch(mma_kernel, 1, 32, (const uint32_t*)a.data(), (const uint32_t*)b.data(), cd.data());
+    for (int l = 0; l < 32; l++)
+        for (int r = 0; r < 4; r++) D[l / 4 + 8 * (r / 2)][2 * (l % 4) + r % 2] = cd[4 * l + r];
+}
+
+static void test_mma() {
+    std::uniform_int_distribution<int> u8(0, 255), s8(-128, 127), c32(-1 << 30, 1 << 30);
+    for (int rep = 0; rep < 4; rep++) {  // random operands (extremes included) against a plain product
+        MmaCase m;
+        for (auto& row : m.A)
+            for (auto& v : row) v = (uint8_t)(rep == 0 ? 255 : u8(rng));
+        for (auto& row : m.B)
+            for (auto& v : row) v = (int8_t)(rep == 0 ? -128 : s8(rng));
+        for (auto& row : m.C)
+            for (auto& v : row) v = rep == 0 ? 0 : c32(rng);
+        int D[16][8];
+        run_mma(m, D);
+        bool ok = true;
+        for (int i = 0; i < 16; i++)
+            for (int j = 0; j < 8; j++) {
+                long long r = m.C[i][j];
+                for (int k = 0; k < 32; k++) r += (long long)m.A[i][k] * m.B[k][j];
+                ok &= D[i][j] == (int)r;
+            }
+        record(D);
+        check(ok, "mma m16n8k32 u8 x s8 random product " + std::to_string(rep));
+    }
+    // One-hot probes: a single 1 in A at (i, k) with B[k][n] = k + 1 must give D = k + 1 in row i only;
+    // a single 1 in B at (k, n) with A[i][k] = k + 1 gives k + 1 in column n only; C = 0 and
+    // D[i][n] = A[i][0] B[0][n] + A[i][1] B[1][n] = (i + 1) + 17 n names each output position.
+    bool aok = true, bok = true;
+    for (int i = 0; i < 16; i++)
+        for (int k = 0; k < 32; k++) {
+            MmaCase m{};
+            m.A[i][k] = 1;
+            for (int kk = 0; kk < 32; kk++)
+                for (int n = 0; n < 8; n++) m.B[kk][n] = (int8_t)(kk + 1);
+            int D[16][8];
+            run_mma(m, D);
+            for (int r = 0; r < 16; r++)
+                for (int n = 0; n < 8; n++) aok &= D[r][n] == (r == i ? k + 1 : 0);
+        }
+    for (int k = 0; k < 32; k++)
+        for (int n = 0; n < 8; n++) {
+            MmaCase m{};
+            m.B[k][n] = 1;
+            for (int r = 0; r < 16; r++)
+                for (int kk = 0; kk < 32; kk++) m.A[r][kk] = (uint8_t)(kk + 1);
+            int D[16][8];
+            run_mma(m, D);
+            for (int r = 0; r < 16; r++)
+                for (int c = 0; c < 8; c++) bok &= D[r][c] == (c == n ? k + 1 : 0);
+        }
+    MmaCase m{};
+    for (int i = 0; i < 16; i++) m.A[i][0] = (uint8_t)(i + 1), m.A[i][1] = 1;
+    for (int n = 0; n < 8; n++) m.B[0][n] = 1, m.B[1][n] = (int8_t)(17 * n);
+    int D[16][8];
+    run_mma(m, D);
+    bool cok = true;
+    for (int i = 0; i < 16; i++)
+        for (int n = 0; n < 8; n++) cok &= D[i][n] == i + 1 + 17 * n;
+    check(aok, "mma m16n8k32 A fragment layout (one-hot probes of all 512 positions)");
+    check(bok, "mma m16n8k32 B fragment layout (one-hot probes of all 256 positions)");
+    check(cok, "mma m16n8k32 D fragment layout");
+}
 
 struct Fprop {  // one fprop problem in the kernels' terms, with its exact integer sums
     int N, H, W, Cin, Cout, KH, KW, S, P, OH, OW, k;
@@ -94,6 +199,12 @@ static void test_fprop(const Fprop& f, const std::string& what, bool withBias) {
         FpropPk s32 = bn == 16 ? qconv2d_fprop_pk_s8_s32_n16 : bn == 32 ? qconv2d_fprop_pk_s8_s32_n32 : qconv2d_fprop_pk_s8_s32_n64;
         emu::launch(s32, grid, 256, f.xp.data(), (const int8_t*)f.w8.data(), QARGS);
         check(same_bits(y, yexact, &where), t + " pk_s8_s32 bit for bit" + where);
+        if (f.Cin % 32 == 0) {
+            FpropPk mma = bn == 16 ? qconv2d_fprop_pk_s8_mma_n16 : bn == 32 ? qconv2d_fprop_pk_s8_mma_n32 : qconv2d_fprop_pk_s8_mma_n64;
+            std::fill(y.begin(), y.end(), NAN);
+            emu::launch(mma, mma_tiles(M, f.Cout, bn), 256, f.xp.data(), (const int8_t*)f.w8.data(), QARGS);
+            check(same_bits(y, yexact, &where), t + " pk_s8_mma bit for bit" + where);
+        }
         if (f.Cin % 4 == 0) {
             FpropPk dp = bn == 16 ? qconv2d_fprop_pk_s8_dp4a_n16 : bn == 32 ? qconv2d_fprop_pk_s8_dp4a_n32 : qconv2d_fprop_pk_s8_dp4a_n64;
             std::fill(y.begin(), y.end(), NAN);
@@ -148,6 +259,25 @@ static void test_linear(int n, int p, int c, int out, int k, int wbits) {
     const std::string what = "linear u" + std::to_string(k) + " s" + std::to_string(wbits) + " n" + std::to_string(n) + " " +
                              std::to_string(p) + "x" + std::to_string(c) + "->" + std::to_string(out);
     test_fprop(f, what, true);
+}
+
+// The forward alone (every fprop kind; the mma kind is what these shapes are for), codes near the top of
+// both ranges when `high` (8/8 sums past 2^24: the epilogue's rounding of the int32 sum).
+static void test_fprop_conv(const Geo& g, int k, int wbits, bool high) {
+    const int OH = g.oh(), OW = g.ow(), K = g.k * g.k * g.cin;
+    const long pixels = (long)g.n * g.h * g.w;
+    std::vector<int> u, s;
+    random_codes(k, wbits, pixels * g.cin, (size_t)g.cout * K, u, s);
+    if (high) {
+        const int smax = wbits == 1 ? 1 : (1 << (wbits - 1)) - 1;
+        for (auto& v : u) v = std::max(0, (1 << k) - 1 - (int)(rng() % 3));
+        for (size_t i = 0; i < s.size(); i++) s[i] = i % 7 == 0 ? -smax : smax;
+    }
+    Fprop f{g.n, g.h, g.w, g.cin, g.cout, g.k, g.k, g.s, g.p, OH, OW, k};
+    fill_operands(f, u, s, pixels);
+    f.acc.resize((size_t)g.n * OH * OW * g.cout);
+    for (size_t o = 0; o < f.acc.size(); o++) f.acc[o] = conv_acc(g, u, s, (long)o);
+    test_fprop(f, "fprop u" + std::to_string(k) + " s" + std::to_string(wbits) + (high ? " high " : " ") + g.str(), k % 2 == 0);
 }
 
 // One convolution at activation bits k and weight codes of wbits: fprop, dgrad and wgrad.
@@ -276,6 +406,7 @@ static void test_bn_pack(int k, long pixels, int C) {
 }
 
 int main() {
+    test_mma();
     // n, h, w, cin, cout, k, s, p: ragged channels (and multiples of 4 for dp4a), stride 1 and 2, tiles past Cout
     const Geo convs[] = {{2, 5, 7, 17, 9, 3, 1, 1}, {1, 8, 8, 32, 5, 3, 2, 1}, {3, 6, 9, 5, 7, 1, 2, 0},
                          {1, 4, 4, 70, 3, 3, 1, 1}, {2, 3, 3, 3, 40, 3, 1, 0}, {2, 6, 6, 8, 70, 3, 1, 1},
@@ -284,7 +415,16 @@ int main() {
     int i = 0;
     for (int k : {1, 2, 4, 8})
         for (const Geo& g : convs) test_conv(g, k, wbits[i++ % 4]);
+    // Cin % 32 == 0, the tensor-core kind: every k x weight bits; 1x1 over two pixel tiles, 3x3 with two
+    // channel groups and Cout ragged against 8 and 16, stride 2 past the last tile
+    const Geo mmas[] = {{3, 8, 8, 32, 16, 1, 1, 0}, {2, 5, 6, 64, 20, 3, 1, 1}, {1, 9, 9, 96, 70, 3, 2, 1}};
+    int j = 0;
+    for (int k : {1, 2, 4, 8})
+        for (int wb : {1, 2, 4, 8}) test_fprop_conv(mmas[j++ % 3], k, wb, false);
+    test_fprop_conv(mmas[1], 8, 8, true);
+    test_fprop_conv(mmas[2], 8, 8, true);
     for (int k : {1, 4, 8}) {
+        test_linear(3, 2, 32, 12, k, 4);
         test_linear(3, 1, 17, 10, k, 8);
         test_linear(7, 9, 3, 20, k, 2);
         test_linear(5, 6, 8, 33, k, 1);

@@ -7,6 +7,8 @@
 // when all threads of its block (warp) have arrived; when a whole round makes no progress, the launch
 // is reported as a deadlock (a kernel whose threads diverge around a barrier or a shuffle, or exit
 // before one, which is undefined on a GPU) and the program aborts.
+// The one tensor-core instruction the kernels use, mma.m16n8k32 u8 x s8 -> s32 (cuda/mma.cuh), is a
+// warp-collective exchange like a shuffle (emu::mma_m16n8k32_s32_u8_s8_s32, at the end).
 // Float intrinsics map to the host's IEEE operations (built with -ffp-contract=off, so no FMA
 // contraction); lrintf rounds half to even. Timing means nothing here; correctness only.
 //
@@ -38,6 +40,7 @@
 //    no-op (FILE is matched as a path suffix); EMU_LIST_BARRIERS=1 prints every barrier site reached.
 //    At exit both print "emu: barrier FILE:LINE reached N times[, dropped]" to stderr.
 #pragma once
+#define WRPN_CUDA_EMU 1  // kernel headers that need the emulator's warp machinery test this (mma.cuh)
 #include <sys/mman.h>
 #include <ucontext.h>
 
@@ -207,6 +210,7 @@ EMU_NO_TSAN inline bool barrier_dropped(const char* file, unsigned line) {
 
 // ---- the scheduler ---------------------------------------------------------------------------------
 constexpr unsigned MAX_THREADS = 1024;
+constexpr unsigned MMA_WORDS = 10;  // a lane's A (4), B (2) and C (4) registers of an m16n8k32
 // Fiber sets: under ThreadSanitizer consecutive blocks alternate between two sets of TSan fibers
 // (and stacks), so the threads of neighbouring blocks are distinct TSan threads: unordered, as on a
 // GPU, even at the same thread index. Elsewhere one set.
@@ -228,10 +232,12 @@ struct Sched {
     std::vector<unsigned long> warp_gen_v;
     std::vector<uint64_t> slots_v;
     std::vector<char> sync_v;  // TSan sync objects: 2 for the block barrier, 2 per warp (by generation parity)
+    std::vector<uint32_t> mma_v;
     Fiber* fib = nullptr;
     unsigned* warp_arrived = nullptr;
     unsigned long* warp_gen = nullptr;
     uint64_t* slots = nullptr;  // 32 per warp, for shuffles and ballots
+    uint32_t* mma = nullptr;    // MMA_WORDS per thread: the fragments of a warp-wide mma
     char* sync = nullptr;
     char* stacks = nullptr;  // the current set's stacks, STACK_BYTES each
     unsigned set = 0;
@@ -493,10 +499,12 @@ EMU_NO_TSAN void launch_fn(unsigned grid, unsigned threads, F&& body, unsigned f
     s.warp_arrived_v.assign(threads / 32, 0);
     s.warp_gen_v.assign(threads / 32, 0);
     s.slots_v.assign(threads, 0);
+    s.mma_v.assign((size_t)threads * MMA_WORDS, 0);
     s.fib = s.fibers.data();
     s.warp_arrived = s.warp_arrived_v.data();
     s.warp_gen = s.warp_gen_v.data();
     s.slots = s.slots_v.data();
+    s.mma = s.mma_v.data();
     s.entry = [](void* p) { (*static_cast<F*>(p))(); };
     s.arg = &body;
     s.rng.seed(cfg.seed * 0x9E3779B97F4A7C15ull + launches);
@@ -650,3 +658,58 @@ EMU_NO_TSAN inline unsigned __ballot_sync(unsigned, int pred) {
 }
 inline int __any_sync(unsigned m, int pred) { return __ballot_sync(m, pred) != 0; }
 inline int __all_sync(unsigned m, int pred) { return __ballot_sync(m, pred) == 0xffffffffu; }
+
+// ---- warp-level matrix multiply-accumulate ---------------------------------------------------------
+namespace emu {
+// mma.sync.aligned.m16n8k32.row.col.s32.u8.s8.s32 d, a, b, c: D (16 x 8) = A (16 x 32, u8) B (32 x 8, s8)
+// + C, int32 wrapping (no .satfinite). Every lane publishes its registers, the warp meets, each lane
+// rebuilds the whole A, B and C from the PTX ISA's element tables (9.7.14.5.10 "Matrix Fragments for
+// mma.m16n8k32", .u8/.s8 multiplicands, .s32 accumulators; elements low to high within a .b32
+// register), computes its own D elements, and the warp meets again before the slots are reused:
+//   groupID = laneid >> 2, threadID_in_group = laneid % 4
+//   A element ai (i < 16, byte i % 4 of register i / 4):
+//     row = groupID for 0 <= i < 4 || 8 <= i < 12, groupID + 8 otherwise
+//     col = threadID_in_group * 4 + (i & 3) for i < 8, threadID_in_group * 4 + (i & 3) + 16 for i >= 8
+//   B element bi (i < 8, byte i % 4 of register i / 4):
+//     row = threadID_in_group * 4 + (i & 3) for i < 4, threadID_in_group * 4 + (i & 3) + 16 for i >= 4
+//     col = groupID
+//   C / D element ci (i < 4, register i): row = groupID for i < 2, groupID + 8 for i >= 2;
+//     col = threadID_in_group * 2 + (i & 1)
+// c may alias d. All 32 lanes of the warp must call it (a missing lane is reported as a deadlock).
+EMU_NO_TSAN inline void mma_m16n8k32_s32_u8_s8_s32(int (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2],
+                                                    const int (&c)[4]) {
+    Sched& s = *sched;
+    const unsigned base = tid & ~31u, lane = tid & 31;
+    uint32_t* mine = s.mma + (size_t)tid * MMA_WORDS;
+    for (int r = 0; r < 4; r++) mine[r] = a[r];
+    for (int r = 0; r < 2; r++) mine[4 + r] = b[r];
+    for (int r = 0; r < 4; r++) mine[6 + r] = (uint32_t)c[r];
+    warp_barrier();
+    int A[16][32], B[32][8];
+    long long C[16][8];
+    for (unsigned l = 0; l < 32; l++) {
+        const uint32_t* f = s.mma + (size_t)(base + l) * MMA_WORDS;
+        const int groupID = (int)(l >> 2), tig = (int)(l % 4);
+        for (int i = 0; i < 16; i++) {
+            const int row = (i < 4 || (8 <= i && i < 12)) ? groupID : groupID + 8;
+            const int col = i < 8 ? tig * 4 + (i & 3) : tig * 4 + (i & 3) + 16;
+            A[row][col] = (int)(uint8_t)(f[i / 4] >> (8 * (i % 4)));
+        }
+        for (int i = 0; i < 8; i++) {
+            const int row = i < 4 ? tig * 4 + (i & 3) : tig * 4 + (i & 3) + 16;
+            B[row][groupID] = (int)(int8_t)(uint8_t)(f[4 + i / 4] >> (8 * (i % 4)));
+        }
+        for (int i = 0; i < 4; i++) C[i < 2 ? groupID : groupID + 8][tig * 2 + (i & 1)] = (int32_t)f[6 + i];
+    }
+    const int groupID = (int)(lane >> 2), tig = (int)(lane % 4);
+    int out[4];
+    for (int i = 0; i < 4; i++) {
+        const int row = i < 2 ? groupID : groupID + 8, col = tig * 2 + (i & 1);
+        long long acc = C[row][col];
+        for (int k = 0; k < 32; k++) acc += (long long)A[row][k] * B[k][col];
+        out[i] = (int32_t)(uint32_t)(uint64_t)acc;  // .s32 without .satfinite wraps
+    }
+    warp_barrier();
+    for (int i = 0; i < 4; i++) d[i] = out[i];
+}
+}  // namespace emu

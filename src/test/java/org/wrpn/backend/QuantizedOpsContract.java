@@ -25,6 +25,7 @@ public abstract class QuantizedOpsContract extends LayerOpsContract {
         new ConvGeometry(3, 6, 9, 5, 7, 1, 1, 2, 0),
         new ConvGeometry(1, 4, 4, 70, 3, 3, 3, 1, 1),
         new ConvGeometry(2, 3, 3, 3, 40, 3, 3, 1, 0),
+        new ConvGeometry(2, 5, 6, 96, 20, 3, 3, 1, 1),  // cin % 32 == 0 (CUDA: int8 tensor cores), 864 terms
     };
 
     /** Activation codes: random, or near the top of the range (so that large patches sum past 2^24). */
@@ -143,7 +144,7 @@ public abstract class QuantizedOpsContract extends LayerOpsContract {
 
     @Test
     void quantizedLinearOnCodesAtEveryBitWidth() {
-        int[][] dims = {{3, 1, 1, 17, 10}, {5, 2, 3, 7, 33}, {2, 1, 1, 100, 1}, {7, 3, 3, 9, 20}};
+        int[][] dims = {{3, 1, 1, 17, 10}, {5, 2, 3, 7, 33}, {2, 1, 1, 100, 1}, {7, 3, 3, 9, 20}, {3, 2, 1, 32, 12}};
         for (int ka : BITS) {
             for (int kw : BITS) {
                 for (int[] dm : dims) {

@@ -372,6 +372,11 @@ public final class CudaBackend implements Backend {
         quantizedConv.conv2dForwardQuantized(x, w, scale, y, g);
     }
 
+    /** The same on the SIMT kernels (dp4a) even where tensor cores apply: for PackBenchmark's comparison. */
+    void conv2dForwardQuantizedSimt(Tensor x, Tensor w, float scale, Tensor y, ConvGeometry g) {
+        quantizedConv.conv2dForwardQuantizedSimt(x, w, scale, y, g);
+    }
+
     @Override
     public void conv2dBackwardDataQuantized(Tensor dy, Tensor w, float scale, Tensor dx, ConvGeometry g) {
         quantizedConv.conv2dBackwardDataQuantized(dy, w, scale, dx, g);

@@ -73,6 +73,20 @@ public final class CudaSupport {
         return 4096 / channelTile;
     }
 
+    /** Output pixels of a tile of the tensor-core fprop: 8 warps of 16 rows (QMMA_BM of cuda/qconv.cu). */
+    static final int MMA_PIXEL_TILE = 128;
+
+    /**
+     * Whether the integer forward (packed activation codes x int8 weight codes) runs on int8 tensor cores,
+     * cuda/qconv.cu's pk_s8_mma (mma.m16n8k32 u8 x s8, sm_80+, which the PTX targets anyway): when cin is
+     * a positive multiple of 32, so that each k-chunk of 32 is 32 channels of one tap, word-aligned in
+     * the packed codes and in the weight rows. Any cout (the last channel tile is masked). Otherwise
+     * dp4a (cin % 4 == 0) or the scalar int32 kernel. The sums are exact either way: same bits.
+     */
+    static boolean fpropTensorCores(int cin) {
+        return cin > 0 && cin % 32 == 0;
+    }
+
     /**
      * Device scratch of one batch-norm op: the training statistics' partial sums and mean (8 bytes per
      * chunk and channel, and 8 per channel), the backward's partial sums and coefficients (16 and 12),

@@ -120,8 +120,14 @@ public final class PackBenchmark {
                     be.quantizePack(x, k, p, null);
                     float scale = be.weightCodes(w, k, w8) * Quantizer.activationStep(k);
                     be.quantizeWeights(w, k, wq);
-                    rows.add(row("conv_codes", k, false, mib, e, g.cin(), packedBytes + wn + 4 * yn,
+                    // the backend's choice (conv_codes_mma: int8 tensor cores where cin % 32 == 0), and then dp4a too
+                    rows.add(row(CudaSupport.fpropTensorCores(g.cin()) ? "conv_codes_mma" : "conv_codes", k, false, mib, e,
+                            g.cin(), packedBytes + wn + 4 * yn,
                             time(be, reps, () -> be.conv2dForwardQuantized(p, w8, scale, y, g)), copyGbps));
+                    if (CudaSupport.fpropTensorCores(g.cin())) {
+                        rows.add(row("conv_codes_simt", k, false, mib, e, g.cin(), packedBytes + wn + 4 * yn,
+                                time(be, reps, () -> be.conv2dForwardQuantizedSimt(p, w8, scale, y, g)), copyGbps));
+                    }
                     rows.add(row("unpack+conv_f32", k, false, mib, e, g.cin(), packedBytes + 8 * e + 4 * wn + 4 * yn,
                             time(be, reps, () -> {
                                 be.unpackValues(p, copy);

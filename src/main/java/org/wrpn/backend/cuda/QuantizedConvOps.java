@@ -54,13 +54,25 @@ record QuantizedConvOps(CudaStream stream, Operands operands, DeviceMemory memor
     }
 
     /**
-     * The fprop kernel for these operands: dp4a on 4 codes at a time where a pixel's channels come in
-     * whole groups of 4 (then int8 weight rows are whole words too), its channel tile sized to cout.
+     * The fprop kernel for these operands: codes x codes on int8 tensor cores where cin is a multiple of
+     * 32 ({@link CudaSupport#fpropTensorCores}), else dp4a on 4 codes at a time where a pixel's channels
+     * come in whole groups of 4 (then int8 weight rows are whole words too), else one code at a time;
+     * its channel tile sized to cout.
      */
     static String fpropKernel(boolean packedInput, boolean weightCodes, int cin, int cout) {
+        return fpropKernel(packedInput, weightCodes, cin, cout, true);
+    }
+
+    /** The same, with the tensor-core kind left out when {@code tensorCores} is false (PackBenchmark). */
+    static String fpropKernel(boolean packedInput, boolean weightCodes, int cin, int cout, boolean tensorCores) {
         String kind;
-        if (packedInput) kind = weightCodes ? (cin % 4 == 0 ? "pk_s8_dp4a" : "pk_s8_s32") : "pk_f32_f32";
-        else kind = weightCodes ? "f32_s8_f32" : "f32_f32_f32";
+        if (packedInput && weightCodes) {
+            kind = tensorCores && CudaSupport.fpropTensorCores(cin) ? "pk_s8_mma" : cin % 4 == 0 ? "pk_s8_dp4a" : "pk_s8_s32";
+        } else if (packedInput) {
+            kind = "pk_f32_f32";
+        } else {
+            kind = weightCodes ? "f32_s8_f32" : "f32_f32_f32";
+        }
         return "qconv2d_fprop_" + kind + "_n" + CudaSupport.fpropChannelTile(cout);
     }
 
@@ -73,10 +85,24 @@ record QuantizedConvOps(CudaStream stream, Operands operands, DeviceMemory memor
     }
 
     private void forward(CudaTensor x, CudaTensor w, float scale, CudaTensor bias, CudaTensor y, ConvGeometry g) {
+        forward(x, w, scale, bias, y, g, true);
+    }
+
+    private void forward(CudaTensor x, CudaTensor w, float scale, CudaTensor bias, CudaTensor y, ConvGeometry g,
+            boolean tensorCores) {
         int bn = CudaSupport.fpropChannelTile(g.cout());
-        stream.launch(fpropKernel(packed(x), codes(w), g.cin(), g.cout())).ptr(x).ptr(w).ptrOrNull(bias).ptr(y).f32(scale)
-                .i32(packed(x) ? x.bits() : 0).conv(g).tiles((long) g.n() * g.outH() * g.outW(), g.cout(),
-                        CudaSupport.fpropPixelTile(bn), bn);
+        String kernel = fpropKernel(packed(x), codes(w), g.cin(), g.cout(), tensorCores);
+        int pixelTile = kernel.contains("_mma_") ? CudaSupport.MMA_PIXEL_TILE : CudaSupport.fpropPixelTile(bn);
+        stream.launch(kernel).ptr(x).ptr(w).ptrOrNull(bias).ptr(y).f32(scale)
+                .i32(packed(x) ? x.bits() : 0).conv(g).tiles((long) g.n() * g.outH() * g.outW(), g.cout(), pixelTile, bn);
+    }
+
+    /** conv2dForwardQuantized on the SIMT kernels even where tensor cores apply: PackBenchmark's comparison. */
+    void conv2dForwardQuantizedSimt(Tensor x, Tensor w, float scale, Tensor y, ConvGeometry g) {
+        CudaTensor xt = activations(x, "conv2dForwardQuantized"), wt = weights(w, "conv2dForwardQuantized");
+        CudaTensor yt = operands.f32(y, "conv2dForwardQuantized");
+        checkConv(xt, wt, yt, g);
+        forward(xt, wt, scale, null, yt, g, false);
     }
 
     void conv2dBackwardDataQuantized(Tensor dy, Tensor w, float scale, Tensor dx, ConvGeometry g) {

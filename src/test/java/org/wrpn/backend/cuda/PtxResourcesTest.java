@@ -132,8 +132,11 @@ class PtxResourcesTest {
             launched.add(QuantizedConvOps.dgradKernel(packed));
             launched.add(QuantizedConvOps.wgradKernel(packed));
             for (boolean codes : new boolean[] {false, true}) {
-                for (int cin : new int[] {3, 4}) {
-                    for (int cout : new int[] {1, 16, 17, 32, 33, 300}) launched.add(QuantizedConvOps.fpropKernel(packed, codes, cin, cout));
+                for (int cin : new int[] {3, 4, 32}) {
+                    for (int cout : new int[] {1, 16, 17, 32, 33, 300}) {
+                        launched.add(QuantizedConvOps.fpropKernel(packed, codes, cin, cout));
+                        launched.add(QuantizedConvOps.fpropKernel(packed, codes, cin, cout, false));
+                    }
                 }
             }
         }
