@@ -151,7 +151,6 @@ public final class BenchCommand implements Callable<Integer> {
                 Machine.Contention load = new Machine.Contention();
                 KernelBench.run(be, cfg, t, !noProgress, deadline);
                 t.contention.putAll(load.summary());
-                t.notes.add("packed conv fprop: no backend implements it yet, so the suite has no conv rows");
                 finish(t, name != null ? name + "-kernels" : "kernels-" + suffix);
                 printKernels(t);
                 failures += (int) t.notes.stream().filter(n -> n.startsWith("failed")).count();
