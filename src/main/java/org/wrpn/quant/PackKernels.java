@@ -322,6 +322,23 @@ final class PackKernels {
         }
     }
 
+    /** The codes of `pixels` pixels as unsigned bytes (8-bit codes are kept as u - 128 inside: flip the top bit back). */
+    static void unpackCodeBytes(int[] words, int firstPixel, int pixels, int channels, int k, byte[] out, int outOffset) {
+        int wpp = PackedLayout.wordsPerPixel(channels, k);
+        int step = Math.min(pixels, pixelsPerChunk(channels, k, false));
+        Stream s = new Stream(step, channels, k, words);
+        for (int p0 = 0; p0 < pixels; p0 += step) {
+            int n = Math.min(step, pixels - p0);
+            s.unpack(words, (firstPixel + p0) * wpp, n);
+            int m = n * channels, at = outOffset + p0 * channels;
+            if (k == 8) {
+                for (int i = 0; i < m; i++) out[at + i] = (byte) (s.codes[i] ^ 0x80);
+            } else {
+                System.arraycopy(s.codes, 0, out, at, m);
+            }
+        }
+    }
+
     /**
      * u / (2^k - 1) of each code byte, as Quantizer.activationValue computes it. The bytes convert signed
      * (C2 vectorises that, not b &amp; 0xFF): codes below 2^7 as they are, 8-bit codes stored as u - 128.

@@ -75,6 +75,22 @@ public final class PackedActivations {
         PackedLayout.unpack(words, firstPixel * PackedLayout.wordsPerPixel(channels, k), pixels, channels, k, value, out, outOffset);
     }
 
+    /**
+     * The codes of the pixels [firstPixel, firstPixel + pixels) of words as unsigned bytes (u in 0..255,
+     * the byte's bits), into out from outOffset: what an integer kernel reads.
+     */
+    public static void unpackCodeBytesBlock(int[] words, int firstPixel, int pixels, int channels, int k, byte[] out, int outOffset) {
+        PackedLayout.checkBits(k);
+        if (PackKernels.LITTLE_ENDIAN) {
+            PackKernels.unpackCodeBytes(words, firstPixel, pixels, channels, k, out, outOffset);
+            return;
+        }
+        int[] codes = new int[pixels * channels];
+        PackedLayout.unpack(java.util.Arrays.copyOfRange(words, firstPixel * PackedLayout.wordsPerPixel(channels, k),
+                (firstPixel + pixels) * PackedLayout.wordsPerPixel(channels, k)), pixels, channels, k, codes);
+        for (int i = 0; i < codes.length; i++) out[outOffset + i] = (byte) codes[i];
+    }
+
     /** The STE backward from a packed 1-bit mask: dx = dy where the mask is set, else 0. */
     public static void maskGradient(int[] maskWords, int pixels, int channels, float[] dy, float[] dx) {
         maskGradient(maskWords, 0, pixels, channels, dy, dx);

@@ -1,11 +1,13 @@
 package org.wrpn.backend.cpu;
 
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import java.lang.foreign.MemorySegment;
 import java.util.function.IntFunction;
 import org.wrpn.backend.cpu.ExactSplit.Digit;
+import org.wrpn.quant.PackedActivations;
 import org.wrpn.quant.PackedLayout;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
@@ -87,6 +89,39 @@ final class CodeStaging {
                 int n = Math.min(BLOCK, to - i0);
                 for (int i = 0; i < n; i++) block[i] = digit.of(w[i0 + i]);
                 MemorySegment.copy(block, 0, dst, JAVA_FLOAT, 4L * i0, n);
+            }
+        });
+    }
+
+    /** Packed activation codes as unsigned bytes (oneDNN's u8 source), pixels x channels row-major. */
+    static Fill codeBytes(CpuTensor codes) {
+        int k = codes.bits();
+        int c = codes.shape().channels();
+        int pixels = Math.toIntExact(codes.shape().pixels());
+        int step = Math.max(1, BLOCK * 4 / c);
+        return dst -> CpuThreads.forRange(pixels, Math.max(1, CpuElementwise.GRAIN / c), (from, to) -> {
+            byte[] block = new byte[Math.min(step, to - from) * c];
+            for (int p0 = from; p0 < to; p0 += step) {
+                int n = Math.min(step, to - p0);
+                PackedActivations.unpackCodeBytesBlock(codes.i, p0, n, c, k, block, 0);
+                MemorySegment.copy(block, 0, dst, JAVA_BYTE, (long) p0 * c, n * c);
+            }
+        });
+    }
+
+    /** int8 weight codes as they are (oneDNN's s8 weights). */
+    static Fill bytes(byte[] w) {
+        return dst -> MemorySegment.copy(w, 0, dst, JAVA_BYTE, 0, w.length);
+    }
+
+    /** y = (float) acc · scale from oneDNN's s32 sums: the contract's integer epilogue. */
+    static Drain integerSums(float[] y, float scale) {
+        return src -> CpuThreads.forRange(y.length, CpuElementwise.GRAIN, (from, to) -> {
+            int[] block = new int[Math.min(BLOCK, to - from)];
+            for (int i0 = from; i0 < to; i0 += block.length) {
+                int n = Math.min(block.length, to - i0);
+                MemorySegment.copy(src, JAVA_INT, 4L * i0, block, 0, n);
+                for (int i = 0; i < n; i++) y[i0 + i] = (float) block[i] * scale;
             }
         });
     }

@@ -32,7 +32,10 @@ final class CpuQuantizedConvolution {
         long workspace = CpuConvolution.workspaceBytes(g);
         memory.workspaceInUse(workspace);
         try {
-            if (CodeStaging.integer(x, w)) {
+            if (CodeStaging.integer(x, w) && DnnlConvolution.int8Exact(x.bits(), CodeStaging.maxAbs(w.b))) {
+                // oneDNN's int8 kernels: u8 codes x s8 codes into exact s32 sums
+                conv.execute(g, Pass.FORWARD_INT8, CodeStaging.codeBytes(x), CodeStaging.bytes(w.b), CodeStaging.integerSums(y, scale));
+            } else if (CodeStaging.integer(x, w)) {
                 ExactSplit.Plan plan = ExactSplit.plan(g.patch(), x.bits(), CodeStaging.maxAbs(w.b));
                 CodeStaging.exactSums(plan, x, w, y, scale, offset -> insideTaps(w.b, g, offset),
                         (fx, fw, out) -> conv.execute(g, Pass.FORWARD, fx, fw, out));

@@ -31,7 +31,11 @@ import org.wrpn.backend.ConvGeometry;
  * Results depend on the thread count (oneDNN's OpenMP threads), not on the run.
  */
 final class DnnlConvolution implements AutoCloseable {
-    enum Pass { FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS }
+    /**
+     * FORWARD_INT8: u8 activation codes times s8 weight codes summed in s32 (oneDNN's int8 kernels), for
+     * the quantized forward; its operands are bytes, bytes and ints.
+     */
+    enum Pass { FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS, FORWARD_INT8 }
 
     private record Key(ConvGeometry g, Pass pass) {}
 
@@ -60,8 +64,9 @@ final class DnnlConvolution implements AutoCloseable {
         dnnl_exec_arg_t args;
         int nargs;
         long scratchBytes;
-        /** Floats of each operand in the user layout. */
+        /** Elements of each operand in the user layout, and bytes per element. */
         long[] floats;
+        int[] elementBytes = {4, 4, 4};
         String impl;
     }
 
@@ -85,8 +90,12 @@ final class DnnlConvolution implements AutoCloseable {
     }
 
     private static dnnl_memory_desc_t md(long[] dims, int tag) {
+        return md(dims, dnnl_f32, tag);
+    }
+
+    private static dnnl_memory_desc_t md(long[] dims, int type, int tag) {
         dnnl_memory_desc_t d = new dnnl_memory_desc_t();
-        check(dnnl_memory_desc_init_by_tag(d, dims.length, dims, dnnl_f32, tag), "memory desc");
+        check(dnnl_memory_desc_init_by_tag(d, dims.length, dims, type, tag), "memory desc");
         return d;
     }
 
@@ -113,15 +122,17 @@ final class DnnlConvolution implements AutoCloseable {
     }
 
     private Prim create(ConvGeometry g, Pass pass) {
-        dnnl_memory_desc_t ux = md(src(g), dnnl_nhwc), uw = md(weights(g), dnnl_ohwi), uy = md(dst(g), dnnl_nhwc);
+        boolean int8 = pass == Pass.FORWARD_INT8;
+        dnnl_memory_desc_t ux = md(src(g), int8 ? dnnl_u8 : dnnl_f32, dnnl_nhwc), uw = md(weights(g), int8 ? dnnl_s8 : dnnl_f32, dnnl_ohwi),
+                uy = md(dst(g), int8 ? dnnl_s32 : dnnl_f32, dnnl_nhwc);
         // activations stay NHWC (oneDNN's brgconv/jit kernels take it); weights in whatever layout the kernel wants, reordered per call
-        dnnl_memory_desc_t x = ux, w = md(weights(g), dnnl_format_tag_any), y = uy;
+        dnnl_memory_desc_t x = ux, w = md(weights(g), int8 ? dnnl_s8 : dnnl_f32, dnnl_format_tag_any), y = uy;
         long[] strides = {g.stride(), g.stride()};
         long[] padL = {g.pad(), g.pad()};
         long[] padR = {padRight(g.h(), g.kh(), g.outH(), g), padRight(g.w(), g.kw(), g.outW(), g)};
         dnnl_convolution_desc_t fwd = new dnnl_convolution_desc_t();
-        check(dnnl_convolution_forward_desc_init(fwd, dnnl_forward_training, dnnl_convolution_direct, x, w, null, y, strides, padL,
-                padR), "convolution forward desc");
+        check(dnnl_convolution_forward_desc_init(fwd, int8 ? dnnl_forward_inference : dnnl_forward_training, dnnl_convolution_direct,
+                x, w, null, y, strides, padL, padR), "convolution forward desc");
         dnnl_primitive_attr attr = new dnnl_primitive_attr();
         check(dnnl_primitive_attr_create(attr), "attr");
         check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
@@ -130,13 +141,14 @@ final class DnnlConvolution implements AutoCloseable {
         Prim p = new Prim();
         long xs = (long) g.n() * g.h() * g.w() * g.cin(), ys = (long) g.n() * g.outH() * g.outW() * g.cout(), ws = (long) g.cout() * g.patch();
         p.floats = switch (pass) {
-            case FORWARD -> new long[] {xs, ws, ys};
+            case FORWARD, FORWARD_INT8 -> new long[] {xs, ws, ys};
             case BACKWARD_DATA -> new long[] {ys, ws, xs};
             case BACKWARD_WEIGHTS -> new long[] {xs, ys, ws};
         };
         dnnl_memory_desc_t[] users;
         int[] queries;
-        if (pass == Pass.FORWARD) {
+        if (int8) p.elementBytes = new int[] {1, 1, 4};
+        if (pass == Pass.FORWARD || int8) {
             p.pd = fwdPd;
             p.ops = new Operand[] {new Operand(DNNL_ARG_SRC, false), new Operand(DNNL_ARG_WEIGHTS, false), new Operand(DNNL_ARG_DST, true)};
             users = new dnnl_memory_desc_t[] {ux, uw, uy};
@@ -211,6 +223,23 @@ final class DnnlConvolution implements AutoCloseable {
         return (long) (out - 1) * g.stride() + k - in - g.pad();
     }
 
+    /** Whether oneDNN runs on VNNI here: u8 x s8 products summed into s32 without an int16 step. */
+    private static final boolean VNNI = vnni(dnnl_get_effective_cpu_isa());
+
+    private static boolean vnni(int isa) {
+        return (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni
+                || (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+    }
+
+    /**
+     * Whether {@link Pass#FORWARD_INT8} gives the exact int32 sum for activation codes up to
+     * 2^k - 1 and weight codes up to maxWeightCode: always on VNNI; without it oneDNN adds pairs of
+     * u8 x s8 products in int16 (vpmaddubsw saturates), so only while two products fit in it.
+     */
+    static boolean int8Exact(int activationBits, int maxWeightCode) {
+        return VNNI || 2L * ((1 << activationBits) - 1) * maxWeightCode <= Short.MAX_VALUE;
+    }
+
     /** The oneDNN implementation chosen for a pass (e.g. "brgconv:avx512_core"), for profiles and tests. */
     String implementation(ConvGeometry g, String pass) {
         return prim(g, Pass.valueOf(pass)).impl;
@@ -226,9 +255,9 @@ final class DnnlConvolution implements AutoCloseable {
         return s;
     }
 
-    /** A staging buffer as a segment of `floats` floats, for the Java code that fills and drains it. */
-    private static MemorySegment segment(Pointer staging, long floats) {
-        return MemorySegment.ofAddress(staging.address()).reinterpret(4 * floats);
+    /** A staging buffer as a segment of `bytes` bytes, for the Java code that fills and drains it. */
+    private static MemorySegment segment(Pointer staging, long bytes) {
+        return MemorySegment.ofAddress(staging.address()).reinterpret(bytes);
     }
 
     /**
@@ -245,8 +274,9 @@ final class DnnlConvolution implements AutoCloseable {
         Pointer[] views = new Pointer[3];
         for (int i = 0; i < 3; i++) {
             Operand o = p.ops[i];
-            views[i] = stage(i, 4 * p.floats[i]);
-            if (!o.output && fills[i] != null) fills[i].write(segment(views[i], p.floats[i]));
+            long bytes = (long) p.elementBytes[i] * p.floats[i];
+            views[i] = stage(i, bytes);
+            if (!o.output && fills[i] != null) fills[i].write(segment(views[i], bytes));
             check(dnnl_memory_set_data_handle(o.user, views[i]), "handle");
             if (o.inner != null) check(dnnl_memory_set_data_handle(o.inner, stage(3 + i, o.innerBytes)), "handle");
             if (!o.output && o.reorder != null) check(dnnl_primitive_execute(o.reorder, stream, 2, o.reorderArgs), "reorder");
@@ -256,7 +286,7 @@ final class DnnlConvolution implements AutoCloseable {
         Operand o = p.ops[2];
         if (o.reorder != null) check(dnnl_primitive_execute(o.reorder, stream, 2, o.reorderArgs), "reorder");
         check(dnnl_stream_wait(stream), "wait");
-        out.read(segment(views[2], p.floats[2]));
+        out.read(segment(views[2], (long) p.elementBytes[2] * p.floats[2]));
     }
 
     private static void checkConv(float[] x, float[] w, float[] y, ConvGeometry g) {

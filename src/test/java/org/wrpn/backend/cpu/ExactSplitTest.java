@@ -61,7 +61,26 @@ class ExactSplitTest {
                 new ConvGeometry(2, 5, 7, 17, 9, 3, 3, 1, 1)}) {
                 String impl = conv.implementation(g, "FORWARD");
                 assertFalse(impl.toLowerCase().contains("wino"), impl);
+                String int8 = conv.implementation(g, "FORWARD_INT8");
+                assertFalse(int8.toLowerCase().contains("wino"), int8);
+                System.out.println("oneDNN forward " + g + ": f32 " + impl + ", int8 " + int8);
             }
         }
+    }
+
+    /** Without VNNI oneDNN adds two u8 x s8 products in int16 first: the int8 path is kept to codes where that cannot saturate. */
+    @Test
+    void theInt8PathIsExactOrNotTaken() {
+        assertTrue(DnnlConvolution.int8Exact(4, 127), "15 x 127 x 2 fits int16 on any ISA");
+        assertTrue(DnnlConvolution.int8Exact(8, 7), "255 x 7 x 2 fits int16 on any ISA");
+        boolean vnni = DnnlConvolution.int8Exact(8, 127);
+        String flags = "";
+        try {
+            flags = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/cpuinfo"));
+        } catch (java.io.IOException e) {
+            org.junit.jupiter.api.Assumptions.abort("no /proc/cpuinfo");
+        }
+        boolean cpuVnni = flags.contains("avx512_vnni") || flags.contains("avx_vnni");
+        if (System.getenv("DNNL_MAX_CPU_ISA") == null) assertEquals(cpuVnni, vnni, "8/8 on int8 exactly when the CPU has VNNI");
     }
 }
