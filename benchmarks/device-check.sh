@@ -105,7 +105,7 @@ bad="$("$JDK/bin/jdeps" -verbose:class --multi-release 25 --ignore-missing-deps 
 cp -r "$BUILD_DIR/test-classes/org/wrpn/backend/cuda" "$BUNDLE/test-classes/org/wrpn/backend/"
 cp -r "$BUILD_DIR/test-classes/org/wrpn/reference" "$BUNDLE/test-classes/org/wrpn/"
 cp "$BUILD_DIR"/test-classes/org/wrpn/backend/BackendFixture*.class "$BUILD_DIR"/test-classes/org/wrpn/backend/LayerOpsContract*.class \
-  "$BUNDLE/test-classes/org/wrpn/backend/"
+  "$BUILD_DIR"/test-classes/org/wrpn/backend/QuantizedOpsContract*.class "$BUNDLE/test-classes/org/wrpn/backend/"
 
 JUNIT_VERSION="$(sed -n 's:.*<junit.version>\(.*\)</junit.version>.*:\1:p' "$ROOT/pom.xml" | head -1)"
 (cd "$ROOT" && "${MVN[@]}" org.apache.maven.plugins:maven-dependency-plugin:3.9.0:copy \

@@ -41,7 +41,7 @@ STEP_ARGS=(--model resnet20 --width 2 --wbits 2 --abits 2 --batch 128 --input 3x
 # WRPN_TRAIN_CHECK_QUICK=1: tiny sizes, to try this script on the emulated driver (native/emu/fake_cuda.cpp).
 if [[ -n "${WRPN_TRAIN_CHECK_QUICK:-}" ]]; then
   TRAIN_ARGS+=(--limit-train 64 --limit-test 32 --batch 32)
-  STEP_ARGS=(--model resnet20 --width 1 --wbits 2 --abits 2 --batch 4 --input 3x16x16 --steps 2)
+  STEP_ARGS=(--model resnet20 --width 1 --wbits 2 --abits 2 --batch 2 --input 3x8x8 --steps 1)
 fi
 
 # The band: mean +- t * s * sqrt(1 + 1/n) over the CPU seeds' accuracies (t: two-sided 99%, n-1 df).
