@@ -76,20 +76,38 @@ for mode in "${modes[@]}"; do
   done
 done
 
+# Every (program, mode, order) run, two at a time (each is single-threaded); then their reports, in order.
+mode_orders() {
+  case "$1" in
+    plain) echo "${orders[@]}" ;;
+    asan) echo forward ;;
+    tsan) echo reverse ;;
+  esac
+}
+jobs_run=()
+for prog in "${programs[@]}"; do
+  for mode in "${modes[@]}"; do
+    # TSan cannot follow the emulated driver's jump out of a fault handler across fibers.
+    [[ $mode == tsan && $prog == check_driver ]] && continue
+    for order in $(mode_orders "$mode"); do
+      run="$OUT-$prog-$mode-${order//:/_}"
+      (EMU_ORDER="$order" "$OUT-$prog-$mode" >"$run.out" 2>"$run.err"; echo $? >"$run.rc") &
+      jobs_run+=($!)
+      if (( ${#jobs_run[@]} >= 2 )); then wait "${jobs_run[0]}"; jobs_run=("${jobs_run[@]:1}"); fi
+    done
+  done
+done
+for p in "${jobs_run[@]}"; do wait "$p"; done
+
 runs=0
 declare -A digests
 for prog in "${programs[@]}"; do
   for mode in "${modes[@]}"; do
-    case "$mode" in
-      plain) mode_orders=("${orders[@]}") ;;
-      asan) mode_orders=(forward) ;;
-      tsan) mode_orders=(reverse) ;;
-    esac
-    # TSan cannot follow the emulated driver's jump out of a fault handler across fibers.
     [[ $mode == tsan && $prog == check_driver ]] && continue
-    for order in "${mode_orders[@]}"; do
-      out="$(EMU_ORDER="$order" "$OUT-$prog-$mode" 2>"$OUT-$prog-$mode.err")"
-      rc=$?
+    for order in $(mode_orders "$mode"); do
+      run="$OUT-$prog-$mode-${order//:/_}"
+      out="$(cat "$run.out")"
+      rc="$(cat "$run.rc")"
       line="$(grep -E "passed, [0-9]+ failed" <<<"$out" | tail -1)"
       echo "[$mode $order] ${line:-$prog: no summary}"
       grep -E "^FAIL" <<<"$out" | head -5
@@ -97,9 +115,9 @@ for prog in "${programs[@]}"; do
       if (( rc != 0 )) || [[ -z "$line" ]]; then
         status=1
         echo "[$mode $order] $prog exit $rc:"
-        grep -vE "^emu: barrier .* reached" "$OUT-$prog-$mode.err" | head -40
+        grep -vE "^emu: barrier .* reached" "$run.err" | head -40
       fi
-      grep -E "^emu: (barrier|EMU_DROP)" "$OUT-$prog-$mode.err" >&2 || true
+      grep -E "^emu: (barrier|EMU_DROP)" "$run.err" >&2 || true
       d="$(sed -n 's/.*digest \([0-9a-f]*\).*/\1/p' <<<"$line")"
       if [[ -n "$d" ]]; then
         if [[ -n "${digests[$prog]:-}" && "${digests[$prog]}" != "$d" ]]; then
