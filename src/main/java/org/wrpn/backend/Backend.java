@@ -127,14 +127,22 @@ public interface Backend extends AutoCloseable {
      */
     long convWorkspaceBytes(ConvGeometry g);
 
+    // The scratch rules below are the device's (Device.of this backend's name); a backend on no device overrides them.
+
     /** Scratch bytes of a quantized linear layer of n rows, in inputs and out outputs: {@link Device#quantizedLinearWorkspaceBytes}. */
-    long quantizedLinearWorkspaceBytes(int n, int in, int out);
+    default long quantizedLinearWorkspaceBytes(int n, int in, int out) {
+        return Device.of(this).quantizedLinearWorkspaceBytes(n, in, out);
+    }
 
     /** Scratch bytes of one batch-norm op over rows x channels: {@link Device#batchNormWorkspaceBytes}. */
-    long batchNormWorkspaceBytes(long rows, int channels, Device.BatchNormPass pass);
+    default long batchNormWorkspaceBytes(long rows, int channels, Device.BatchNormPass pass) {
+        return Device.of(this).batchNormWorkspaceBytes(rows, channels, pass);
+    }
 
     /** Scratch bytes of the loss over n samples: {@link Device#lossWorkspaceBytes}. */
-    long lossWorkspaceBytes(int n);
+    default long lossWorkspaceBytes(int n) {
+        return Device.of(this).lossWorkspaceBytes(n);
+    }
 
     /** Waits until all work queued on this backend has run (a no-op where ops run synchronously). */
     default void synchronize() {}

@@ -43,8 +43,7 @@ public enum Device implements FlagEnum {
     public long batchNormWorkspaceBytes(long rows, int channels, BatchNormPass pass) {
         return switch (this) {
             case CPU -> 0;
-            case CUDA -> CudaSupport.batchNormScratchBytes(rows, channels, pass == BatchNormPass.TRAIN,
-                    pass == BatchNormPass.BACKWARD);
+            case CUDA -> CudaSupport.batchNormScratchBytes(rows, channels, pass);
             case AUTO -> throw new IllegalStateException("resolve --device auto before asking for its workspace rules");
         };
     }

@@ -338,18 +338,4 @@ public final class CpuBackend implements Backend {
         if (conv != null) conv.close();
     }
 
-    @Override
-    public long batchNormWorkspaceBytes(long rows, int channels, org.wrpn.backend.Device.BatchNormPass pass) {
-        return org.wrpn.backend.Device.CPU.batchNormWorkspaceBytes(rows, channels, pass);
-    }
-
-    @Override
-    public long lossWorkspaceBytes(int n) {
-        return org.wrpn.backend.Device.CPU.lossWorkspaceBytes(n);
-    }
-
-    @Override
-    public long quantizedLinearWorkspaceBytes(int n, int in, int out) {
-        return org.wrpn.backend.Device.CPU.quantizedLinearWorkspaceBytes(n, in, out);
-    }
 }

@@ -1,6 +1,7 @@
 package org.wrpn.backend.cuda;
 
 import jcuda.driver.CUdeviceptr;
+import org.wrpn.backend.Device;
 import org.wrpn.tensor.Tensor;
 
 /**
@@ -44,7 +45,7 @@ record BatchNormOps(CudaStream stream, Operands operands, DeviceMemory memory) {
         int c = ch.count();
         Rows s = ch.rows(xt);
         long partialBytes = 8L * s.chunks() * c;
-        try (DeviceMemory.Scratch sc = memory.scratch(CudaSupport.batchNormScratchBytes(s.rows(), c, true, false))) {
+        try (DeviceMemory.Scratch sc = memory.scratch(CudaSupport.batchNormScratchBytes(s.rows(), c, Device.BatchNormPass.TRAIN))) {
             CUdeviceptr partial = sc.at(0), mean = sc.at(partialBytes);
             stream.launch("bn_partial_sum_f32_f64").ptr(xt).i64(s.rows()).i32(c).i32(s.chunks()).ptr(partial)
                     .channelChunks(s.chunks(), c);
@@ -76,7 +77,7 @@ record BatchNormOps(CudaStream stream, Operands operands, DeviceMemory memory) {
         CudaTensor xt = xy[0];
         int c = ch.count();
         ch.rows(xt);
-        try (DeviceMemory.Scratch coef = memory.scratch(CudaSupport.batchNormScratchBytes(xt.elements() / c, c, false, false))) {
+        try (DeviceMemory.Scratch coef = memory.scratch(CudaSupport.batchNormScratchBytes(xt.elements() / c, c, Device.BatchNormPass.INFERENCE))) {
             // checked once the scratch is taken, so a failed check leaves the allocator as it always did
             CudaTensor bt = ch.of(beta, "beta"), rm = ch.of(runningMean, "running mean"), rv = ch.of(runningVar, "running var");
             stream.launch("bn_inference_coef_f32").ptr(ch.gamma()).ptr(bt).ptr(rm).ptr(rv).f32(eps).i32(c).ptr(coef.at(0))
@@ -96,7 +97,7 @@ record BatchNormOps(CudaStream stream, Operands operands, DeviceMemory memory) {
         int c = ch.count();
         Rows s = ch.rows(xt);
         long partialBytes = 16L * s.chunks() * c;
-        try (DeviceMemory.Scratch sc = memory.scratch(CudaSupport.batchNormScratchBytes(s.rows(), c, false, true))) {
+        try (DeviceMemory.Scratch sc = memory.scratch(CudaSupport.batchNormScratchBytes(s.rows(), c, Device.BatchNormPass.BACKWARD))) {
             CUdeviceptr partial = sc.at(0), coef = sc.at(partialBytes);
             stream.launch("bn_partial_bwd_f32_f64").ptr(xt).ptr(gy).ptr(mt).ptr(it).i64(s.rows()).i32(c).i32(s.chunks())
                     .ptr(partial).channelChunks(s.chunks(), c);

@@ -347,21 +347,6 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public long batchNormWorkspaceBytes(long rows, int channels, org.wrpn.backend.Device.BatchNormPass pass) {
-        return org.wrpn.backend.Device.CUDA.batchNormWorkspaceBytes(rows, channels, pass);
-    }
-
-    @Override
-    public long lossWorkspaceBytes(int n) {
-        return org.wrpn.backend.Device.CUDA.lossWorkspaceBytes(n);
-    }
-
-    @Override
-    public long quantizedLinearWorkspaceBytes(int n, int in, int out) {
-        return org.wrpn.backend.Device.CUDA.quantizedLinearWorkspaceBytes(n, in, out);
-    }
-
-    @Override
     public void batchNormQuantizePack(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, int bits,
             Tensor packedCodes, Tensor packedMask) {
         quantize.batchNormQuantizePack(x, gamma, beta, mean, invStd, bits, packedCodes, packedMask);

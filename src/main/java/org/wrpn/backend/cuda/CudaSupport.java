@@ -1,6 +1,7 @@
 package org.wrpn.backend.cuda;
 
 import org.wrpn.backend.ConvGeometry;
+import org.wrpn.backend.Device;
 
 /**
  * What the CUDA backend implements, and the launch rules that decide its scratch memory. Pure Java
@@ -92,11 +93,13 @@ public final class CudaSupport {
      * chunk and channel, and 8 per channel), the backward's partial sums and coefficients (16 and 12),
      * inference's coefficients (8 per channel). The memory planner declares the same bytes.
      */
-    public static long batchNormScratchBytes(long rows, int channels, boolean train, boolean backward) {
+    public static long batchNormScratchBytes(long rows, int channels, Device.BatchNormPass pass) {
         int chunks = bnChunks(rows);
-        if (train) return 8L * chunks * channels + 8L * channels;
-        if (backward) return 16L * chunks * channels + 12L * channels;
-        return 8L * channels;
+        return switch (pass) {
+            case TRAIN -> 8L * chunks * channels + 8L * channels;
+            case BACKWARD -> 16L * chunks * channels + 12L * channels;
+            case INFERENCE -> 8L * channels;
+        };
     }
 
     /** Device scratch of the softmax cross-entropy: a double loss and an int hit per sample. */
