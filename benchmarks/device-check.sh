@@ -170,7 +170,7 @@ if (( EMULATED )); then
   took=$(( $(date +%s) - start ))
   echo "device-check: emulated GPU-mode run: exit $rc after $took s of a $deadline s deadline"
   missing=""
-  for section in machine info tests train pack bench peer Summary; do
+  for section in machine info tests train pack bench peer sanitize Summary; do
     grep -q "^## $section" "$out/report.md" 2>/dev/null || missing+=" $section"
   done
   [[ -z "$missing" ]] || die "report.md lacks the sections:$missing"

@@ -21,7 +21,7 @@
 #
 # Output under $OUT (else bundle/out), 8 files (the device tool's limit): report.md, tests.txt,
 # info.json, nvidia-smi.txt, classes.log.gz, and on a GPU bench.txt, pack-bandwidth.csv,
-# gpu-bench.tar.gz (`wrpn bench --device cuda` and the PyTorch peer). Exit 0 only if every step that
+# gpu-bench.tar.gz (`wrpn bench --device cuda`, the PyTorch peer and the compute-sanitizer logs). Exit 0 only if every step that
 # ran passed and none was skipped or killed; 3 when the bundle is incomplete.
 # WRPN_CHECK_TIME_SCALE (tests only) multiplies every time; WRPN_CHECK_SIMULATE=1 replaces each step
 # by a sleep past its cap (DeviceCheckBudgetTest: the deadline holds, the report completes).
@@ -38,7 +38,8 @@ tests 40 120
 train 40 90
 pack 20 45
 bench 30 80
-peer 30 60"
+peer 30 60
+sanitize 30 150"
 QUICK_STEPS="machine 5 15
 info 5 20
 tests 40 90
@@ -53,6 +54,10 @@ TEST_CLASSES=(org.wrpn.backend.cuda.CudaKernelsGpuTest org.wrpn.backend.cuda.Dev
   org.wrpn.backend.cuda.KernelArithmeticTest org.wrpn.backend.cuda.CudaSelectionTest
   org.wrpn.backend.cuda.CudaLayersGpuTest org.wrpn.backend.cuda.CudaTrainingStepGpuTest
   org.wrpn.backend.cuda.CudaDriverContractGpuTest)
+# Run again under compute-sanitizer (memcheck, then racecheck: shared-memory hazards of the tiled kernels).
+SANITIZE_CLASSES=(org.wrpn.backend.cuda.CudaKernelsGpuTest org.wrpn.backend.cuda.CudaLayersGpuTest
+  org.wrpn.backend.cuda.CudaTrainingStepGpuTest)
+RACECHECK_CLASSES=(org.wrpn.backend.cuda.CudaLayersGpuTest)
 STEP_ARGS=(--model resnet20 --width 2 --wbits 2 --abits 2 --batch 128 --input 3x32x32)
 
 MODE=gpu
@@ -152,6 +157,36 @@ step_tests() {
   } >"$W/tests.md"
   [[ "${nd4j:-0}" == 0 ]] || return 1
   return $rc
+}
+
+# One sanitizer tool over some GPU test classes: tool, seconds, classes. Its log goes into the bench tarball.
+sanitize_with() {
+  local tool="$1" secs="$2" args=() c rc log="$OUT/gpu-bench/sanitizer-$1.txt"
+  shift 2
+  for c in "$@"; do args+=(--select-class "$c"); done
+  timeout -k 2 "$secs" "$SANITIZER" --tool "$tool" --error-exitcode 9 --print-limit 20 \
+    "$JAVA" "${JOPTS[@]}" -Dwrpn.requireGpu=true -Dwrpn.cuda.syncLaunches=true \
+    -jar "$B/lib-test/junit-platform-console-standalone.jar" execute --class-path "$TEST_CP" "${args[@]}" \
+    --details=summary --disable-banner --disable-ansi-colors --fail-if-no-tests >"$log" 2>&1
+  rc=$?
+  {
+    echo "### $tool ($*): exit $rc$( ((rc == 124 || rc == 137)) && echo ", stopped at its $secs s share")"
+    echo '```'
+    grep -E "ERROR SUMMARY|=========.*(Invalid|Race|Hazard|error|Error)|tests (successful|failed)" "$log" | sort | uniq -c | head -25
+    echo '```'
+  } >>"$W/sanitize.md"
+  return $rc
+}
+
+step_sanitize() {
+  SANITIZER="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)"
+  if [[ $MODE != gpu || -z "$SANITIZER" ]]; then echo "skipped: no GPU or no compute-sanitizer here" | tee "$W/sanitize.md"; return 0; fi
+  mkdir -p "$OUT/gpu-bench"
+  local half=$(( LIMIT / 2 )) m r
+  sanitize_with memcheck "$half" "${SANITIZE_CLASSES[@]}"; m=$?
+  sanitize_with racecheck $(( LIMIT - half - 3 )) "${RACECHECK_CLASSES[@]}"; r=$?
+  cat "$W/sanitize.md"
+  (( m == 0 && r == 0 ))
 }
 
 step_train() {

@@ -121,13 +121,15 @@ public interface Backend extends AutoCloseable {
     /** dx = dy where y &gt; 0. dx may be dy. */
     void reluBackward(Tensor y, Tensor dy, Tensor dx);
 
-    /**
-     * Scratch bytes a convolution of this geometry uses inside the backend (declared to the memory
-     * ledger): the rule of {@link Device#convWorkspaceBytes} for this backend's device.
-     */
-    long convWorkspaceBytes(ConvGeometry g);
-
     // The scratch rules below are the device's (Device.of this backend's name); a backend on no device overrides them.
+
+    /**
+     * Scratch bytes one pass of a convolution of this geometry uses inside the backend (declared to the
+     * memory ledger): {@link Device#convWorkspaceBytes}.
+     */
+    default long convWorkspaceBytes(ConvGeometry g, Device.ConvPass pass) {
+        return Device.of(this).convWorkspaceBytes(g, pass);
+    }
 
     /** Scratch bytes of a quantized linear layer of n rows, in inputs and out outputs: {@link Device#quantizedLinearWorkspaceBytes}. */
     default long quantizedLinearWorkspaceBytes(int n, int in, int out) {

@@ -24,14 +24,18 @@ public enum Device implements FlagEnum {
         return parse(backend.name());
     }
 
+    /** Which pass of a convolution, for its scratch rule. */
+    public enum ConvPass { FORWARD, BACKWARD_DATA, BACKWARD_FILTER }
+
     /**
-     * Scratch bytes one convolution of this geometry takes inside the backend of this device (its
-     * operand staging for oneDNN on the CPU, split-K partial sums on the GPU); the memory ledger declares them.
+     * Scratch bytes one pass of a convolution of this geometry takes inside the backend of this device
+     * (its operand staging for oneDNN on the CPU, every pass; the weight gradient's split-K partial sums
+     * on the GPU); the memory ledger declares them for that pass alone.
      */
-    public long convWorkspaceBytes(ConvGeometry g) {
+    public long convWorkspaceBytes(ConvGeometry g, ConvPass pass) {
         return switch (this) {
             case CPU -> CpuConvolution.workspaceBytes(g);
-            case CUDA -> CudaSupport.convWorkspaceBytes(g);
+            case CUDA -> CudaSupport.convWorkspaceBytes(g, pass);
             case AUTO -> throw new IllegalStateException("resolve --device auto before asking for its workspace rules");
         };
     }

@@ -3,6 +3,7 @@ package org.wrpn.nn;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.wrpn.backend.ConvGeometry;
+import org.wrpn.backend.Device;
 import org.wrpn.backend.MemoryLedger.Category;
 import org.wrpn.quant.Quantizer;
 import org.wrpn.tensor.DType;
@@ -142,18 +143,25 @@ public final class Conv2d extends Layer {
     private Tensor convolve(Feature x, Tensor w) {
         Tensor y = ctx.temp(name, outShape);
         try (ExecutionContext.Operand xo = operand(x)) {
-            ctx.ledger().beginWorkspace(ctx.backend().convWorkspaceBytes(geometry));
-            try {
+            inWorkspace(Device.ConvPass.FORWARD, () -> {
                 if (weightCodes == null && !quantizedInput()) {
                     ctx.backend().conv2dForward(xo.tensor(), w, y, geometry);
                 } else {
                     ctx.backend().conv2dForwardQuantized(xo.tensor(), w, inputStep() * weightScale, y, geometry);
                 }
-            } finally {
-                ctx.ledger().endWorkspace();
-            }
+            });
         }
         return y;
+    }
+
+    /** Runs one pass of the convolution with its backend scratch declared to the ledger. */
+    private void inWorkspace(Device.ConvPass pass, Runnable op) {
+        ctx.ledger().beginWorkspace(ctx.backend().convWorkspaceBytes(geometry, pass));
+        try {
+            op.run();
+        } finally {
+            ctx.ledger().endWorkspace();
+        }
     }
 
     @Override
@@ -178,23 +186,23 @@ public final class Conv2d extends Layer {
     public Feature backward(Feature dy, boolean needsInputGradient) {
         Feature dx = null;
         try (ExecutionContext.Operand xo = operand(savedInput)) {
-            ctx.ledger().beginWorkspace(ctx.backend().convWorkspaceBytes(geometry));
-            try {
+            inWorkspace(Device.ConvPass.BACKWARD_FILTER, () -> {
                 if (quantizedInput()) {
                     ctx.backend().conv2dBackwardFilterQuantized(xo.tensor(), inputStep(), dy.tensor(), weight.grad(), geometry);
                 } else {
                     ctx.backend().conv2dBackwardFilter(xo.tensor(), dy.tensor(), weight.grad(), geometry);
                 }
-                if (needsInputGradient) {
-                    dx = ctx.feature(name + ".grad", savedInput.tensor().shape());
+            });
+            if (needsInputGradient) {
+                Feature grad = ctx.feature(name + ".grad", savedInput.tensor().shape());
+                dx = grad;
+                inWorkspace(Device.ConvPass.BACKWARD_DATA, () -> {
                     if (weightCodes == null) {
-                        ctx.backend().conv2dBackwardData(dy.tensor(), weights(false), dx.tensor(), geometry);
+                        ctx.backend().conv2dBackwardData(dy.tensor(), weights(false), grad.tensor(), geometry);
                     } else {
-                        ctx.backend().conv2dBackwardDataQuantized(dy.tensor(), weights(false), weightScale, dx.tensor(), geometry);
+                        ctx.backend().conv2dBackwardDataQuantized(dy.tensor(), weights(false), weightScale, grad.tensor(), geometry);
                     }
-                }
-            } finally {
-                ctx.ledger().endWorkspace();
+                });
             }
         }
         savedInput.release();

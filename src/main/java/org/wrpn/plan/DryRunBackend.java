@@ -79,8 +79,8 @@ final class DryRunBackend implements Backend {
     }
 
     @Override
-    public long convWorkspaceBytes(ConvGeometry g) {
-        return target.convWorkspaceBytes(g);
+    public long convWorkspaceBytes(ConvGeometry g, Device.ConvPass pass) {
+        return target.convWorkspaceBytes(g, pass);
     }
 
     @Override

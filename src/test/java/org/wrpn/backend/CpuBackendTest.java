@@ -131,7 +131,7 @@ class CpuBackendTest {
             Tensor[] in = convInputs(g);
             Tensor y = fx.outF32(g.n(), g.outH(), g.outW(), g.cout()), dx = fx.outF32(g.n(), g.h(), g.w(), g.cin());
             Tensor dw = fx.outF32(g.cout(), g.kh(), g.kw(), g.cin());
-            long workspace = be.convWorkspaceBytes(g);
+            long workspace = be.convWorkspaceBytes(g, Device.ConvPass.FORWARD);
             assertEquals(4L * (in[0].shape().elements() + in[2].shape().elements() + in[1].shape().elements()), workspace,
                     "input, output and weights staged: " + g);
             long base = be.allocatedBytes();
@@ -317,7 +317,7 @@ class CpuBackendTest {
         int n = g.n(), in = (int) (xs.elements() / n), out = 7;
         Tensor lw = weightCodes(127, false, new double[out * in], out, in), ly = fx.outF32(n, out);
         Tensor ldy = fx.f32(uniform(n * out), n, out), ldx = fx.outF32(n, in), ldw = fx.outF32(out, in), ldb = fx.outF32(out);
-        long conv = be.convWorkspaceBytes(g), linear = be.quantizedLinearWorkspaceBytes(n, in, out);
+        long conv = be.convWorkspaceBytes(g, Device.ConvPass.FORWARD), linear = be.quantizedLinearWorkspaceBytes(n, in, out);
         assertEquals(4L * ((long) n * in + (long) out * in), linear, "codes of x and w staged as floats");
         long base = be.allocatedBytes();
         Runnable[] passes = {() -> be.conv2dForwardQuantized(x, w, 0.5f, y, g), () -> be.conv2dBackwardDataQuantized(dy, w, 0.5f, dx, g),

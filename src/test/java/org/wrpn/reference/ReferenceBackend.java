@@ -132,7 +132,7 @@ public final class ReferenceBackend implements Backend {
 
     /** The reference computes in plain arrays of the tensors themselves: no scratch. */
     @Override
-    public long convWorkspaceBytes(ConvGeometry g) {
+    public long convWorkspaceBytes(ConvGeometry g, org.wrpn.backend.Device.ConvPass pass) {
         return 0;
     }
 

@@ -212,11 +212,6 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public long convWorkspaceBytes(ConvGeometry g) {
-        return CpuConvolution.workspaceBytes(g);
-    }
-
-    @Override
     public void conv2dForward(Tensor x, Tensor w, Tensor y, ConvGeometry g) {
         conv().forward(mem.f(x), mem.f(w), mem.f(y), g);
     }

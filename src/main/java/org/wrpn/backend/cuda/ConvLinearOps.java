@@ -42,7 +42,7 @@ record ConvLinearOps(CudaStream stream, Operands operands, DeviceMemory memory) 
         }
         int perSplit = (int) CudaSupport.wgradPixelsPerSplit((long) g.n() * g.outH() * g.outW(), splits);
         long mn = (long) g.cout() * g.patch();
-        try (DeviceMemory.Scratch partial = memory.scratch(CudaSupport.convWorkspaceBytes(g))) {
+        try (DeviceMemory.Scratch partial = memory.scratch(CudaSupport.wgradWorkspaceBytes(g))) {
             stream.launch("conv2d_wgrad_f32_f32_f32").ptr(xt).ptr(dyt).ptr(partial.at(0)).conv(g).i32(splits).i32(perSplit)
                     .gemm(g.cout(), g.patch(), splits);
             stream.launch("conv2d_splitk_reduce_f32").ptr(partial.at(0)).ptr(dwt).i64(mn).i32(splits).threads(mn);

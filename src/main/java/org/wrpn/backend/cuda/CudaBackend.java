@@ -249,11 +249,6 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public long convWorkspaceBytes(ConvGeometry g) {
-        return CudaSupport.convWorkspaceBytes(g);
-    }
-
-    @Override
     public void conv2dForward(Tensor x, Tensor w, Tensor y, ConvGeometry g) {
         convLinear.conv2dForward(x, w, y, g);
     }

@@ -52,11 +52,16 @@ public final class CudaSupport {
     }
 
     /**
-     * Device scratch one convolution of this geometry takes from the allocator: the split-K partial
-     * sums of its weight gradient ([splits][cout][patch] floats), or nothing. The memory planner
+     * Device scratch one pass of a convolution of this geometry takes from the allocator: the weight
+     * gradient's split-K partial sums, or nothing (fprop and dgrad need none). The memory planner
      * declares the same bytes.
      */
-    public static long convWorkspaceBytes(ConvGeometry g) {
+    public static long convWorkspaceBytes(ConvGeometry g, Device.ConvPass pass) {
+        return pass == Device.ConvPass.BACKWARD_FILTER ? wgradWorkspaceBytes(g) : 0;
+    }
+
+    /** The weight gradient's split-K partial sums ([splits][cout][patch] floats), or nothing when it does not split. */
+    static long wgradWorkspaceBytes(ConvGeometry g) {
         int splits = wgradSplits(g);
         return splits > 1 ? 4L * splits * g.cout() * g.patch() : 0;
     }

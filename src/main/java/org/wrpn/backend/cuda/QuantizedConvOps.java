@@ -11,7 +11,7 @@ import org.wrpn.tensor.Tensor;
  * convolution whose kernel covers its whole input, (n, p, 1, c) by a p x 1 kernel for p pixels a
  * sample, so packed codes are read in place (per-pixel word padding and all) and its (out, p*c)
  * weights are that kernel as they stand. The weight gradient splits over pixels as the fp32 one does
- * (the same scratch, {@link CudaSupport#convWorkspaceBytes}); the linear layers never split (no scratch).
+ * (the same scratch, {@link CudaSupport#wgradWorkspaceBytes}); the linear layers never split (no scratch).
  */
 record QuantizedConvOps(CudaStream stream, Operands operands, DeviceMemory memory) {
     private CudaTensor activations(Tensor x, String op) {
@@ -128,7 +128,7 @@ record QuantizedConvOps(CudaStream stream, Operands operands, DeviceMemory memor
         }
         int perSplit = (int) CudaSupport.wgradPixelsPerSplit((long) g.n() * g.outH() * g.outW(), splits);
         long mn = (long) g.cout() * g.patch();
-        try (DeviceMemory.Scratch partial = memory.scratch(CudaSupport.convWorkspaceBytes(g))) {
+        try (DeviceMemory.Scratch partial = memory.scratch(CudaSupport.wgradWorkspaceBytes(g))) {
             backwardFilter(xt, step, gy, partial.at(0), g, splits, perSplit);
             stream.launch("qconv2d_splitk_reduce_scaled_f32").ptr(partial.at(0)).ptr(gw).i64(mn).i32(splits).f32(step).threads(mn);
         }
