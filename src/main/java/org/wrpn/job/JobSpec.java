@@ -50,6 +50,8 @@ public record JobSpec(TrainConfig config, Path checkpointDir, String resume, boo
             new Field("lr", "--lr", Type.NUMBER),
             new Field("momentum", "--momentum", Type.NUMBER),
             new Field("weight_decay", "--weight-decay", Type.NUMBER),
+            new Field("quantized_weight_decay", "--quantized-weight-decay", Type.NUMBER),
+            new Field("clip_weights", "--clip-weights", Type.BOOLEAN),
             new Field("schedule", "--schedule", Type.STRING),
             new Field("warmup", "--warmup", Type.NUMBER),
             new Field("seed", "--seed", Type.LONG),

@@ -125,6 +125,8 @@ final class JobSpecReader {
                     .lr(v.number("lr", d.lr()))
                     .momentum(v.number("momentum", d.momentum()))
                     .weightDecay(v.number("weight_decay", d.weightDecay()))
+                    .quantizedWeightDecay(v.number("quantized_weight_decay", d.quantizedWeightDecay()))
+                    .clipWeights(v.read("clip_weights", d.clipWeights(), JobSpecReader::asBoolean))
                     .schedule(LrSchedule.Kind.parse(v.string("schedule", d.schedule().flag())))
                     .warmupEpochs(v.number("warmup", d.warmupEpochs()))
                     .seed(v.longInteger("seed", d.seed()))

@@ -2,6 +2,7 @@ package org.wrpn.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -72,6 +73,68 @@ class TrainerTest {
             assertTrue(r.epochs().get(1).trainLoss() < r.epochs().get(0).trainLoss(), "train loss fell between epochs");
             assertNotNull(r.lastCheckpoint());
         }
+    }
+
+    /**
+     * At a learning rate that drives masters well past 1, --clip-weights keeps every quantized layer's
+     * masters in [-1, 1] (some exactly on a bound) and leaves the full-precision layers alone.
+     */
+    @Test
+    void clipWeightsConstrainsOnlyQuantizedMasters(@TempDir Path dir) {
+        TrainConfig c = config(dir, 2, 2, 1, 1, 320, 0).toBuilder().lr(2.0).warmupEpochs(0).clipWeights(true).build();
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(c, b, fashion).quiet()) {
+            t.run();
+            boolean onBound = false, fullPrecisionBeyond = false;
+            for (Parameter p : t.network().parameters()) {
+                if (!p.isTrainable()) continue;
+                float[] v = new float[(int) p.shape().elements()];
+                b.download(p.value(), v);
+                for (float x : v) {
+                    if (p.isQuantizedWeight()) {
+                        assertTrue(x >= -1f && x <= 1f, p.name() + " holds " + x);
+                        onBound |= Math.abs(x) == 1f;
+                    } else {
+                        fullPrecisionBeyond |= Math.abs(x) > 1f;
+                    }
+                }
+            }
+            assertTrue(onBound, "some quantized master reached a bound");
+            assertTrue(fullPrecisionBeyond, "full-precision parameters are not clipped");
+        }
+    }
+
+    /**
+     * Weight decay on quantized layers is its own setting. One step (the gradients are those of the same
+     * initial weights in both runs): quantized-only decay changes the quantized masters and leaves the
+     * full-precision weights bit for bit as without any decay.
+     */
+    @Test
+    void quantizedWeightDecayTouchesOnlyQuantizedWeights(@TempDir Path dir) {
+        TrainConfig none = config(dir.resolve("a"), 2, 2, 1, 1, 64, 0).toBuilder().weightDecay(0).quantizedWeightDecay(0).build();
+        TrainConfig quantizedOnly = none.toBuilder().out(dir.resolve("b")).quantizedWeightDecay(0.05).build();
+        List<float[]> a, q;
+        List<Parameter> params;
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(none, b, fashion).quiet()) {
+            t.run();
+            a = weights(t.network());
+            params = t.network().parameters();
+        }
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(quantizedOnly, b, fashion).quiet()) {
+            t.run();
+            q = weights(t.network());
+        }
+        int quantized = 0, decayed = 0;
+        for (int i = 0; i < a.size(); i++) {
+            Parameter p = params.get(i);
+            if (p.isQuantizedWeight()) {
+                quantized++;
+                assertFalse(java.util.Arrays.equals(a.get(i), q.get(i)), "decay changed " + p.name());
+            } else if (p.hasWeightDecay()) {
+                decayed++;
+                assertSameWeights(List.of(a.get(i)), List.of(q.get(i)));
+            }
+        }
+        assertTrue(quantized > 0 && decayed > 0, quantized + " quantized, " + decayed + " full-precision weights");
     }
 
     @Test
