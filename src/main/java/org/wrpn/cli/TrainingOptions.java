@@ -63,6 +63,10 @@ public final class TrainingOptions {
             description = "clamp the fp32 masters of quantized layers' weights to [-1, 1] after every update (default: ${DEFAULT-VALUE})")
     boolean clipWeights = D.clipWeights();
 
+    @Option(names = "--quantized-lr-scale",
+            description = "multiplies the learning rate of quantized layers' weights (default: ${DEFAULT-VALUE})")
+    double quantizedLrScale = D.quantizedLrScale();
+
     @Option(names = "--schedule", description = "cosine, step or constant (default: ${DEFAULT-VALUE})")
     String schedule = D.schedule().flag();
 

@@ -52,6 +52,7 @@ public record JobSpec(TrainConfig config, Path checkpointDir, String resume, boo
             new Field("weight_decay", "--weight-decay", Type.NUMBER),
             new Field("quantized_weight_decay", "--quantized-weight-decay", Type.NUMBER),
             new Field("clip_weights", "--clip-weights", Type.BOOLEAN),
+            new Field("quantized_lr_scale", "--quantized-lr-scale", Type.NUMBER),
             new Field("schedule", "--schedule", Type.STRING),
             new Field("warmup", "--warmup", Type.NUMBER),
             new Field("seed", "--seed", Type.LONG),

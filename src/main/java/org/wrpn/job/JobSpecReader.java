@@ -127,6 +127,7 @@ final class JobSpecReader {
                     .weightDecay(v.number("weight_decay", d.weightDecay()))
                     .quantizedWeightDecay(v.number("quantized_weight_decay", d.quantizedWeightDecay()))
                     .clipWeights(v.read("clip_weights", d.clipWeights(), JobSpecReader::asBoolean))
+                    .quantizedLrScale(v.number("quantized_lr_scale", d.quantizedLrScale()))
                     .schedule(LrSchedule.Kind.parse(v.string("schedule", d.schedule().flag())))
                     .warmupEpochs(v.number("warmup", d.warmupEpochs()))
                     .seed(v.longInteger("seed", d.seed()))

@@ -137,6 +137,37 @@ class TrainerTest {
         assertTrue(quantized > 0 && decayed > 0, quantized + " quantized, " + decayed + " full-precision weights");
     }
 
+    /** One step (same gradients in both runs): the quantized masters move 4 times as far, the rest exactly as before. */
+    @Test
+    void quantizedLrScaleMultipliesOnlyTheQuantizedSteps(@TempDir Path dir) {
+        TrainConfig plain = config(dir.resolve("a"), 2, 2, 1, 1, 64, 0).toBuilder().warmupEpochs(0).schedule(LrSchedule.Kind.CONSTANT)
+                .weightDecay(0).quantizedWeightDecay(0).build();
+        TrainConfig scaled = plain.toBuilder().out(dir.resolve("b")).quantizedLrScale(4).build();
+        List<float[]> before, a, q;
+        List<Parameter> params;
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(plain, b, fashion).quiet()) {
+            before = weights(t.network());
+            t.run();
+            a = weights(t.network());
+            params = t.network().parameters();
+        }
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(scaled, b, fashion).quiet()) {
+            t.run();
+            q = weights(t.network());
+        }
+        for (int i = 0; i < a.size(); i++) {
+            if (!params.get(i).isTrainable()) continue;
+            if (!params.get(i).isQuantizedWeight()) {
+                assertSameWeights(List.of(a.get(i)), List.of(q.get(i)));
+                continue;
+            }
+            for (int k = 0; k < a.get(i).length; k++) {
+                double step = a.get(i)[k] - before.get(i)[k], scaledStep = q.get(i)[k] - before.get(i)[k];
+                assertEquals(4 * step, scaledStep, 1e-6 + 1e-3 * Math.abs(scaledStep), params.get(i).name() + "[" + k + "]");
+            }
+        }
+    }
+
     @Test
     void sameSeedGivesBitIdenticalWeights(@TempDir Path dir) {
         List<float[]> first, second;
