@@ -103,6 +103,17 @@ class TrainerTest {
         }
     }
 
+    record OneRun(List<float[]> before, List<float[]> after, List<Parameter> params) {}
+
+    /** Trains c on the CPU; the weights before and after, and the parameters (closed: for their names and kinds). */
+    static OneRun trainOnce(TrainConfig c) {
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(c, b, fashion).quiet()) {
+            List<float[]> before = weights(t.network());
+            t.run();
+            return new OneRun(before, weights(t.network()), t.network().parameters());
+        }
+    }
+
     /**
      * Weight decay on quantized layers is its own setting. One step (the gradients are those of the same
      * initial weights in both runs): quantized-only decay changes the quantized masters and leaves the
@@ -112,17 +123,9 @@ class TrainerTest {
     void quantizedWeightDecayTouchesOnlyQuantizedWeights(@TempDir Path dir) {
         TrainConfig none = config(dir.resolve("a"), 2, 2, 1, 1, 64, 0).toBuilder().weightDecay(0).quantizedWeightDecay(0).build();
         TrainConfig quantizedOnly = none.toBuilder().out(dir.resolve("b")).quantizedWeightDecay(0.05).build();
-        List<float[]> a, q;
-        List<Parameter> params;
-        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(none, b, fashion).quiet()) {
-            t.run();
-            a = weights(t.network());
-            params = t.network().parameters();
-        }
-        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(quantizedOnly, b, fashion).quiet()) {
-            t.run();
-            q = weights(t.network());
-        }
+        OneRun runA = trainOnce(none), runQ = trainOnce(quantizedOnly);
+        List<float[]> a = runA.after(), q = runQ.after();
+        List<Parameter> params = runA.params();
         int quantized = 0, decayed = 0;
         for (int i = 0; i < a.size(); i++) {
             Parameter p = params.get(i);
@@ -143,18 +146,9 @@ class TrainerTest {
         TrainConfig plain = config(dir.resolve("a"), 2, 2, 1, 1, 64, 0).toBuilder().warmupEpochs(0).schedule(LrSchedule.Kind.CONSTANT)
                 .weightDecay(0).quantizedWeightDecay(0).build();
         TrainConfig scaled = plain.toBuilder().out(dir.resolve("b")).quantizedLrScale(4).build();
-        List<float[]> before, a, q;
-        List<Parameter> params;
-        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(plain, b, fashion).quiet()) {
-            before = weights(t.network());
-            t.run();
-            a = weights(t.network());
-            params = t.network().parameters();
-        }
-        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(scaled, b, fashion).quiet()) {
-            t.run();
-            q = weights(t.network());
-        }
+        OneRun runA = trainOnce(plain);
+        List<float[]> before = runA.before(), a = runA.after(), q = trainOnce(scaled).after();
+        List<Parameter> params = runA.params();
         for (int i = 0; i < a.size(); i++) {
             if (!params.get(i).isTrainable()) continue;
             if (!params.get(i).isQuantizedWeight()) {
