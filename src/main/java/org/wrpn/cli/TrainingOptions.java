@@ -67,6 +67,10 @@ public final class TrainingOptions {
             description = "multiplies the learning rate of quantized layers' weights (default: ${DEFAULT-VALUE})")
     double quantizedLrScale = D.quantizedLrScale();
 
+    @Option(names = "--quantized-lr-fan-in", arity = "1", paramLabel = "true|false",
+            description = "also multiply each quantized layer's learning rate by the square root of its fan-in (default: ${DEFAULT-VALUE})")
+    boolean quantizedLrFanIn = D.quantizedLrFanIn();
+
     @Option(names = "--schedule", description = "cosine, step or constant (default: ${DEFAULT-VALUE})")
     String schedule = D.schedule().flag();
 

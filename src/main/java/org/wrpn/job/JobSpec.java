@@ -53,6 +53,7 @@ public record JobSpec(TrainConfig config, Path checkpointDir, String resume, boo
             new Field("quantized_weight_decay", "--quantized-weight-decay", Type.NUMBER),
             new Field("clip_weights", "--clip-weights", Type.BOOLEAN),
             new Field("quantized_lr_scale", "--quantized-lr-scale", Type.NUMBER),
+            new Field("quantized_lr_fan_in", "--quantized-lr-fan-in", Type.BOOLEAN),
             new Field("schedule", "--schedule", Type.STRING),
             new Field("warmup", "--warmup", Type.NUMBER),
             new Field("seed", "--seed", Type.LONG),

@@ -128,6 +128,7 @@ final class JobSpecReader {
                     .quantizedWeightDecay(v.number("quantized_weight_decay", d.quantizedWeightDecay()))
                     .clipWeights(v.read("clip_weights", d.clipWeights(), JobSpecReader::asBoolean))
                     .quantizedLrScale(v.number("quantized_lr_scale", d.quantizedLrScale()))
+                    .quantizedLrFanIn(v.read("quantized_lr_fan_in", d.quantizedLrFanIn(), JobSpecReader::asBoolean))
                     .schedule(LrSchedule.Kind.parse(v.string("schedule", d.schedule().flag())))
                     .warmupEpochs(v.number("warmup", d.warmupEpochs()))
                     .seed(v.longInteger("seed", d.seed()))

@@ -70,6 +70,11 @@ public final class Parameter implements AutoCloseable {
         return quantizedWeight;
     }
 
+    /** Inputs per output: the elements of one slice along the first dimension (a conv's kh·kw·cin, a linear's in). */
+    public long fanIn() {
+        return shape.elements() / shape.dim(0);
+    }
+
     public Tensor value() {
         return value;
     }

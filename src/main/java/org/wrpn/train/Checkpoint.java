@@ -134,6 +134,7 @@ public final class Checkpoint {
         o.put("quantized_weight_decay", c.quantizedWeightDecay());
         o.put("clip_weights", c.clipWeights());
         o.put("quantized_lr_scale", c.quantizedLrScale());
+        o.put("quantized_lr_fan_in", c.quantizedLrFanIn());
         o.put("schedule", c.schedule().flag());
         o.put("warmup", c.warmupEpochs());
         o.put("seed", c.seed());
@@ -158,7 +159,8 @@ public final class Checkpoint {
                 // checkpoints from before these settings decayed every weight alike and never clipped
                 .quantizedWeightDecay(o.path("quantized_weight_decay").asDouble(num(o, "weight_decay")))
                 .clipWeights(o.path("clip_weights").asBoolean(false))
-                .quantizedLrScale(o.path("quantized_lr_scale").asDouble(1)).build();
+                .quantizedLrScale(o.path("quantized_lr_scale").asDouble(1))
+                .quantizedLrFanIn(o.path("quantized_lr_fan_in").asBoolean(false)).build();
     }
 
     private static String text(JsonNode o, String key) {

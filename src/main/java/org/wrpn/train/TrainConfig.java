@@ -24,6 +24,8 @@ import org.wrpn.quant.Quantizer;
  * @param quantizedWeightDecay weight decay on the masters of quantized layers' weights (weightDecay is the rest's)
  * @param clipWeights clamp those masters to [-1, 1] after every update (the paper's "hard constraint")
  * @param quantizedLrScale multiplies the learning rate of those masters
+ * @param quantizedLrFanIn also multiplies it by sqrt(fan-in) of each layer: a ternary master's gradient shrinks
+ *     with the layer's fan-in (batch norm divides by the output's spread), its flip threshold does not
  */
 public record TrainConfig(
         String model,
@@ -49,7 +51,8 @@ public record TrainConfig(
         int keepCheckpoints,
         double quantizedWeightDecay,
         boolean clipWeights,
-        double quantizedLrScale) {
+        double quantizedLrScale,
+        boolean quantizedLrFanIn) {
 
     public static final String DEFAULT_MODEL = "lenet";
     public static final int DEFAULT_KEEP_CHECKPOINTS = 3;
@@ -88,6 +91,12 @@ public record TrainConfig(
         return new PrecisionPolicy(w, a, PrecisionPolicy.parseOverrides(layerBits));
     }
 
+    /** The learning rate of a parameter when the schedule is at lr: quantized layers' masters by their own rule. */
+    public double learningRate(double lr, boolean quantizedWeight, long fanIn) {
+        if (!quantizedWeight) return lr;
+        return lr * quantizedLrScale * (quantizedLrFanIn ? Math.sqrt(fanIn) : 1);
+    }
+
     public PrecisionPolicy precisionPolicy() {
         return precisionPolicy(weightBits, activationBits, layerBits);
     }
@@ -113,7 +122,8 @@ public record TrainConfig(
                 .layerBits(layerBits).save(save).data(data).batch(batch).epochs(epochs).lr(lr).momentum(momentum)
                 .weightDecay(weightDecay).schedule(schedule).warmupEpochs(warmupEpochs).seed(seed).out(out)
                 .checkpointEvery(checkpointEvery).limitTrain(limitTrain).limitTest(limitTest).device(device).keepCheckpoints(keepCheckpoints)
-                .quantizedWeightDecay(quantizedWeightDecay).clipWeights(clipWeights).quantizedLrScale(quantizedLrScale);
+                .quantizedWeightDecay(quantizedWeightDecay).clipWeights(clipWeights).quantizedLrScale(quantizedLrScale)
+                .quantizedLrFanIn(quantizedLrFanIn);
     }
 
     /** Sets any of the components; {@link #build()} validates them together. */
@@ -142,6 +152,7 @@ public record TrainConfig(
         private double quantizedWeightDecay = 5e-4;
         private boolean clipWeights;
         private double quantizedLrScale = 1;
+        private boolean quantizedLrFanIn;
 
         private Builder() {}
 
@@ -169,11 +180,12 @@ public record TrainConfig(
         public Builder quantizedWeightDecay(double v) { quantizedWeightDecay = v; return this; }
         public Builder clipWeights(boolean v) { clipWeights = v; return this; }
         public Builder quantizedLrScale(double v) { quantizedLrScale = v; return this; }
+        public Builder quantizedLrFanIn(boolean v) { quantizedLrFanIn = v; return this; }
 
         public TrainConfig build() {
             return new TrainConfig(model, widthMultiplier, weightBits, activationBits, layerBits, save, data, batch, epochs, lr,
                     momentum, weightDecay, schedule, warmupEpochs, seed, out, checkpointEvery, limitTrain, limitTest, device,
-                    keepCheckpoints, quantizedWeightDecay, clipWeights, quantizedLrScale);
+                    keepCheckpoints, quantizedWeightDecay, clipWeights, quantizedLrScale, quantizedLrFanIn);
         }
     }
 }

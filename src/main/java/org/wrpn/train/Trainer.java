@@ -241,7 +241,7 @@ public final class Trainer implements AutoCloseable {
                         }
                         for (Parameter p : params) {
                             double decay = !p.hasWeightDecay() ? 0 : p.isQuantizedWeight() ? config.quantizedWeightDecay() : config.weightDecay();
-                            double rate = p.isQuantizedWeight() ? lr * config.quantizedLrScale() : lr;
+                            double rate = config.learningRate(lr, p.isQuantizedWeight(), p.fanIn());
                             backend.sgdStep(p.value(), p.grad(), p.velocity(), (float) rate, (float) config.momentum(), (float) decay);
                             if (config.clipWeights() && p.isQuantizedWeight()) backend.clampInPlace(p.value(), -1f, 1f);
                         }

@@ -163,6 +163,14 @@ class TrainerTest {
     }
 
     @Test
+    void theFanInRuleScalesEachQuantizedLayerByTheRootOfItsFanIn() {
+        TrainConfig c = TrainConfig.builder().quantizedLrScale(0.5).quantizedLrFanIn(true).build();
+        assertEquals(0.1 * 0.5 * 30, c.learningRate(0.1, true, 900), 1e-12);
+        assertEquals(0.1, c.learningRate(0.1, false, 900), 0.0, "full-precision layers keep --lr");
+        assertEquals(0.1 * 0.5, c.toBuilder().quantizedLrFanIn(false).build().learningRate(0.1, true, 900), 1e-12);
+    }
+
+    @Test
     void sameSeedGivesBitIdenticalWeights(@TempDir Path dir) {
         List<float[]> first, second;
         try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(config(dir.resolve("a"), 2, 2, 1, 1, 640, 0), b, fashion).quiet()) {
