@@ -147,13 +147,13 @@ final class ExportFixtures {
         }
     }
 
-    /** `wrpn eval`'s own figure (Evaluator) for a checkpoint. */
-    static double evalAccuracy(Path sidecar, Dataset test) {
-        Checkpoint.Loaded l = Checkpoint.load(sidecar);
+    /** `wrpn eval`'s own figures (Evaluator) for a checkpoint, or for a packed export when packed is not null. */
+    static Evaluator.Result evaluate(Checkpoint.Loaded l, PackedModel packed, Dataset test) {
         try (CpuBackend b = new CpuBackend(); Network net = l.network()) {
-            net.initialize(b, l.config().savePolicy(), 0);
-            Checkpoint.apply(l, net, false);
-            return Evaluator.evaluate(net, test, l.normalization(), 500).accuracy();
+            net.initialize(b, l.config().savePolicy(), 99); // a seed of its own: every value must come from the file
+            if (packed != null) packed.apply(net);
+            else Checkpoint.apply(l, net, false);
+            return Evaluator.evaluate(net, test, l.normalization(), 500);
         }
     }
 

@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.wrpn.data.Dataset;
 import org.wrpn.export.ExportFixtures.Predictions;
 import org.wrpn.export.ExportFixtures.Trained;
+import org.wrpn.train.Checkpoint;
 
 /**
  * An exported model runs in ONNX Runtime (CPU, default options) and predicts what `wrpn eval` does:
@@ -39,11 +40,8 @@ class OnnxExportTest {
 
     /** At least 99.5% of the images get the same class, and the accuracies are within 0.1 point. */
     private static void assertAgrees(Trained t, Path onnx, String what) {
-        long t0 = System.nanoTime();
         Predictions wrpn = ExportFixtures.wrpn(t.sidecar(), t.test());
-        long t1 = System.nanoTime();
         Predictions ort = ExportFixtures.onnx(onnx, t.test());
-        System.out.printf("TIMING wrpn %.2f s ort %.2f s%n", (t1 - t0) / 1e9, (System.nanoTime() - t1) / 1e9);
         double agreement = ort.agreement(wrpn);
         System.out.printf(Locale.ROOT, "%s: %d images, agreement %.4f, accuracy wrpn %.4f onnx %.4f%n", what,
                 t.test().count(), agreement, wrpn.accuracy(), ort.accuracy());
@@ -63,7 +61,8 @@ class OnnxExportTest {
     void wrpnPredictionsAreWhatEvalCounts() {
         Trained t = ExportFixtures.lenet(4);
         Dataset slice = t.test().slice(0, 2000);
-        assertEquals(ExportFixtures.evalAccuracy(t.sidecar(), slice), ExportFixtures.wrpn(t.sidecar(), slice).accuracy());
+        assertEquals(ExportFixtures.evaluate(Checkpoint.load(t.sidecar()), null, slice).accuracy(),
+                ExportFixtures.wrpn(t.sidecar(), slice).accuracy());
     }
 
     @Test

@@ -28,7 +28,6 @@ import org.wrpn.export.ExportFixtures.Trained;
 import org.wrpn.nn.Network;
 import org.wrpn.quant.Quantizer;
 import org.wrpn.train.Checkpoint;
-import org.wrpn.train.Evaluator;
 import org.wrpn.train.NamedArray;
 import org.wrpn.train.Safetensors;
 
@@ -42,15 +41,6 @@ class PackedExportTest {
         return out;
     }
 
-    private static Evaluator.Result eval(Checkpoint.Loaded l, PackedModel packed, Dataset test) {
-        try (CpuBackend b = new CpuBackend(); Network net = l.network()) {
-            net.initialize(b, l.config().savePolicy(), 99); // another seed: every value must come from the file
-            if (packed != null) packed.apply(net);
-            else Checkpoint.apply(l, net, false);
-            return Evaluator.evaluate(net, test, l.normalization(), 500);
-        }
-    }
-
     /** Every quantized layer's codes and scale, and every other tensor, come back from the file as the checkpoint has them. */
     @ParameterizedTest
     @ValueSource(ints = {4, 2, 1})
@@ -59,7 +49,7 @@ class PackedExportTest {
         PackedModel packed = PackedModel.read(export(t, "lenet-w" + bits));
         Checkpoint.Loaded ckpt = Checkpoint.load(t.sidecar());
         Dataset slice = t.test().slice(0, 2000);
-        assertEquals(eval(ckpt, null, slice), eval(packed.checkpoint(), packed, slice));
+        assertEquals(ExportFixtures.evaluate(ckpt, null, slice), ExportFixtures.evaluate(packed.checkpoint(), packed, slice));
         TrainedModel m = TrainedModel.load(t.sidecar());
         try (CpuBackend b = new CpuBackend(); Network net = packed.checkpoint().network()) {
             net.initialize(b, ckpt.config().savePolicy(), 5);
@@ -86,7 +76,8 @@ class PackedExportTest {
     void resnet20EvaluatesFromThePackedFileAsFromItsCheckpoint() {
         Trained t = ExportFixtures.resnet20(4);
         PackedModel packed = PackedModel.read(export(t, "resnet20-w4"));
-        assertEquals(eval(Checkpoint.load(t.sidecar()), null, t.test()), eval(packed.checkpoint(), packed, t.test()));
+        assertEquals(ExportFixtures.evaluate(Checkpoint.load(t.sidecar()), null, t.test()),
+                ExportFixtures.evaluate(packed.checkpoint(), packed, t.test()));
     }
 
     /**
