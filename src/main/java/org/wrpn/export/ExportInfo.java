@@ -19,7 +19,7 @@ import org.wrpn.train.Checkpoint;
  * What both export formats record about a model besides its tensors: the data set and its class
  * names, the bits of every layer, the width, where the weights came from and the wrpn commit.
  */
-record ExportInfo(String dataset, List<String> classNames, String commit, ObjectNode json) {
+record ExportInfo(String commit, ObjectNode json) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     static final List<String> FASHION_MNIST = List.of("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -61,7 +61,7 @@ record ExportInfo(String dataset, List<String> classNames, String commit, Object
         Object acc = c.metrics().get("test_accuracy");
         if (acc instanceof Number n) source.put("test_accuracy", n.doubleValue());
         o.put("commit", commit);
-        return new ExportInfo(dataset, names, commit, o);
+        return new ExportInfo(commit, o);
     }
 
     private static void activations(Sequential s, ObjectNode out) {

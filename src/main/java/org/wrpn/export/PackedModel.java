@@ -144,15 +144,15 @@ public final class PackedModel {
             throw new BadInputException(what + " is corrupt (its data does not match the SHA-256 of its description)");
         }
         try {
-            return decode(what, file, c, d);
+            return decode(file, c, d);
         } catch (BadInputException e) {
             throw new BadInputException(what + ": " + e.getMessage());
         } catch (RuntimeException e) {
-            throw new BadInputException(what + " is malformed: " + e.getMessage());
+            throw new BadInputException(what + " has a malformed description: " + String.valueOf(e.getMessage()).replace('\n', ' '));
         }
     }
 
-    private static PackedModel decode(String what, Path file, Safetensors.Contents c, JsonNode d) {
+    private static PackedModel decode(Path file, Safetensors.Contents c, JsonNode d) {
         JsonNode arch = d.get("architecture");
         Map<String, float[]> values = new LinkedHashMap<>();
         try (Network net = Architecture.build(arch)) {

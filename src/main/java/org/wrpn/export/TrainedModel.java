@@ -148,9 +148,4 @@ final class TrainedModel {
             }
         }
     }
-
-    /** The sidecar's metrics (test accuracy and the like), for the export's metadata. */
-    Map<String, Object> metrics() {
-        return checkpoint.metrics();
-    }
 }

@@ -11,6 +11,7 @@ import org.wrpn.bench.Machine;
 import org.wrpn.data.DataSource;
 import org.wrpn.data.Dataset;
 import org.wrpn.export.PackedFormat.PackedLayer;
+import org.wrpn.quant.Quantizer;
 import org.wrpn.train.AtomicFiles;
 import org.wrpn.train.Checkpoint;
 import org.wrpn.train.Evaluator;
@@ -20,7 +21,9 @@ import org.wrpn.train.Safetensors;
 /**
  * benchmarks/export-check.sh's measurement of trained runs: ONNX Runtime against wrpn on the whole
  * Fashion-MNIST test set, `wrpn eval` from the packed export against the checkpoint, and the sizes.
- * Arguments: the CSV to write, then run directories (the newest checkpoint of each).
+ * Also counts where ONNX's QuantizeLinear / DequantizeLinear differ from wrpn's quantizer, over every
+ * float in [0, 1]. Arguments: the folder to write export-cpu.csv and export-qdq.csv into, then run
+ * directories (the newest checkpoint of each).
  */
 public final class ExportMeasurement {
     private ExportMeasurement() {}
@@ -58,8 +61,37 @@ public final class ExportMeasurement {
                 throw new IllegalStateException(args[i] + ": the packed export evaluates to " + fromPacked + ", the checkpoint to " + fromCheckpoint);
             }
         }
-        AtomicFiles.writeString(Path.of(args[0]), csv.toString());
+        AtomicFiles.writeString(Path.of(args[0]).resolve("export-cpu.csv"), csv.toString());
         System.out.print(csv);
+        String qdq = qdqAgainstWrpn(machine, commit);
+        AtomicFiles.writeString(Path.of(args[0]).resolve("export-qdq.csv"), qdq);
+        System.out.print(qdq);
+    }
+
+    /**
+     * Per activation width: of all floats x in [0, 1], how many get another code from QuantizeLinear,
+     * rint(x / float(1 / L)), than from wrpn, rint(x * L) (L = 2^k - 1); and of the L + 1 codes, how many
+     * DequantizeLinear values u * float(1 / L) differ from wrpn's u / L.
+     */
+    static String qdqAgainstWrpn(String machine, String commit) {
+        StringBuilder csv = new StringBuilder("bits,floats_in_0_1,codes_differing,first_differing_x,levels,values_differing,machine,commit\n");
+        int one = Float.floatToRawIntBits(1f);
+        for (int k : new int[] {1, 2, 4, 8}) {
+            float scale = Quantizer.activationStep(k);
+            long differ = 0;
+            String first = "";
+            for (int bits = 0; bits <= one; bits++) {
+                float x = Float.intBitsToFloat(bits);
+                if (Quantizer.activationCode(x, k) != (int) Math.rint(x / scale)) {
+                    if (differ++ == 0) first = Float.toString(x);
+                }
+            }
+            int values = 0;
+            for (int u = 0; u <= Quantizer.activationLevels(k); u++) if (Quantizer.activationValue(u, k) != u * scale) values++;
+            csv.append(String.format(Locale.ROOT, "%d,%d,%d,%s,%d,%d,\"%s\",%s%n", k, one + 1L, differ, first,
+                    Quantizer.activationLevels(k) + 1, values, machine, commit));
+        }
+        return csv.toString();
     }
 
     /** fp32 data bytes over the packed layout's: 4 bytes a value, or ceil(row / (32 / k)) words a row and a 4-byte scale. */
