@@ -10,9 +10,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "export", mixinStandardHelpOptions = true,
-        description = {"Export a checkpoint for inference: ONNX with QuantizeLinear/DequantizeLinear nodes (opset 13),",
-            "or packed k-bit weight codes in safetensors (`wrpn eval --checkpoint` runs from it).",
-            "Bad input (a corrupt or foreign checkpoint, an output that cannot be written) exits 2 and writes nothing."})
+        description = "Export a checkpoint for inference: ONNX with QuantizeLinear/DequantizeLinear nodes (opset 13), or packed"
+                + " k-bit weight codes in safetensors (`wrpn eval --checkpoint` runs from it). Bad input (a corrupt or foreign"
+                + " checkpoint, an output that cannot be written) exits 2 and writes nothing.")
 public final class ExportCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, description = "checkpoint sidecar (.json), weights (.safetensors) or a run directory (its newest)")
     Path checkpoint;

@@ -3,6 +3,7 @@ package org.wrpn.export;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import org.wrpn.BadInputException;
@@ -51,6 +52,8 @@ public final class Exporter {
                 }
             }
             return new Written(out, Files.size(out), m.network().model(), m.network().widthMultiplier(), m.network().classes());
+        } catch (NoSuchFileException e) {
+            throw new BadInputException("cannot write " + out + ": no file can be created there (no such file or directory)", e);
         } catch (FileAlreadyExistsException e) {
             throw new BadInputException("cannot write " + out + ": " + e.getFile() + " is a file, not a directory", e);
         } catch (IOException e) {

@@ -75,6 +75,9 @@ class ExportCommandTest {
         Files.writeString(dir.resolve("file"), "x");
         assertRefused("is a file, not a directory", "export", "--checkpoint", sidecar.toString(), "--out",
                 dir.resolve("file/model.onnx").toString());
+        // a directory that takes no new files (Linux's /proc)
+        assertRefused("cannot write /proc/wrpn-export-test.onnx", "export", "--checkpoint", sidecar.toString(), "--out",
+                "/proc/wrpn-export-test.onnx");
         assertRefused("--class-names gives 2 names, the model has 10 classes", "export", "--checkpoint", sidecar.toString(),
                 "--class-names", "cat,dog", "--out", out.toString());
 
