@@ -60,7 +60,7 @@ class OnnxExportTest {
     @Test
     void wrpnPredictionsAreWhatEvalCounts() {
         Trained t = ExportFixtures.lenet(4);
-        Dataset slice = t.test().slice(0, 2000);
+        Dataset slice = t.test().slice(0, 1000);
         assertEquals(ExportFixtures.evaluate(Checkpoint.load(t.sidecar()), null, slice).accuracy(),
                 ExportFixtures.wrpn(t.sidecar(), slice).accuracy());
     }

@@ -48,7 +48,7 @@ class PackedExportTest {
         Trained t = ExportFixtures.lenet(bits);
         PackedModel packed = PackedModel.read(export(t, "lenet-w" + bits));
         Checkpoint.Loaded ckpt = Checkpoint.load(t.sidecar());
-        Dataset slice = t.test().slice(0, 2000);
+        Dataset slice = t.test().slice(0, 1000);
         assertEquals(ExportFixtures.evaluate(ckpt, null, slice), ExportFixtures.evaluate(packed.checkpoint(), packed, slice));
         TrainedModel m = TrainedModel.load(t.sidecar());
         try (CpuBackend b = new CpuBackend(); Network net = packed.checkpoint().network()) {
