@@ -8,6 +8,7 @@ import org.wrpn.backend.BackendSelector;
 import org.wrpn.data.DataSource;
 import org.wrpn.data.DataSplit;
 import org.wrpn.data.Dataset;
+import org.wrpn.export.PackedModel;
 import org.wrpn.nn.Network;
 import org.wrpn.train.Checkpoint;
 import org.wrpn.train.Evaluator;
@@ -17,7 +18,8 @@ import picocli.CommandLine.Option;
 
 @Command(name = "eval", mixinStandardHelpOptions = true, description = "Report the test accuracy of a checkpoint.")
 public final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "checkpoint sidecar (.json), weights (.safetensors) or a run directory")
+    @Option(names = "--checkpoint", required = true,
+            description = "checkpoint sidecar (.json), weights (.safetensors), a run directory, or a packed export (wrpn export --format packed)")
     Path checkpoint;
 
     @Option(names = "--data", description = "data directory (default: the one the checkpoint was trained on)")
@@ -32,7 +34,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (batch <= 0) throw new org.wrpn.BadInputException("--batch must be positive, got " + batch);
-        Checkpoint.Loaded ckpt = Checkpoint.load(Checkpoint.resolve(checkpoint));
+        PackedModel packed = PackedModel.isPacked(checkpoint) ? PackedModel.read(checkpoint) : null;
+        Checkpoint.Loaded ckpt = packed != null ? packed.checkpoint() : Checkpoint.load(Checkpoint.resolve(checkpoint));
         DataSplit split = DataSource.open(data != null ? data : ckpt.config().data());
         TrainCommand.checkInput(ckpt, split);
         Dataset test = split.test();
@@ -40,7 +43,8 @@ public final class EvalCommand implements Callable<Integer> {
         try (Backend backend = BackendSelector.select(device);
                 Network net = ckpt.network()) { // from the sidecar's architecture when it has one
             net.initialize(backend, config.savePolicy(), config.seed());
-            Checkpoint.apply(ckpt, net, false);
+            if (packed != null) packed.apply(net);
+            else Checkpoint.apply(ckpt, net, false);
             Evaluator.Result r = Evaluator.evaluate(net, test, ckpt.normalization(), Math.min(batch, test.count()));
             System.out.printf(Locale.ROOT, "test accuracy %.4f loss %.4f on %d images (%s, %s width %s w%d/a%d)%n",
                     r.accuracy(), r.loss(), r.count(), ckpt.sidecar().getFileName(), config.model(),

@@ -124,6 +124,11 @@ public final class Quantizer {
         return (float) code / (float) weightLevels(k);
     }
 
+    /** The value of one weight code step for k in {2, 4, 8}: 1 / (2^(k-1) - 1). */
+    public static float weightStep(int k) {
+        return 1f / weightLevels(k);
+    }
+
     /** Binary weight code: sign(w) with sign(0) = +1 (and NaN = +1). */
     public static int binaryCode(float w) {
         return w < 0f ? -1 : 1;
@@ -153,7 +158,7 @@ public final class Quantizer {
         }
         if (k < 2 || k > 8 || !isValidWeightBits(k)) throw new IllegalArgumentException("weight code bits " + k);
         for (int i = 0; i < w.length; i++) codes[i] = (byte) weightCode(w[i], k);
-        return 1f / weightLevels(k);
+        return weightStep(k);
     }
 
     /** Quantizes a whole weight tensor (values, not codes) for any k, into out. */

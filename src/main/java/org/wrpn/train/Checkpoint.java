@@ -147,7 +147,8 @@ public final class Checkpoint {
         return o;
     }
 
-    static TrainConfig configFrom(JsonNode o) {
+    /** The config a sidecar's (or an export's) "config" object records. */
+    public static TrainConfig configFrom(JsonNode o) {
         return TrainConfig.builder().model(text(o, "model")).widthMultiplier(num(o, "width")).weightBits((int) num(o, "wbits"))
                 .activationBits((int) num(o, "abits")).layerBits(text(o, "layer_bits")).save(SaveChoice.parse(text(o, "save")))
                 .data(Path.of(text(o, "data"))).batch((int) num(o, "batch")).epochs((int) num(o, "epochs")).lr(num(o, "lr"))

@@ -56,7 +56,7 @@ public final class StorageException extends RuntimeException {
     }
 
     /** The cause in words: the OS reason, named plainly for the common ones. */
-    static String cause(IOException e) {
+    public static String cause(IOException e) {
         String reason = e instanceof FileSystemException f && f.getReason() != null ? f.getReason() : String.valueOf(e.getMessage());
         String r = reason.toLowerCase(Locale.ROOT);
         if (r.contains("no space left") || r.contains("disk quota")) return "no space left on the device (disk full)";

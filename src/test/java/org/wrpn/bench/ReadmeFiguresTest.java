@@ -126,6 +126,39 @@ class ReadmeFiguresTest {
     }
 
     @Test
+    void exportSectionQuotesTheExportCsvs() throws IOException {
+        String s = section(readme(), "## Export for inference", "## Measured");
+        String flat = s.replaceAll("\\s+", " ");
+        Set<String> allowed = new HashSet<>(Set.of("0.1", "99.5")); // the thresholds the tests hold
+        List<Map<String, String>> rows = csv("export-cpu.csv");
+        for (Map<String, String> r : rows) {
+            String row = "| w" + r.get("wbits") + "/a" + r.get("abits") + " | " + r.get("wrpn_accuracy") + " | " + r.get("onnx_accuracy")
+                    + " | " + r.get("agreement") + " | " + fmt("%,.0f", Double.parseDouble(r.get("fp32_bytes"))) + " B | "
+                    + fmt("%,.0f", Double.parseDouble(r.get("packed_bytes"))) + " B | " + r.get("packed_factor") + "× | "
+                    + r.get("packed_data_factor") + "× |";
+            assertTrue(s.contains(row), "README lacks the row " + row);
+            assertEquals(r.get("packed_eval_accuracy"), r.get("wrpn_accuracy"), "eval from the packed file, w" + r.get("wbits"));
+            assertEquals(r.get("packed_eval_loss"), r.get("checkpoint_eval_loss"), "eval loss from the packed file, w" + r.get("wbits"));
+            allowed.addAll(List.of(r.get("wrpn_accuracy"), r.get("onnx_accuracy"), r.get("agreement"), r.get("packed_factor"),
+                    r.get("packed_data_factor")));
+        }
+        assertEquals(3, rows.size());
+        Map<String, Map<String, String>> qdq = new HashMap<>();
+        for (Map<String, String> r : csv("export-qdq.csv")) qdq.put(r.get("bits"), r);
+        String ties = qdq.get("4").get("codes_differing") + " of the " + qdq.get("4").get("floats_in_0_1") + " floats in [0, 1] at 4 bits and "
+                + qdq.get("8").get("codes_differing") + " at 8 bits, none at 1 and 2 bits";
+        assertTrue(flat.contains(ties), "README lacks: " + ties);
+        assertEquals(List.of("0", "0"), List.of(qdq.get("1").get("codes_differing"), qdq.get("2").get("codes_differing")));
+        allQuoted(s, allowed, "export section");
+        String design = Files.readString(Path.of("docs/DESIGN.md")).replaceAll("\\s+", " ");
+        for (String quoted : List.of("the codes differ for " + qdq.get("4").get("codes_differing") + " (k = 4) and "
+                + qdq.get("8").get("codes_differing") + " (k = 8)", qdq.get("4").get("values_differing") + " of the 16 values at k = 4 and "
+                + qdq.get("8").get("values_differing") + " of 256 at k = 8")) {
+            assertTrue(design.contains(quoted), "docs/DESIGN.md lacks: " + quoted);
+        }
+    }
+
+    @Test
     void resultsPageQuotesTheSweepReportTable() throws IOException {
         String page = Files.readString(Path.of("docs/RESULTS.md"));
         List<String> table = Files.readAllLines(Path.of("benchmarks/results/sweep-fashion-cpu.md")).stream()

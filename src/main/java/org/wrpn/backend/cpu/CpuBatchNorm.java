@@ -2,6 +2,7 @@ package org.wrpn.backend.cpu;
 
 import static org.wrpn.backend.cpu.ArrayChecks.sameLength;
 
+import org.wrpn.backend.BatchNormFold;
 import org.wrpn.quant.PackedActivations;
 import org.wrpn.quant.PackedLayout;
 
@@ -145,12 +146,8 @@ final class CpuBatchNorm {
     static void inference(float[] x, float[] gamma, float[] beta, float[] runMean, float[] runVar, float eps, float[] y) {
         int c = gamma.length;
         sameLength(x, y, "batchNormInference");
-        float[] scale = new float[c], shift = new float[c];
-        for (int ch = 0; ch < c; ch++) {
-            double inv = 1.0 / Math.sqrt(runVar[ch] + (double) eps);
-            scale[ch] = (float) (gamma[ch] * inv);
-            shift[ch] = (float) (beta[ch] - gamma[ch] * inv * runMean[ch]);
-        }
+        BatchNormFold fold = BatchNormFold.of(gamma, beta, runMean, runVar, eps);
+        float[] scale = fold.scale(), shift = fold.shift();
         int m = x.length / c;
         for (int p = 0, k = 0; p < m; p++) {
             for (int ch = 0; ch < c; ch++, k++) y[k] = x[k] * scale[ch] + shift[ch];
