@@ -72,27 +72,23 @@ final class ChooseState {
     }
 
     /** The round of this number, or null when it has not started. */
-    Round round(int number) {
+    synchronized Round round(int number) {
         for (Round r : rounds) if (r.number() == number) return r;
         return null;
     }
 
-    List<Round> rounds() {
-        return List.copyOf(rounds);
-    }
-
-    double spentSeconds() {
+    synchronized double spentSeconds() {
         return spentSeconds;
     }
 
-    void start(Round r) {
+    synchronized void start(Round r) {
         if (round(r.number()) != null) throw new IllegalStateException("round " + r.number() + " has started already");
         rounds.add(r);
         save();
     }
 
-    /** Adds wall time spent on a round (also when it was stopped part way). */
-    void spent(int round, double seconds) {
+    /** Adds wall time spent on a round (while it runs, and when it ends or is stopped). */
+    synchronized void spent(int round, double seconds) {
         spentSeconds += seconds;
         for (int i = 0; i < rounds.size(); i++) {
             Round r = rounds.get(i);

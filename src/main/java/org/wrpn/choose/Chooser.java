@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import org.wrpn.backend.Bytes;
 import org.wrpn.bench.Machine;
 import org.wrpn.data.DataSource;
@@ -75,6 +76,9 @@ public final class Chooser {
      */
     public record Outcome(int exitCode, List<Candidate> candidates, List<Round> rounds, Candidate recommended, JobSpec recommendedSpec,
             String note, List<Path> files) {}
+
+    /** How often the time spent is written to the state while a round runs. */
+    private static final long CLOCK_MILLIS = 15_000;
 
     private final ChooseSpec spec;
     private final PrintStream out;
@@ -211,13 +215,29 @@ public final class Chooser {
         Sweep sweep = new Sweep(grid, out, live, handleSignals);
         current = sweep;
         if (stopRequested) sweep.stop();
-        long t0 = System.nanoTime();
+        AtomicLong accounted = new AtomicLong(System.nanoTime());
+        Runnable account = () -> {
+            long now = System.nanoTime();
+            state.spent(k, (now - accounted.getAndSet(now)) / 1e9);
+        };
+        Thread clock = Thread.ofPlatform().daemon().name("wrpn-choose-clock").start(() -> { // so that a killed choose keeps its time
+            try {
+                while (true) {
+                    Thread.sleep(CLOCK_MILLIS);
+                    account.run();
+                }
+            } catch (InterruptedException e) {
+                // the round is over
+            }
+        });
         Sweep.Outcome o;
         try {
             o = sweep.train(cells);
         } finally {
             current = null;
-            state.spent(k, (System.nanoTime() - t0) / 1e9);
+            clock.interrupt();
+            clock.join();
+            account.run();
         }
         if (o.exitCode() == ExitCode.INTERRUPTED || o.exitCode() == ExitCode.TERMINATED || stopRequested) {
             return new Trained(null, o.exitCode() == ExitCode.INTERRUPTED ? ExitCode.INTERRUPTED : ExitCode.TERMINATED, 0);
