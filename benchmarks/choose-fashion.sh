@@ -38,15 +38,14 @@ paste -d, <(col "$RESULTS/sweep-fashion-cpu.csv" width) <(col "$RESULTS/sweep-fa
     <(col "$RESULTS/sweep-fashion-cpu.csv" test_accuracy_max) > "$OUT/sweep.csv"
 # Widths as numbers (1 and 1.0 alike); the best committed configuration (by mean over its seeds) that fits.
 best="$(awk -F, 'NR == FNR { fits[($1 + 0) "/" $2 "/" $3] = $4; if ($5 == "true") rec = ($1 + 0) "x " $2 "/" $3; next }
-    fits[($1 + 0) "/" $2 "/" $3] == "true" && $4 > m { m = $4; b = ($1 + 0) "x " $2 "/" $3 " " $4 " " $5 }
+    fits[($1 + 0) "/" $2 "/" $3] == "true" && $4 > m { m = $4; b = ($1 + 0) "x " $2 "/" $3 "|" $4 "|" $5 }
     END { print rec "|" b }' "$OUT/fits.csv" "$OUT/sweep.csv")"
-recommended="${best%%|*}"
-read -r sweep_config sweep_mean sweep_max <<<"${best#*|}"
+IFS='|' read -r recommended sweep_config sweep_mean sweep_max <<<"$best"
 gap="$(awk -v a="$accuracy" -v b="$sweep_mean" 'BEGIN { printf "%+.2f", (a - b) * 100 }')"
 verdict="$(awk -v a="$accuracy" -v b="$sweep_mean" 'BEGIN { print (a >= b - 0.005 ? "within" : "NOT within") }')"
 
 cat > "$RESULTS/$NAME-check.md" <<EOF
-Full-length check of \`wrpn choose\` (benchmarks/choose-fashion.sh; commit $(git rev-parse --short HEAD)$(git diff --quiet || echo -dirty), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) x$(nproc)):
+Full-length check of \`wrpn choose\` (benchmarks/choose-fashion.sh; code of commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src pom.xml || echo -dirty), $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) x$(nproc)):
 
 - budget $BUDGET at batch 64 (cpu rules), time budget $TIME_BUDGET; recommended: lenet ${recommended}
 - the recommendation trained for 3 epochs (\`wrpn train --spec $RESULTS/$NAME-recommended.json\`): test accuracy **$accuracy** ($seconds s wall; load average $load_start at the start, $load_end at the end)

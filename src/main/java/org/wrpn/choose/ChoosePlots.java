@@ -41,11 +41,10 @@ final class ChoosePlots {
         var base = report.spec().grid().base();
         String title = String.format(Locale.ROOT, "%s: proxy accuracy by %s, budget %s at batch %d | %s", base.model(),
                 memory ? "memory" : "step time", Bytes.format(report.spec().budgetBytes()), base.batch(), report.machineLabel());
-        XYChart c = new XYChartBuilder().width(960).height(580).title(title).xAxisTitle(xTitle)
+        XYChart c = new XYChartBuilder().width(1100).height(600).title(title).xAxisTitle(xTitle)
                 .yAxisTitle("test accuracy after the proxy run").build();
         Styler s = c.getStyler();
-        s.setLegendPosition(Styler.LegendPosition.OutsideS);
-        s.setLegendLayout(Styler.LegendLayout.Horizontal);
+        s.setLegendPosition(Styler.LegendPosition.OutsideE);
         s.setChartTitleFont(s.getChartTitleFont().deriveFont(13f));
         c.getStyler().setYAxisDecimalPattern("0.000");
         c.getStyler().setAnnotationTextFontColor(Color.DARK_GRAY);
@@ -78,7 +77,7 @@ final class ChoosePlots {
                 }
             }
             if (points.isEmpty()) continue;
-            String label = String.format(Locale.ROOT, "round %d: %,d images per run", r.number(), r.proxy().images());
+            String label = String.format(Locale.ROOT, "round %d: %,d images", r.number(), r.proxy().images());
             XYSeries dots = c.addSeries(label, col(points, 0), col(points, 1));
             dots.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
             dots.setMarker(SeriesMarkers.CIRCLE);
@@ -94,7 +93,7 @@ final class ChoosePlots {
         Chooser.Candidate rec = report.recommended();
         double rx = x.applyAsDouble(last, rec), ry = last.accuracy(rec);
         if (!Double.isNaN(rx) && !Double.isNaN(ry)) {
-            XYSeries star = c.addSeries("recommended: " + rec.label(), new double[] {rx}, new double[] {ry});
+            XYSeries star = c.addSeries("recommended " + rec.label(), new double[] {rx}, new double[] {ry});
             star.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
             star.setMarker(SeriesMarkers.DIAMOND);
             star.setMarkerColor(Color.BLACK);

@@ -147,9 +147,11 @@ final class ChooseReport {
     }
 
     private String loadLine() {
-        return String.format(Locale.ROOT, "machine: %s; other processes kept %s of %s cores busy on average (load average %s at the"
-                + " start, %s at the end)", Machine.label(machine), load.get("other_processes_avg_cores_busy"), load.get("cores"),
-                load.get("load_average_1m_start"), load.get("load_average_1m_end"));
+        if (load.isEmpty()) return "machine: " + Machine.label(machine);
+        return String.format(Locale.ROOT, "machine: %s; while the proxy runs trained (%s), other processes kept %s of %s cores busy on"
+                + " average (load average %s at the start, %s at the end)", Machine.label(machine),
+                ProgressBar.clock(((Number) load.get("wall_seconds")).doubleValue()), load.get("other_processes_avg_cores_busy"),
+                load.get("cores"), load.get("load_average_1m_start"), load.get("load_average_1m_end"));
     }
 
     private static String marks(Chooser.Round r, Chooser.Candidate c) {

@@ -32,6 +32,8 @@ final class ChooseState {
     private final ObjectNode identity;
     private final List<Round> rounds = new ArrayList<>();
     private double spentSeconds;
+    /** The machine's load while runs trained, over every process of this choose: see {@link #load}. */
+    private final ObjectNode load = JSON.createObjectNode();
 
     private ChooseState(Path file, ObjectNode identity) {
         this.file = file;
@@ -62,6 +64,7 @@ final class ChooseState {
             }
         }
         s.spentSeconds = n.path("spent_seconds").asDouble();
+        if (n.path("load").isObject()) s.load.setAll((ObjectNode) n.get("load"));
         for (JsonNode r : n.path("rounds")) {
             List<String> names = new ArrayList<>();
             r.path("candidates").forEach(c -> names.add(c.asText()));
@@ -99,10 +102,34 @@ final class ChooseState {
         save();
     }
 
+    /**
+     * Adds a stretch of training to the load record: the cores other processes kept busy (averaged
+     * over all stretches by their wall time), the load average when the first began and the last ended.
+     */
+    synchronized void load(Map<String, Object> contention) {
+        double wall = ((Number) contention.get("wall_seconds")).doubleValue();
+        double busy = ((Number) contention.get("other_processes_avg_cores_busy")).doubleValue();
+        double seconds = load.path("wall_seconds").asDouble() + wall;
+        double busySeconds = load.path("other_core_seconds").asDouble() + Math.max(0, busy) * wall;
+        load.put("cores", ((Number) contention.get("cores")).intValue());
+        load.put("other_processes_avg_cores_busy", seconds > 0 ? Math.round(busySeconds / seconds * 100) / 100.0 : 0);
+        if (!load.has("load_average_1m_start")) load.put("load_average_1m_start", ((Number) contention.get("load_average_1m_start")).doubleValue());
+        load.put("load_average_1m_end", ((Number) contention.get("load_average_1m_end")).doubleValue());
+        load.put("wall_seconds", seconds);
+        load.put("other_core_seconds", busySeconds);
+        save();
+    }
+
+    /** The load record as the report shows it (empty before anything trained). */
+    synchronized Map<String, Object> load() {
+        return JSON.convertValue(load, new com.fasterxml.jackson.core.type.TypeReference<java.util.LinkedHashMap<String, Object>>() {});
+    }
+
     private void save() {
         ObjectNode o = JSON.createObjectNode();
         o.set("identity", identity);
         o.put("spent_seconds", spentSeconds);
+        o.set("load", load);
         ArrayNode a = o.putArray("rounds");
         for (Round r : rounds) {
             ObjectNode e = a.addObject();

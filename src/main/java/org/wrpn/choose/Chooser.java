@@ -141,7 +141,6 @@ public final class Chooser {
         println(ChooseReport.fitTable(spec, all));
         List<Candidate> fitting = fitting(spec, all);
         ChooseState state = ChooseState.open(spec.out(), spec.identity());
-        Machine.Contention load = new Machine.Contention();
         int trainCount = base.limitTrain() > 0 ? Math.min(base.limitTrain(), train.count()) : train.count();
         List<Round> rounds = new ArrayList<>();
         String note = fitting.size() == 1 ? "only one candidate fits the budget: nothing to rank" : "";
@@ -153,7 +152,8 @@ public final class Chooser {
                     ? Halving.proxy(Halving.timingImages(base.batch()), trainCount, base.limitTrain(), base.batch(), base.epochs())
                     : proxyFor(state, k, total, alive, rounds.get(rounds.size() - 1), overhead, trainCount);
             if (proxy == null) {
-                note = String.format(Locale.ROOT, "the time budget was spent after round %d of %d", k - 1, total);
+                note = String.format(Locale.ROOT, "the time budget was spent after %s of %d", k == 1 ? "the timing round" : "round "
+                        + (k - 1), total);
                 break;
             }
             Trained t = round(state, k, total, proxy, alive);
@@ -167,12 +167,12 @@ public final class Chooser {
                         "every run of round " + k + " failed", List.of());
             }
             rounds.add(r);
-            if (t.trainedNow() > 0) overhead = overhead(r);
+            if (r.seconds() > 0) overhead = overhead(r); // its wall time over every process that worked on it
             alive = r.kept();
         }
         Candidate best = alive.get(0);
         JobSpec job = recommendedSpec(best);
-        ChooseReport report = new ChooseReport(spec, all, rounds, best, job, note, Machine.describe(), load.summary());
+        ChooseReport report = new ChooseReport(spec, all, rounds, best, job, note, Machine.describe(), state.load());
         List<Path> files = report.write();
         println(report.text());
         println("wrote " + String.join(", ", files.stream().map(Path::toString).toList()));
@@ -193,8 +193,8 @@ public final class Chooser {
         return Halving.proxy(images, trainCount, base.limitTrain(), base.batch(), base.epochs());
     }
 
-    /** A round as trained now: null when stopped (exitCode then 130 or 143), and how many runs it trained (not finished before). */
-    private record Trained(Round round, int exitCode, long trainedNow) {}
+    /** A round as trained now: null when stopped (exitCode then 130 or 143). */
+    private record Trained(Round round, int exitCode) {}
 
     /** Trains a round's proxy runs (those not finished before). */
     private Trained round(ChooseState state, int k, int total, Halving.Proxy proxy, List<Candidate> candidates)
@@ -212,6 +212,7 @@ public final class Chooser {
         List<SweepSpec.Cell> cells = grid.cells().stream().filter(c -> names.contains(c.name())).toList();
         println(ChooseReport.roundHeader(spec, k, total, proxy, candidates.size(), grid.base().out(), state.spentSeconds()));
         long before = cells.stream().filter(c -> SweepReport.readCell(c).state() == SweepReport.CellState.DONE).count();
+        Machine.Contention load = new Machine.Contention();
         Sweep sweep = new Sweep(grid, out, live, handleSignals);
         current = sweep;
         if (stopRequested) sweep.stop();
@@ -238,9 +239,10 @@ public final class Chooser {
             clock.interrupt();
             clock.join();
             account.run();
+            if (before < cells.size()) state.load(load.summary()); // only while something trained
         }
         if (o.exitCode() == ExitCode.INTERRUPTED || o.exitCode() == ExitCode.TERMINATED || stopRequested) {
-            return new Trained(null, o.exitCode() == ExitCode.INTERRUPTED ? ExitCode.INTERRUPTED : ExitCode.TERMINATED, 0);
+            return new Trained(null, o.exitCode() == ExitCode.INTERRUPTED ? ExitCode.INTERRUPTED : ExitCode.TERMINATED);
         }
         Map<String, SweepReport.CellResult> results = new LinkedHashMap<>();
         for (SweepSpec.Cell c : cells) results.put(c.name(), SweepReport.readCell(c));
@@ -248,7 +250,7 @@ public final class Chooser {
         Round trained = new Round(k, proxy, candidates, results, seconds, List.of());
         Round r = new Round(k, proxy, candidates, results, seconds, keep(trained, k == 0 ? candidates.size() : Halving.survivors(candidates.size())));
         if (k > 0) println(ChooseReport.roundLine(r, total));
-        return new Trained(r, o.exitCode(), o.done() - before);
+        return new Trained(r, o.exitCode());
     }
 
     /** The best {@code n} of a round's candidates, best first; failed runs never go on. */
@@ -271,8 +273,9 @@ public final class Chooser {
         TrainConfig b = base.toBuilder().epochs(proxy.epochs()).limitTrain(proxy.limitTrain())
                 .warmupEpochs(Math.min(base.warmupEpochs(), proxy.epochs())).keepCheckpoints(1)
                 .out(spec.out().resolve("proxy-" + proxy.images())).build();
-        List<Double> widths = candidates.stream().map(Candidate::widthMultiplier).distinct().toList();
-        List<SweepSpec.Bits> bits = candidates.stream().map(Candidate::bits).distinct().toList();
+        List<Candidate> inGridOrder = candidates.stream().sorted(java.util.Comparator.comparingInt(Candidate::order)).toList();
+        List<Double> widths = inGridOrder.stream().map(Candidate::widthMultiplier).distinct().toList();
+        List<SweepSpec.Bits> bits = inGridOrder.stream().map(Candidate::bits).distinct().toList();
         return new SweepSpec(b, widths, bits, spec.grid().seeds(), spec.grid().jobs(), b.out(), "proxy");
     }
 

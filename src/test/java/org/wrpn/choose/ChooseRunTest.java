@@ -100,12 +100,17 @@ class ChooseRunTest {
         }
         assertTrue(first.out().contains("recommended: lenet width"), first.out());
 
+        assertTrue(Files.readString(out.resolve("t.md")).contains("while the proxy runs trained"), "the machine's load is recorded");
+        JsonNode load = JSON.readTree(out.resolve(ChooseState.FILE).toFile()).get("load");
+        assertTrue(load.get("wall_seconds").asDouble() > 0 && load.has("other_processes_avg_cores_busy"), load.toString());
+
         Map<Path, FileTime> before = CellFiles.checkpointTimes(out);
         Run again = run(spec);
         assertEquals(0, again.outcome().exitCode(), again.out());
         assertEquals(o.recommended().name(), again.outcome().recommended().name());
         assertTrue(again.out().contains("not rerun") && !again.out().contains("after 1 epoch(s)"), "nothing trained again: " + again.out());
         assertEquals(before, CellFiles.checkpointTimes(out), "no checkpoint written or replaced by the second run");
+        assertEquals(load, JSON.readTree(out.resolve(ChooseState.FILE).toFile()).get("load"), "a run that trains nothing adds no load");
 
         BadInputException other = assertThrows(BadInputException.class,
                 () -> run(ChooseSpec.fromFlags((ObjectNode) JobSpec.tree("{\"widths\": \"1,1.5\", \"bits\": \"32/32,4/4\", \"batch\": 32,"
