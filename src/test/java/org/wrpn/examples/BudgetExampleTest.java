@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /** The README's budget example is this package's BudgetExample, and what it prints is true. */
@@ -16,11 +15,7 @@ class BudgetExampleTest {
 
     @Test
     void theReadmeShowsTheExampleVerbatim() throws IOException {
-        List<String> lines = Files.readAllLines(SOURCE);
-        int begin = lines.indexOf("        // README:begin"), end = lines.indexOf("        // README:end");
-        assertTrue(begin >= 0 && end > begin, "markers in " + SOURCE);
-        String example = lines.subList(begin + 1, end).stream().map(l -> l.length() >= 8 ? l.substring(8) : l.strip())
-                .collect(Collectors.joining("\n"));
+        String example = SchedulerExampleTest.example(SOURCE);
         assertTrue(Files.readString(Path.of("README.md")).contains(example), "README.md must show, verbatim:\n" + example);
     }
 
