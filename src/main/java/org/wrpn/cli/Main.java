@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 /** The `wrpn` command line. Exit codes: {@link ExitCode} (0 done, 1 internal, 2 bad input, 3 out of memory, 4 numerical, 5 busy, 6 storage, 130/143 stopped). */
 @Command(name = "wrpn", mixinStandardHelpOptions = true, version = "wrpn 0.1.0",
         description = "Train wide reduced-precision networks with k-bit packed activations.",
-        subcommands = {TrainCommand.class, EvalCommand.class, ExportCommand.class, PlanCommand.class, SweepCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {TrainCommand.class, EvalCommand.class, ExportCommand.class, PlanCommand.class, SweepCommand.class, ChooseCommand.class, BenchCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int EXIT_OK = 0;
     public static final int EXIT_INTERNAL = 1;

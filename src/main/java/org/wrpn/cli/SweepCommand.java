@@ -38,29 +38,14 @@ public final class SweepCommand implements Callable<Integer> {
                     + " flags given beside it override its keys")
     Path specFile;
 
-    @Option(names = "--widths", paramLabel = "W,...", description = "width multipliers (default: 1,2,3)")
-    String widths;
-
-    @Option(names = "--bits", paramLabel = "W/A,...", description = "weight/activation bits (default: 32/32,8/8,4/4,4/2,2/2,1/1)")
-    String bits;
-
     @Option(names = "--seeds", paramLabel = "S,...", description = "seeds (default: 1,2)")
     String seeds;
-
-    @Option(names = "--jobs", description = "cells trained at once; on the CPU each gets cores/jobs GEMM threads (default: 1)")
-    Integer jobs;
-
-    @Option(names = "--results", description = "where the CSV and plots go (default: OUT)")
-    Path results;
-
-    @Option(names = "--name", description = "file name prefix of the CSV and plots (default: sweep)")
-    String name;
 
     @Option(names = "--report-only", description = "train nothing: write the CSV and plots from the cells on disk")
     boolean reportOnly;
 
-    @Option(names = "--no-progress", description = "no live progress line (the per-cell lines stay)")
-    boolean noProgress;
+    @Mixin
+    GridOptions grid;
 
     /** The settings every cell shares (width, bits and seed are the grid's). */
     @Mixin
@@ -84,7 +69,7 @@ public final class SweepCommand implements Callable<Integer> {
                     String.join(", ", files.stream().map(Path::toString).toList())));
             return Main.EXIT_OK;
         }
-        Sweep sweep = new Sweep(spec, System.out, !noProgress, parent != null && parent.ownsProcess());
+        Sweep sweep = new Sweep(spec, System.out, !grid.noProgress, parent != null && parent.ownsProcess());
         return sweep.run().exitCode();
     }
 
@@ -100,13 +85,8 @@ public final class SweepCommand implements Callable<Integer> {
 
     /** The keys the flags given on the command line set: the grid's by name, the rest as job-spec keys. */
     private ObjectNode flags() {
-        ObjectNode o = settings.specKeys(false);
-        if (widths != null) o.put("widths", widths);
-        if (bits != null) o.put("bits", bits);
+        ObjectNode o = grid.addTo(settings.specKeys(false));
         if (seeds != null) o.put("seeds", seeds);
-        if (jobs != null) o.put("jobs", jobs);
-        if (results != null) o.put("results", results.toString());
-        if (name != null) o.put("name", name);
         return o;
     }
 
@@ -118,6 +98,7 @@ public final class SweepCommand implements Callable<Integer> {
                     new Meaning("--epochs", "epochs per cell (default: ${DEFAULT-VALUE})", String.valueOf(SweepSpec.DEFAULT_EPOCHS)),
                     new Meaning("--out", "the sweep's directory; cell CELL trains in OUT/CELL (default: ${DEFAULT-VALUE})",
                             SweepSpec.DEFAULT_OUT.toString()),
+                    new Meaning("--name", "file name prefix of the CSV and plots (default: " + SweepSpec.DEFAULT_NAME + ")", null),
                     new Meaning("--save", "what layers keep for backward while training: fp32, packed or auto; the results are the same"
                             + " bit for bit, the reported memory is always the auto policy's (default: ${DEFAULT-VALUE})", null));
         }

@@ -43,6 +43,11 @@ public record PlanRequest(String model, double widthMultiplier, PrecisionPolicy 
         return new PlanRequest(model, widthMultiplier, precision, save, b, channels, height, imageWidth, classes, device);
     }
 
+    /** The same model, batch and images at another width, precision and save policy. */
+    public PlanRequest with(double widthMultiplier, PrecisionPolicy precision, SavePolicy save) {
+        return new PlanRequest(model, widthMultiplier, precision, save, batch, channels, height, imageWidth, classes, device);
+    }
+
     /** Parses "CxHxW", e.g. 3x32x32. */
     public static int[] parseInput(String s) {
         String[] p = s.toLowerCase().split("x");

@@ -65,23 +65,43 @@ public final class Sweep {
     /** Holds OUT's {@link RunLock} throughout: a second sweep on OUT is refused (each cell also locks OUT/CELL). */
     public Outcome run() throws IOException, InterruptedException {
         try (RunLock lock = RunLock.acquire("sweep directory", spec.base().out())) {
-            return runLocked();
+            Files.createDirectories(spec.base().out());
+            AtomicFiles.writeString(spec.base().out().resolve("sweep.json"),
+                    new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(spec.toJson()) + "\n");
+            Trained t = trainCells(spec.cells());
+            SweepReport report = SweepReport.read(spec);
+            List<Path> files = report.write(Machine.describe());
+            int done = (int) report.cells().stream().filter(r -> r.state() == SweepReport.CellState.DONE).count();
+            summary(t, done, "; wrote " + String.join(", ", files.stream().map(Path::toString).toList()));
+            return new Outcome(t.exitCode(), done, t.failed(), t.stopped(), report, files);
         }
     }
 
-    private Outcome runLocked() throws IOException, InterruptedException {
-        Files.createDirectories(spec.base().out());
-        AtomicFiles.writeString(spec.base().out().resolve("sweep.json"),
-                new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(spec.toJson()) + "\n");
-        List<SweepSpec.Cell> cells = spec.cells();
+    /**
+     * Trains some cells of the grid (e.g. the survivors of a round of `wrpn choose`), each as in
+     * {@link #run()}, under OUT's lock; writes neither sweep.json nor the report (outcome's report is null).
+     */
+    public Outcome train(List<SweepSpec.Cell> cells) throws IOException, InterruptedException {
+        try (RunLock lock = RunLock.acquire("sweep directory", spec.base().out())) {
+            Files.createDirectories(spec.base().out());
+            Trained t = trainCells(cells);
+            summary(t, t.done(), "");
+            return new Outcome(t.exitCode(), t.done(), t.failed(), t.stopped(), null, List.of());
+        }
+    }
+
+    private record Trained(int exitCode, int total, int done, int failed, int stopped) {}
+
+    private Trained trainCells(List<SweepSpec.Cell> cells) throws InterruptedException {
         int total = cells.size();
         ConcurrentLinkedQueue<SweepSpec.Cell> todo = new ConcurrentLinkedQueue<>();
         for (SweepSpec.Cell c : cells) {
             SweepReport.CellResult r = SweepReport.readCell(c);
             if (r.state() == SweepReport.CellState.DONE) {
                 alreadyDone++;
-                println(String.format(Locale.ROOT, "[%d/%d] %s: done before, test accuracy %.4f (not rerun)", finished.incrementAndGet(),
-                        total, c.name(), r.last().testAccuracy()));
+                int n = finished.incrementAndGet();
+                println(String.format(Locale.ROOT, "[%d/%d] %s: done before, test accuracy %.4f (not rerun)", n, total, c.name(),
+                        r.last().testAccuracy()));
             } else {
                 todo.add(c);
             }
@@ -90,28 +110,29 @@ public final class Sweep {
         if (spec.jobs() > 1 && spec.base().device() != Device.CUDA) limitCpuThreads(spec.jobs());
         Signals signals = handleSignals ? Signals.install(this::onSignal, "TERM", "INT") : null;
         Thread ticker = live ? Thread.ofPlatform().daemon().name("wrpn-sweep-progress").start(() -> tick(total)) : null;
-        AtomicInteger failed = new AtomicInteger(), stopped = new AtomicInteger();
+        AtomicInteger failed = new AtomicInteger(), stopped = new AtomicInteger(), completed = new AtomicInteger();
         try {
             List<Thread> workers = new ArrayList<>();
             for (int i = 0; i < Math.min(spec.jobs(), Math.max(1, toRun)); i++) {
-                workers.add(Thread.ofPlatform().name("wrpn-sweep-" + i).start(() -> work(todo, total, toRun, failed, stopped)));
+                workers.add(Thread.ofPlatform().name("wrpn-sweep-" + i).start(() -> work(todo, total, failed, stopped, completed)));
             }
             for (Thread t : workers) t.join();
         } finally {
             if (ticker != null) ticker.interrupt();
             if (signals != null) signals.close();
         }
-        SweepReport report = SweepReport.read(spec);
-        List<Path> files = report.write(Machine.describe());
-        int done = (int) report.cells().stream().filter(r -> r.state() == SweepReport.CellState.DONE).count();
-        println(String.format(Locale.ROOT, "sweep: %d of %d cells done (%d trained now, %d before), %d failed, %d stopped, in %s; wrote %s",
-                done, total, done - alreadyDone, alreadyDone, failed.get(), stopped.get(), ProgressBar.clock((System.nanoTime() - startNanos) / 1e9),
-                String.join(", ", files.stream().map(Path::toString).toList())));
         int code = stopCode != 0 ? stopCode : firstFailureCode();
-        return new Outcome(code, done, failed.get(), stopped.get(), report, files);
+        return new Trained(code, total, alreadyDone + completed.get(), failed.get(), stopped.get());
     }
 
-    private void work(ConcurrentLinkedQueue<SweepSpec.Cell> todo, int total, int toRun, AtomicInteger failed, AtomicInteger stopped) {
+    private void summary(Trained t, int done, String wrote) {
+        println(String.format(Locale.ROOT, "sweep: %d of %d cells done (%d trained now, %d before), %d failed, %d stopped, in %s%s",
+                done, t.total(), done - alreadyDone, alreadyDone, t.failed(), t.stopped(),
+                ProgressBar.clock((System.nanoTime() - startNanos) / 1e9), wrote));
+    }
+
+    private void work(ConcurrentLinkedQueue<SweepSpec.Cell> todo, int total, AtomicInteger failed, AtomicInteger stopped,
+            AtomicInteger completed) {
         SweepSpec.Cell cell;
         while (stopCode == 0 && (cell = todo.poll()) != null) {
             JobHandle h = Jobs.start(cell.job(), null);
@@ -131,6 +152,7 @@ public final class Sweep {
             int n = finished.incrementAndGet();
             String line;
             if (result.state() == JobState.COMPLETED) {
+                completed.incrementAndGet();
                 SweepReport.CellResult cr = SweepReport.readCell(cell);
                 var last = cr.last();
                 line = last == null ? cell.name() + ": completed" : String.format(Locale.ROOT,

@@ -138,7 +138,8 @@ public final class SweepReport {
         return new SweepReport(spec, cells, configs);
     }
 
-    static CellResult readCell(SweepSpec.Cell cell) {
+    /** Where one cell stands, from its directory: its newest checkpoint and its metrics. */
+    public static CellResult readCell(SweepSpec.Cell cell) {
         TrainConfig config = cell.job().config();
         Path dir = config.out();
         Path ckpts = cell.job().checkpoints();
@@ -240,8 +241,13 @@ public final class SweepReport {
     }
 
     private Map<String, Object> settings() {
+        return settings(spec.toJson());
+    }
+
+    /** Settings as result files record them: out, results and data as {@link #portable} paths. */
+    public static Map<String, Object> settings(com.fasterxml.jackson.databind.node.ObjectNode json) {
         Map<String, Object> s = new LinkedHashMap<>();
-        JSON.convertValue(spec.toJson(), Map.class).forEach((k, v) -> s.put(String.valueOf(k), v));
+        JSON.convertValue(json, Map.class).forEach((k, v) -> s.put(String.valueOf(k), v));
         for (String key : List.of("out", "results", "data")) {
             if (s.get(key) instanceof String p) s.put(key, portable(Path.of(p), !key.equals("data")));
         }
@@ -253,7 +259,7 @@ public final class SweepReport {
      * when run as ./wrpn from it), not this machine's absolute path; a data directory outside it
      * (a system location such as /usr/share/datasets) stays as it is.
      */
-    static String portable(Path p, boolean evenOutside) {
+    public static String portable(Path p, boolean evenOutside) {
         Path cwd = Path.of("").toAbsolutePath();
         Path abs = p.toAbsolutePath().normalize();
         if (!abs.startsWith(cwd) && !evenOutside) return p.toString();

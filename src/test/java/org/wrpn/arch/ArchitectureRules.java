@@ -14,7 +14,7 @@ final class ArchitectureRules {
     private ArchitectureRules() {}
 
     static final String[] ABOVE_BACKENDS = {"org.wrpn.nn..", "org.wrpn.train..", "org.wrpn.plan..", "org.wrpn.job..",
-        "org.wrpn.sweep..", "org.wrpn.export..", "org.wrpn.cli..", "org.wrpn.data..", "org.wrpn.quant..", "org.wrpn.tensor.."};
+        "org.wrpn.sweep..", "org.wrpn.choose..", "org.wrpn.export..", "org.wrpn.cli..", "org.wrpn.data..", "org.wrpn.quant..", "org.wrpn.tensor.."};
 
     static final ArchRule NOTHING_ABOVE_BACKENDS_NAMES_AN_IMPLEMENTATION = noClasses()
             .that().resideInAnyPackage(ABOVE_BACKENDS)

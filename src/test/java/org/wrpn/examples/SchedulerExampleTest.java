@@ -18,13 +18,18 @@ class SchedulerExampleTest {
 
     @Test
     void theReadmeShowsTheExampleVerbatim() throws IOException {
-        List<String> lines = Files.readAllLines(SOURCE);
-        int begin = lines.indexOf("        // README:begin"), end = lines.indexOf("        // README:end");
-        assertTrue(begin >= 0 && end > begin, "markers in " + SOURCE);
-        String example = lines.subList(begin + 1, end).stream().map(l -> l.length() >= 8 ? l.substring(8) : l.strip())
-                .collect(Collectors.joining("\n"));
+        String example = example(SOURCE);
         String readme = Files.readString(Path.of("README.md"));
         assertTrue(readme.contains(example), "README.md's \"For schedulers\" section must show, verbatim:\n" + example);
+    }
+
+    /** The lines of a source between its README:begin and README:end markers, less the method body's indent. */
+    static String example(Path source) throws IOException {
+        List<String> lines = Files.readAllLines(source);
+        int begin = lines.indexOf("        // README:begin"), end = lines.indexOf("        // README:end");
+        assertTrue(begin >= 0 && end > begin, "markers in " + source);
+        return lines.subList(begin + 1, end).stream().map(l -> l.length() >= 8 ? l.substring(8) : l.strip())
+                .collect(Collectors.joining("\n"));
     }
 
     @Test

@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -16,7 +14,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.wrpn.data.DataSource;
@@ -28,7 +25,6 @@ import org.wrpn.plan.PlanRequest;
 
 /** Small sweeps on a Fashion-MNIST slice, end to end on the CPU. */
 class SweepRunTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private static SweepSpec small(Path out, int epochs, int jobs, double lr) {
         return SweepSpec.fromJson(JobSpec.tree("""
@@ -49,15 +45,6 @@ class SweepRunTest {
         return run(new Sweep(spec, new PrintStream(bytes, true, StandardCharsets.UTF_8), false, false), bytes);
     }
 
-    /** The last epoch record of a cell's metrics log, read here independently of SweepReport. */
-    private static double finalAccuracy(Path cellDir) throws Exception {
-        double acc = Double.NaN;
-        for (String line : Files.readAllLines(cellDir.resolve("metrics.jsonl"))) {
-            JsonNode n = JSON.readTree(line);
-            if (n.get("type").asText().equals("epoch")) acc = n.get("test_accuracy").asDouble();
-        }
-        return acc;
-    }
 
     private static List<Map<String, String>> csv(Path file) throws Exception {
         List<String> lines = Files.readAllLines(file);
@@ -72,13 +59,6 @@ class SweepRunTest {
         return rows;
     }
 
-    private static Map<Path, FileTime> checkpointTimes(Path out) throws Exception {
-        Map<Path, FileTime> m = new HashMap<>();
-        try (Stream<Path> files = Files.walk(out)) {
-            for (Path p : files.filter(p -> p.toString().contains("checkpoints")).toList()) m.put(p, Files.getLastModifiedTime(p));
-        }
-        return m;
-    }
 
     @Test
     void aSweepTrainsEveryCellReportsThemAndDoesNotRerunThem(@TempDir Path out) throws Exception {
@@ -91,8 +71,8 @@ class SweepRunTest {
         assertEquals(2, rows.size());
         for (Map<String, String> r : rows) {
             String bits = r.get("wbits") + "a" + r.get("abits");
-            double a1 = finalAccuracy(out.resolve("lenet-w1-w" + bits + "-s1"));
-            double a2 = finalAccuracy(out.resolve("lenet-w1-w" + bits + "-s2"));
+            double a1 = CellFiles.finalAccuracy(out.resolve("lenet-w1-w" + bits + "-s1"));
+            double a2 = CellFiles.finalAccuracy(out.resolve("lenet-w1-w" + bits + "-s2"));
             assertEquals((a1 + a2) / 2, Double.parseDouble(r.get("test_accuracy_mean")), 1e-5);
             assertEquals(Math.abs(a1 - a2) / Math.sqrt(2), Double.parseDouble(r.get("test_accuracy_std")), 1e-5);
             assertEquals(Math.min(a1, a2), Double.parseDouble(r.get("test_accuracy_min")), 1e-9);
@@ -112,11 +92,11 @@ class SweepRunTest {
             assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, java.util.Arrays.copyOf(head, 4), png);
         }
 
-        Map<Path, FileTime> before = checkpointTimes(out);
+        Map<Path, FileTime> before = CellFiles.checkpointTimes(out);
         Run again = run(spec);
         assertEquals(0, again.code(), again.out());
         assertEquals(4, again.out().lines().filter(l -> l.contains("done before") && l.contains("not rerun")).count(), again.out());
-        assertEquals(before, checkpointTimes(out), "no checkpoint written or replaced by the second run");
+        assertEquals(before, CellFiles.checkpointTimes(out), "no checkpoint written or replaced by the second run");
     }
 
     @Test
