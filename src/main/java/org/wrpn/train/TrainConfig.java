@@ -5,6 +5,7 @@ import java.util.Objects;
 import org.wrpn.BadInputException;
 import org.wrpn.backend.Device;
 import org.wrpn.data.DataSource;
+import org.wrpn.data.ImageFolder;
 import org.wrpn.nn.PrecisionPolicy;
 import org.wrpn.nn.SaveChoice;
 import org.wrpn.nn.SavePolicy;
@@ -21,6 +22,8 @@ import org.wrpn.quant.Quantizer;
  * @param limitTrain use only the first N training images (0 = all); for tests and quick runs
  * @param checkpointEvery also checkpoint every N steps within an epoch (0 = only at epoch ends)
  * @param keepCheckpoints keep the newest N checkpoints, deleting older ones once a newer one is durable (0 = all)
+ * @param imageSize the side of the square images an image folder is decoded to
+ * @param decodeThreads threads decoding an image folder (0 = one per core); results do not depend on it
  */
 public record TrainConfig(
         String model,
@@ -43,7 +46,9 @@ public record TrainConfig(
         int limitTrain,
         int limitTest,
         Device device,
-        int keepCheckpoints) {
+        int keepCheckpoints,
+        int imageSize,
+        int decodeThreads) {
 
     public static final String DEFAULT_MODEL = "lenet";
     public static final int DEFAULT_KEEP_CHECKPOINTS = 3;
@@ -67,6 +72,8 @@ public record TrainConfig(
         if (keepCheckpoints < 0) throw new BadInputException("--keep-checkpoints must be >= 0 (0 keeps all), got " + keepCheckpoints);
         if (limitTrain < 0 || limitTest < 0) throw new BadInputException("--limit-train/--limit-test must be >= 0");
         Objects.requireNonNull(device, "device");
+        if (imageSize < 8 || imageSize > 4096) throw new BadInputException("--image-size must be between 8 and 4096, got " + imageSize);
+        if (decodeThreads < 0 || decodeThreads > 1024) throw new BadInputException("--decode-threads must be between 0 (one per core) and 1024, got " + decodeThreads);
         layerBits = layerBits == null ? "" : layerBits;
         save = save == null ? SaveChoice.AUTO : save;
         precisionPolicy(weightBits, activationBits, layerBits); // validates overrides early
@@ -100,7 +107,8 @@ public record TrainConfig(
         return new Builder().model(model).widthMultiplier(widthMultiplier).weightBits(weightBits).activationBits(activationBits)
                 .layerBits(layerBits).save(save).data(data).batch(batch).epochs(epochs).lr(lr).momentum(momentum)
                 .weightDecay(weightDecay).schedule(schedule).warmupEpochs(warmupEpochs).seed(seed).out(out)
-                .checkpointEvery(checkpointEvery).limitTrain(limitTrain).limitTest(limitTest).device(device).keepCheckpoints(keepCheckpoints);
+                .checkpointEvery(checkpointEvery).limitTrain(limitTrain).limitTest(limitTest).device(device).keepCheckpoints(keepCheckpoints)
+                .imageSize(imageSize).decodeThreads(decodeThreads);
     }
 
     /** Sets any of the components; {@link #build()} validates them together. */
@@ -126,6 +134,8 @@ public record TrainConfig(
         private int limitTest;
         private Device device = Device.AUTO;
         private int keepCheckpoints = DEFAULT_KEEP_CHECKPOINTS;
+        private int imageSize = ImageFolder.DEFAULT_SIZE;
+        private int decodeThreads;
 
         private Builder() {}
 
@@ -150,11 +160,13 @@ public record TrainConfig(
         public Builder limitTest(int v) { limitTest = v; return this; }
         public Builder device(Device v) { device = v; return this; }
         public Builder keepCheckpoints(int v) { keepCheckpoints = v; return this; }
+        public Builder imageSize(int v) { imageSize = v; return this; }
+        public Builder decodeThreads(int v) { decodeThreads = v; return this; }
 
         public TrainConfig build() {
             return new TrainConfig(model, widthMultiplier, weightBits, activationBits, layerBits, save, data, batch, epochs, lr,
                     momentum, weightDecay, schedule, warmupEpochs, seed, out, checkpointEvery, limitTrain, limitTest, device,
-                    keepCheckpoints);
+                    keepCheckpoints, imageSize, decodeThreads);
         }
     }
 }
