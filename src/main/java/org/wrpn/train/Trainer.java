@@ -277,7 +277,7 @@ public final class Trainer implements AutoCloseable {
                         seen / seconds);
                 results.add(er);
                 LOG.info(String.format(java.util.Locale.ROOT,
-                        "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1f s, %.0f img/s",
+                        "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1f s, %.1f img/s",
                         epoch + 1, config.epochs(), trainLoss, trainAcc, eval.loss(), eval.accuracy(), seconds, seen / seconds));
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("train_loss", trainLoss);
