@@ -301,7 +301,7 @@ public final class Trainer implements AutoCloseable {
 
     /** What the progress bar says of a decoding loader: what it can deliver, and the share of the time training waited for it. */
     private String loaderNote(BatchLoader loader, double seconds) {
-        if (train.loaderThreads() == 1 && train.skipped() == 0) return "";
+        if (train instanceof org.wrpn.data.Dataset) return ""; // bytes in memory: the loader is never the bottleneck
         String skipped = train.skipped() == 0 ? "" : ", " + train.skipped() + " skipped";
         return String.format(java.util.Locale.ROOT, " | data %.0f img/s (%d threads), waited %.0f%%%s",
                 loader.capacityImagesPerSecond(), train.loaderThreads(), 100 * loader.waitSeconds() / seconds, skipped);
