@@ -131,7 +131,7 @@ public final class BenchCommand implements Callable<Integer> {
         List<String> ms = models != null ? models : List.of("lenet", "resnet18");
         Path work = Files.createTempDirectory("wrpn-bench-loader");
         try {
-            BenchTable t = LoaderBench.run(images, quick ? 60 : 300, threads, ms, quick ? 64 : 256, work);
+            BenchTable t = LoaderBench.run(images, quick ? 60 : 300, threads, ms, quick ? 64 : 128, work);
             String n = name != null ? name : "loader-" + device + (quick ? "-quick" : "");
             t.write(out, n);
             if (!noPlots && BenchTable.canPlot()) BenchPlots.loader(t, out, n);

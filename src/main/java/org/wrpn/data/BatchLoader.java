@@ -45,6 +45,8 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
     private final int threads;
     private final AtomicLong rendered = new AtomicLong();
     private final AtomicLong renderNanos = new AtomicLong();
+    private final AtomicLong renderCpuNanos = new AtomicLong();
+    private static final java.lang.management.ThreadMXBean CPU = java.lang.management.ManagementFactory.getThreadMXBean();
     private long waitNanos;
     private int nextIndex;
     private volatile Pipeline pipeline;
@@ -99,6 +101,12 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
     public double capacityImagesPerSecond() {
         long nanos = renderNanos.get();
         return nanos == 0 ? 0 : rendered.get() * 1e9 / nanos * threads;
+    }
+
+    /** CPU seconds the threads spent per rendered image: the cost of an image, whatever else the machine runs. */
+    public double cpuSecondsPerImage() {
+        long n = rendered.get();
+        return n == 0 ? 0 : renderCpuNanos.get() / 1e9 / n;
     }
 
     /** Seconds {@link #next()} has spent waiting for a batch: the time the consumer lost to the loader. */
@@ -248,9 +256,11 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
                         busyOn[id] = samples.describe(order[position]);
                     }
                     long t0 = System.nanoTime();
+                    long c0 = CPU.getCurrentThreadCpuTime();
                     int i = position - p.from;
                     int label = r.render(order[position], seed, epoch, position, p.images, i * imageSize);
                     long t1 = System.nanoTime();
+                    renderCpuNanos.addAndGet(CPU.getCurrentThreadCpuTime() - c0);
                     renderNanos.addAndGet(t1 - t0);
                     rendered.incrementAndGet();
                     synchronized (this) {
