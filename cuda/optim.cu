@@ -1,5 +1,5 @@
 // The optimizer update: SGD with momentum and weight decay (PyTorch's convention), on fp32 master
-// weights, their gradients and momentum buffers.
+// weights, their gradients and momentum buffers; and the clamp that constrains quantized layers' masters.
 //
 // Layout: flat arrays of n floats (16-byte accesses with a scalar tail).
 // Packing: none.
@@ -11,6 +11,20 @@ __device__ __forceinline__ void sgd_one(float& p, float g, float& v, float lr, f
     const float gk = __fadd_rn(g, __fmul_rn(wd, p));
     v = __fadd_rn(__fmul_rn(momentum, v), gk);
     p = __fsub_rn(p, __fmul_rn(lr, v));
+}
+
+// x = clamp(x, lo, hi) in place, by comparisons (fminf/fmaxf would turn NaN into a bound; Java keeps it)
+__device__ __forceinline__ float clamp_one(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+extern "C" __global__ void clamp_f32(float* __restrict__ x, long long n, float lo, float hi) {
+    const long long n4 = n >> 2;
+    float4* x4 = reinterpret_cast<float4*>(x);
+    for (long long i = wrpn_thread_index(); i < n4; i += wrpn_thread_count()) {
+        float4 v = x4[i];
+        v = make_float4(clamp_one(v.x, lo, hi), clamp_one(v.y, lo, hi), clamp_one(v.z, lo, hi), clamp_one(v.w, lo, hi));
+        x4[i] = v;
+    }
+    for (long long i = (n4 << 2) + wrpn_thread_index(); i < n; i += wrpn_thread_count()) x[i] = clamp_one(x[i], lo, hi);
 }
 
 extern "C" __global__ void sgd_momentum_f32(float* __restrict__ param, const float* __restrict__ grad,

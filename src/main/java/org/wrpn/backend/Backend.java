@@ -236,6 +236,9 @@ public interface Backend extends AutoCloseable {
      */
     void sgdStep(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay);
 
+    /** x = clamp(x, lo, hi) in place (the weight constraint after an update); NaN stays NaN. */
+    void clampInPlace(Tensor x, float lo, float hi);
+
     /** Sum of squares (for gradient norms) and a non-finite check in one pass; NaN when any is non-finite. */
     double sumSquares(Tensor x);
 

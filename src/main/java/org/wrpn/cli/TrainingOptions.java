@@ -51,8 +51,25 @@ public final class TrainingOptions {
     @Option(names = "--momentum", description = "SGD momentum (default: ${DEFAULT-VALUE})")
     double momentum = D.momentum();
 
-    @Option(names = "--weight-decay", description = "weight decay, not applied to BN parameters or biases (default: ${DEFAULT-VALUE})")
+    @Option(names = "--weight-decay",
+            description = "weight decay on full-precision layers' weights, not on BN parameters or biases (default: ${DEFAULT-VALUE})")
     double weightDecay = D.weightDecay();
+
+    @Option(names = "--quantized-weight-decay",
+            description = "weight decay on the weights of quantized layers (default: ${DEFAULT-VALUE})")
+    double quantizedWeightDecay = D.quantizedWeightDecay();
+
+    @Option(names = "--clip-weights", arity = "1", paramLabel = "true|false",
+            description = "clamp the fp32 masters of quantized layers' weights to [-1, 1] after every update (default: ${DEFAULT-VALUE})")
+    boolean clipWeights = D.clipWeights();
+
+    @Option(names = "--quantized-lr-scale",
+            description = "multiplies the learning rate of quantized layers' weights (default: ${DEFAULT-VALUE})")
+    double quantizedLrScale = D.quantizedLrScale();
+
+    @Option(names = "--quantized-lr-fan-in", arity = "1", paramLabel = "true|false",
+            description = "also multiply each quantized layer's learning rate by the square root of its fan-in (default: ${DEFAULT-VALUE})")
+    boolean quantizedLrFanIn = D.quantizedLrFanIn();
 
     @Option(names = "--schedule", description = "cosine, step or constant (default: ${DEFAULT-VALUE})")
     String schedule = D.schedule().flag();

@@ -93,7 +93,8 @@ public final class Conv2d extends Layer {
     public void initialize(ExecutionContext ctx, SplittableRandom random) {
         super.initialize(ctx, random);
         Shape ws = Shape.of(cout, kernel, kernel, cin);
-        weight = Parameter.trainable(ctx.ledger(), name + ".weight", ws, true);
+        weight = weightBits < Quantizer.FULL_PRECISION ? Parameter.quantizedWeight(ctx.ledger(), name + ".weight", ws)
+                : Parameter.trainable(ctx.ledger(), name + ".weight", ws, true);
         int fanIn = kernel * kernel * cin;
         if (ctx.backend().computes()) {
             ctx.backend().upload(Init.heNormal((int) ws.elements(), fanIn, Init.quantizedGain(weightBits, fanIn), random),

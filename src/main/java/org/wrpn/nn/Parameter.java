@@ -15,17 +15,20 @@ public final class Parameter implements AutoCloseable {
     private final Shape shape;
     private final boolean trainable;
     private final boolean weightDecay;
+    private final boolean quantizedWeight;
     private final Tensor value;
     private final Tensor grad;
     private final Tensor velocity;
     private final MemoryLedger ledger;
 
-    private Parameter(MemoryLedger ledger, String name, Shape shape, boolean trainable, boolean weightDecay) {
+    private Parameter(MemoryLedger ledger, String name, Shape shape, boolean trainable, boolean weightDecay,
+            boolean quantizedWeight) {
         this.ledger = ledger;
         this.name = name;
         this.shape = shape;
         this.trainable = trainable;
         this.weightDecay = weightDecay;
+        this.quantizedWeight = quantizedWeight;
         this.value = ledger.allocate(Category.MASTER_WEIGHTS, name, DType.F32, shape);
         this.grad = trainable ? ledger.allocate(Category.GRADIENTS, name, DType.F32, shape) : null;
         this.velocity = trainable ? ledger.allocate(Category.OPTIMIZER_STATE, name, DType.F32, shape) : null;
@@ -33,12 +36,17 @@ public final class Parameter implements AutoCloseable {
 
     /** A trainable parameter; weightDecay is false for BN scales/shifts and biases. */
     public static Parameter trainable(MemoryLedger ledger, String name, Shape shape, boolean weightDecay) {
-        return new Parameter(ledger, name, shape, true, weightDecay);
+        return new Parameter(ledger, name, shape, true, weightDecay, false);
+    }
+
+    /** The fp32 masters of a layer whose weights are quantized (the trainer may constrain them to [-1, 1]). */
+    public static Parameter quantizedWeight(MemoryLedger ledger, String name, Shape shape) {
+        return new Parameter(ledger, name, shape, true, true, true);
     }
 
     /** Saved state that the optimizer does not touch, such as BN running statistics. */
     public static Parameter state(MemoryLedger ledger, String name, Shape shape) {
-        return new Parameter(ledger, name, shape, false, false);
+        return new Parameter(ledger, name, shape, false, false, false);
     }
 
     public String name() {
@@ -55,6 +63,16 @@ public final class Parameter implements AutoCloseable {
 
     public boolean hasWeightDecay() {
         return weightDecay;
+    }
+
+    /** Whether these are the masters of quantized weights (k &lt; 32). */
+    public boolean isQuantizedWeight() {
+        return quantizedWeight;
+    }
+
+    /** Inputs per output: the elements of one slice along the first dimension (a conv's kh·kw·cin, a linear's in). */
+    public long fanIn() {
+        return shape.elements() / shape.dim(0);
     }
 
     public Tensor value() {

@@ -156,6 +156,7 @@ final class DryRunBackend implements Backend {
     @Override public void linearForward(Tensor x, Tensor w, Tensor b, Tensor y) {}
     @Override public void linearBackward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) {}
     @Override public void sgdStep(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay) {}
+    @Override public void clampInPlace(Tensor x, float lo, float hi) {}
 
     @Override
     public void close() {}

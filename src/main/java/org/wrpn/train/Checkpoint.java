@@ -135,6 +135,10 @@ public final class Checkpoint {
         o.put("lr", c.lr());
         o.put("momentum", c.momentum());
         o.put("weight_decay", c.weightDecay());
+        o.put("quantized_weight_decay", c.quantizedWeightDecay());
+        o.put("clip_weights", c.clipWeights());
+        o.put("quantized_lr_scale", c.quantizedLrScale());
+        o.put("quantized_lr_fan_in", c.quantizedLrFanIn());
         o.put("schedule", c.schedule().flag());
         o.put("warmup", c.warmupEpochs());
         o.put("seed", c.seed());
@@ -158,6 +162,11 @@ public final class Checkpoint {
                 .checkpointEvery((int) num(o, "checkpoint_every")).limitTrain((int) num(o, "limit_train"))
                 .limitTest((int) num(o, "limit_test")).device(Device.parse(text(o, "device")))
                 .keepCheckpoints(o.path("keep_checkpoints").asInt(TrainConfig.DEFAULT_KEEP_CHECKPOINTS))
+                // checkpoints from before these settings decayed every weight alike and never clipped
+                .quantizedWeightDecay(o.path("quantized_weight_decay").asDouble(num(o, "weight_decay")))
+                .clipWeights(o.path("clip_weights").asBoolean(false))
+                .quantizedLrScale(o.path("quantized_lr_scale").asDouble(1))
+                .quantizedLrFanIn(o.path("quantized_lr_fan_in").asBoolean(false))
                 .imageSize(o.path("image_size").asInt(TrainConfig.defaults().imageSize()))
                 .decodeThreads(o.path("decode_threads").asInt(0)).build();
     }

@@ -22,6 +22,11 @@ import org.wrpn.quant.Quantizer;
  * @param limitTrain use only the first N training images (0 = all); for tests and quick runs
  * @param checkpointEvery also checkpoint every N steps within an epoch (0 = only at epoch ends)
  * @param keepCheckpoints keep the newest N checkpoints, deleting older ones once a newer one is durable (0 = all)
+ * @param quantizedWeightDecay weight decay on the masters of quantized layers' weights (weightDecay is the rest's)
+ * @param clipWeights clamp those masters to [-1, 1] after every update (the paper's "hard constraint")
+ * @param quantizedLrScale multiplies the learning rate of those masters
+ * @param quantizedLrFanIn also multiplies it by sqrt(fan-in) of each layer: a ternary master's gradient shrinks
+ *     with the layer's fan-in (batch norm divides by the output's spread), its flip threshold does not
  * @param imageSize the side of the square images an image folder is decoded to
  * @param decodeThreads threads decoding an image folder (0 = one per core); results do not depend on it
  */
@@ -47,6 +52,10 @@ public record TrainConfig(
         int limitTest,
         Device device,
         int keepCheckpoints,
+        double quantizedWeightDecay,
+        boolean clipWeights,
+        double quantizedLrScale,
+        boolean quantizedLrFanIn,
         int imageSize,
         int decodeThreads) {
 
@@ -66,6 +75,12 @@ public record TrainConfig(
         if (!(lr > 0) || Double.isInfinite(lr)) throw new BadInputException("--lr must be positive, got " + lr);
         if (!(momentum >= 0 && momentum < 1)) throw new BadInputException("--momentum must be in [0, 1), got " + momentum);
         if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) throw new BadInputException("--weight-decay must be >= 0, got " + weightDecay);
+        if (!(quantizedLrScale > 0) || Double.isInfinite(quantizedLrScale)) {
+            throw new BadInputException("--quantized-lr-scale must be positive, got " + quantizedLrScale);
+        }
+        if (!(quantizedWeightDecay >= 0) || Double.isInfinite(quantizedWeightDecay)) {
+            throw new BadInputException("--quantized-weight-decay must be >= 0, got " + quantizedWeightDecay);
+        }
         Objects.requireNonNull(schedule, "schedule");
         if (!(warmupEpochs >= 0) || warmupEpochs > epochs) throw new BadInputException("--warmup must be between 0 and --epochs, got " + warmupEpochs);
         if (checkpointEvery < 0) throw new BadInputException("--checkpoint-every must be >= 0, got " + checkpointEvery);
@@ -81,6 +96,12 @@ public record TrainConfig(
 
     private static PrecisionPolicy precisionPolicy(int w, int a, String layerBits) {
         return new PrecisionPolicy(w, a, PrecisionPolicy.parseOverrides(layerBits));
+    }
+
+    /** The learning rate of a parameter when the schedule is at lr: quantized layers' masters by their own rule. */
+    public double learningRate(double lr, boolean quantizedWeight, long fanIn) {
+        if (!quantizedWeight) return lr;
+        return lr * quantizedLrScale * (quantizedLrFanIn ? Math.sqrt(fanIn) : 1);
     }
 
     public PrecisionPolicy precisionPolicy() {
@@ -108,6 +129,8 @@ public record TrainConfig(
                 .layerBits(layerBits).save(save).data(data).batch(batch).epochs(epochs).lr(lr).momentum(momentum)
                 .weightDecay(weightDecay).schedule(schedule).warmupEpochs(warmupEpochs).seed(seed).out(out)
                 .checkpointEvery(checkpointEvery).limitTrain(limitTrain).limitTest(limitTest).device(device).keepCheckpoints(keepCheckpoints)
+                .quantizedWeightDecay(quantizedWeightDecay).clipWeights(clipWeights).quantizedLrScale(quantizedLrScale)
+                .quantizedLrFanIn(quantizedLrFanIn)
                 .imageSize(imageSize).decodeThreads(decodeThreads);
     }
 
@@ -134,6 +157,10 @@ public record TrainConfig(
         private int limitTest;
         private Device device = Device.AUTO;
         private int keepCheckpoints = DEFAULT_KEEP_CHECKPOINTS;
+        private double quantizedWeightDecay = 5e-4;
+        private boolean clipWeights;
+        private double quantizedLrScale = 1;
+        private boolean quantizedLrFanIn;
         private int imageSize = ImageFolder.DEFAULT_SIZE;
         private int decodeThreads;
 
@@ -160,13 +187,18 @@ public record TrainConfig(
         public Builder limitTest(int v) { limitTest = v; return this; }
         public Builder device(Device v) { device = v; return this; }
         public Builder keepCheckpoints(int v) { keepCheckpoints = v; return this; }
+        public Builder quantizedWeightDecay(double v) { quantizedWeightDecay = v; return this; }
+        public Builder clipWeights(boolean v) { clipWeights = v; return this; }
+        public Builder quantizedLrScale(double v) { quantizedLrScale = v; return this; }
+        public Builder quantizedLrFanIn(boolean v) { quantizedLrFanIn = v; return this; }
         public Builder imageSize(int v) { imageSize = v; return this; }
         public Builder decodeThreads(int v) { decodeThreads = v; return this; }
 
         public TrainConfig build() {
             return new TrainConfig(model, widthMultiplier, weightBits, activationBits, layerBits, save, data, batch, epochs, lr,
                     momentum, weightDecay, schedule, warmupEpochs, seed, out, checkpointEvery, limitTrain, limitTest, device,
-                    keepCheckpoints, imageSize, decodeThreads);
+                    keepCheckpoints, quantizedWeightDecay, clipWeights, quantizedLrScale, quantizedLrFanIn, imageSize,
+                    decodeThreads);
         }
     }
 }

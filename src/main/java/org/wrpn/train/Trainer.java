@@ -238,8 +238,10 @@ public final class Trainer implements AutoCloseable {
                                     Bytes.format(backend.peakAllocatedBytes()));
                         }
                         for (Parameter p : params) {
-                            backend.sgdStep(p.value(), p.grad(), p.velocity(), (float) lr, (float) config.momentum(),
-                                    p.hasWeightDecay() ? (float) config.weightDecay() : 0f);
+                            double decay = !p.hasWeightDecay() ? 0 : p.isQuantizedWeight() ? config.quantizedWeightDecay() : config.weightDecay();
+                            double rate = config.learningRate(lr, p.isQuantizedWeight(), p.fanIn());
+                            backend.sgdStep(p.value(), p.grad(), p.velocity(), (float) rate, (float) config.momentum(), (float) decay);
+                            if (config.clipWeights() && p.isQuantizedWeight()) backend.clampInPlace(p.value(), -1f, 1f);
                         }
                         globalStep++;
                         listener.stepEnded(epoch, step + 1, globalStep);

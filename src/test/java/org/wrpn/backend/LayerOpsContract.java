@@ -723,4 +723,25 @@ public abstract class LayerOpsContract {
         for (int i = 0; i < n; i++) plain[i] = p[i] - 0.1f * (double) g[i];
         assertClose("plain sgd", plain, fx.floats(tp2), ATOL, RTOL);
     }
+
+    /** Ragged length (a vector tail), values on both sides, exactly on the bounds, infinities and NaN. */
+    @Test
+    void clampInPlaceKeepsNaNAndTheBoundsExactly() {
+        int n = 4 * 37 + 3;
+        float[] x = uniform(n, -3, 3);
+        x[0] = -1f;
+        x[1] = 1f;
+        x[2] = Float.NaN;
+        x[3] = Float.NEGATIVE_INFINITY;
+        x[n - 1] = Float.POSITIVE_INFINITY;
+        x[n - 2] = -0f;
+        Tensor t = fx.f32(x, n);
+        be.clampInPlace(t, -1f, 1f);
+        float[] got = fx.floats(t);
+        double[] want = Reference.clamp(d(x), -1, 1);
+        float[] wantF = new float[n];
+        for (int i = 0; i < n; i++) wantF[i] = (float) want[i];
+        assertBits("clamp to [-1, 1]", wantF, got);
+        assertTrue(Float.isNaN(got[2]), "NaN stays NaN");
+    }
 }

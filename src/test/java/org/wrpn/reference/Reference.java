@@ -349,6 +349,13 @@ public final class Reference {
 
     public record Sgd(double[] param, double[] velocity) {}
 
+    /** clamp(x, lo, hi) element-wise; NaN stays NaN. */
+    public static double[] clamp(double[] x, double lo, double hi) {
+        double[] y = new double[x.length];
+        for (int i = 0; i < x.length; i++) y[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+        return y;
+    }
+
     /** PyTorch SGD: g = grad + wd * p; v = momentum * v + g; p -= lr * v. */
     public static Sgd sgdStep(double[] p, double[] grad, double[] v, double lr, double momentum, double wd) {
         double[] np = new double[p.length];

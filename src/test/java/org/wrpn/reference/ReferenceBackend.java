@@ -491,6 +491,11 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
+    public void clampInPlace(Tensor x, float lo, float hi) {
+        set(x, Reference.clamp(d(x), lo, hi));
+    }
+
+    @Override
     public double sumSquares(Tensor x) {
         return Reference.sumSquares(d(x));
     }

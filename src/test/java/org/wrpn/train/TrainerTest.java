@@ -2,6 +2,7 @@ package org.wrpn.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -72,6 +73,101 @@ class TrainerTest {
             assertTrue(r.epochs().get(1).trainLoss() < r.epochs().get(0).trainLoss(), "train loss fell between epochs");
             assertNotNull(r.lastCheckpoint());
         }
+    }
+
+    /**
+     * At a learning rate that drives masters well past 1, --clip-weights keeps every quantized layer's
+     * masters in [-1, 1] (some exactly on a bound) and leaves the full-precision layers alone.
+     */
+    @Test
+    void clipWeightsConstrainsOnlyQuantizedMasters(@TempDir Path dir) {
+        TrainConfig c = config(dir, 2, 2, 1, 1, 320, 0).toBuilder().lr(2.0).warmupEpochs(0).clipWeights(true).build();
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(c, b, fashion).quiet()) {
+            t.run();
+            boolean onBound = false, fullPrecisionBeyond = false;
+            for (Parameter p : t.network().parameters()) {
+                if (!p.isTrainable()) continue;
+                float[] v = new float[(int) p.shape().elements()];
+                b.download(p.value(), v);
+                for (float x : v) {
+                    if (p.isQuantizedWeight()) {
+                        assertTrue(x >= -1f && x <= 1f, p.name() + " holds " + x);
+                        onBound |= Math.abs(x) == 1f;
+                    } else {
+                        fullPrecisionBeyond |= Math.abs(x) > 1f;
+                    }
+                }
+            }
+            assertTrue(onBound, "some quantized master reached a bound");
+            assertTrue(fullPrecisionBeyond, "full-precision parameters are not clipped");
+        }
+    }
+
+    record OneRun(List<float[]> before, List<float[]> after, List<Parameter> params) {}
+
+    /** Trains c on the CPU; the weights before and after, and the parameters (closed: for their names and kinds). */
+    static OneRun trainOnce(TrainConfig c) {
+        try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(c, b, fashion).quiet()) {
+            List<float[]> before = weights(t.network());
+            t.run();
+            return new OneRun(before, weights(t.network()), t.network().parameters());
+        }
+    }
+
+    /**
+     * Weight decay on quantized layers is its own setting. One step (the gradients are those of the same
+     * initial weights in both runs): quantized-only decay changes the quantized masters and leaves the
+     * full-precision weights bit for bit as without any decay.
+     */
+    @Test
+    void quantizedWeightDecayTouchesOnlyQuantizedWeights(@TempDir Path dir) {
+        TrainConfig none = config(dir.resolve("a"), 2, 2, 1, 1, 64, 0).toBuilder().weightDecay(0).quantizedWeightDecay(0).build();
+        TrainConfig quantizedOnly = none.toBuilder().out(dir.resolve("b")).quantizedWeightDecay(0.05).build();
+        OneRun runA = trainOnce(none), runQ = trainOnce(quantizedOnly);
+        List<float[]> a = runA.after(), q = runQ.after();
+        List<Parameter> params = runA.params();
+        int quantized = 0, decayed = 0;
+        for (int i = 0; i < a.size(); i++) {
+            Parameter p = params.get(i);
+            if (p.isQuantizedWeight()) {
+                quantized++;
+                assertFalse(java.util.Arrays.equals(a.get(i), q.get(i)), "decay changed " + p.name());
+            } else if (p.hasWeightDecay()) {
+                decayed++;
+                assertSameWeights(List.of(a.get(i)), List.of(q.get(i)));
+            }
+        }
+        assertTrue(quantized > 0 && decayed > 0, quantized + " quantized, " + decayed + " full-precision weights");
+    }
+
+    /** One step (same gradients in both runs): the quantized masters move 4 times as far, the rest exactly as before. */
+    @Test
+    void quantizedLrScaleMultipliesOnlyTheQuantizedSteps(@TempDir Path dir) {
+        TrainConfig plain = config(dir.resolve("a"), 2, 2, 1, 1, 64, 0).toBuilder().warmupEpochs(0).schedule(LrSchedule.Kind.CONSTANT)
+                .weightDecay(0).quantizedWeightDecay(0).build();
+        TrainConfig scaled = plain.toBuilder().out(dir.resolve("b")).quantizedLrScale(4).build();
+        OneRun runA = trainOnce(plain);
+        List<float[]> before = runA.before(), a = runA.after(), q = trainOnce(scaled).after();
+        List<Parameter> params = runA.params();
+        for (int i = 0; i < a.size(); i++) {
+            if (!params.get(i).isTrainable()) continue;
+            if (!params.get(i).isQuantizedWeight()) {
+                assertSameWeights(List.of(a.get(i)), List.of(q.get(i)));
+                continue;
+            }
+            for (int k = 0; k < a.get(i).length; k++) {
+                double step = a.get(i)[k] - before.get(i)[k], scaledStep = q.get(i)[k] - before.get(i)[k];
+                assertEquals(4 * step, scaledStep, 1e-6 + 1e-3 * Math.abs(scaledStep), params.get(i).name() + "[" + k + "]");
+            }
+        }
+    }
+
+    @Test
+    void theFanInRuleScalesEachQuantizedLayerByTheRootOfItsFanIn() {
+        TrainConfig c = TrainConfig.builder().quantizedLrScale(0.5).quantizedLrFanIn(true).build();
+        assertEquals(0.1 * 0.5 * 30, c.learningRate(0.1, true, 900), 1e-12);
+        assertEquals(0.1, c.learningRate(0.1, false, 900), 0.0, "full-precision layers keep --lr");
+        assertEquals(0.1 * 0.5, c.toBuilder().quantizedLrFanIn(false).build().learningRate(0.1, true, 900), 1e-12);
     }
 
     @Test

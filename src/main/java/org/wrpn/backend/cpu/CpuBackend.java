@@ -322,6 +322,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void clampInPlace(Tensor x, float lo, float hi) {
+        CpuElementwise.clampInPlace(mem.f(x), lo, hi);
+    }
+
+    @Override
     public double sumSquares(Tensor x) {
         return CpuElementwise.sumSquares(mem.f(x));
     }

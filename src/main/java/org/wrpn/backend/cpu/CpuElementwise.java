@@ -99,6 +99,13 @@ final class CpuElementwise {
         }
     }
 
+    static void clampInPlace(float[] x, float lo, float hi) {
+        for (int k = 0; k < x.length; k++) {
+            float v = x[k];
+            x[k] = v < lo ? lo : v > hi ? hi : v;
+        }
+    }
+
     /** Sum of squares in double, NaN as soon as an element is not finite. */
     static double sumSquares(float[] x) {
         double s = 0;

@@ -327,6 +327,11 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void clampInPlace(Tensor x, float lo, float hi) {
+        elementwise.clampInPlace(x, lo, hi);
+    }
+
+    @Override
     public void close() {
         if (stream.isClosed()) return;
         try {

@@ -38,4 +38,10 @@ record ElementwiseOps(CudaStream stream, Operands operands, QuantizeOps quantize
         long n = t[0].elements();
         stream.launch("sgd_momentum_f32").ptrs(t).i64(n).f32(lr).f32(momentum).f32(weightDecay).float4(n);
     }
+
+    void clampInPlace(Tensor x, float lo, float hi) {
+        CudaTensor[] t = operands.sameSizeF32("clampInPlace", x);
+        long n = t[0].elements();
+        stream.launch("clamp_f32").ptrs(t).i64(n).f32(lo).f32(hi).float4(n);
+    }
 }

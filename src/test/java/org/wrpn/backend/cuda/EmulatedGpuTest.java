@@ -47,10 +47,11 @@ class EmulatedGpuTest {
         assertTrue(out.contains(" 0 failed, 0 aborted"), out);
     }
 
+    /** Batch 16 at 16x16: 4096 output pixels in the first stage, so its weight gradients split and take scratch. */
     @Test
     void theStepCheckMeasuresMemoryAsPlanned() throws IOException, InterruptedException {
-        String out = run(java(GpuStepCheck.class.getName(), "--model", "resnet20", "--width", "1", "--batch", "2", "--input",
-                "3x16x16", "--steps", "1"), "step-check.log", 300, "GpuStepCheck on the emulated driver");
+        String out = run(java(GpuStepCheck.class.getName(), "--model", "resnet20", "--width", "1", "--batch", "16", "--input",
+                "3x16x16", "--steps", "1", "--warmup", "0"), "step-check.log", 300, "GpuStepCheck on the emulated driver");
         assertTrue(out.contains("measured in use equals the planner, byte for byte"), out);
     }
 

@@ -30,7 +30,7 @@ import org.wrpn.tensor.Tensor;
  * per parameter). Prints a markdown table; with --plan-only (no GPU) only the planner's columns.
  *
  * <pre>
- *   GpuStepCheck --model resnet20 --width 2 --wbits 2 --abits 2 --batch 128 --input 3x32x32 --steps 20 [--plan-only]
+ *   GpuStepCheck --model resnet20 --width 2 --wbits 2 --abits 2 --batch 128 --input 3x32x32 --steps 20 [--warmup 3] [--plan-only]
  * </pre>
  *
  * Memory columns: planned is MemoryPlanner's total; in use is the caching allocator's high-water mark
@@ -41,7 +41,7 @@ import org.wrpn.tensor.Tensor;
 public final class GpuStepCheck {
     private GpuStepCheck() {}
 
-    record Options(String model, double width, int wbits, int abits, int batch, int[] input, int steps, boolean planOnly) {}
+    record Options(String model, double width, int wbits, int abits, int batch, int[] input, int steps, int warmup, boolean planOnly) {}
 
     public static void main(String[] args) {
         Options o = parse(args);
@@ -97,7 +97,7 @@ public final class GpuStepCheck {
             be.resetPeak();
             List<Parameter> params = net.trainableParameters();
             double loss = 0;
-            for (int i = 0; i < 3; i++) loss = step(be, net, images, labels, params, false); // warm-up
+            for (int i = 0; i < o.warmup(); i++) loss = step(be, net, images, labels, params, false);
             double[] plain = new double[o.steps()], checked = new double[o.steps()];
             for (int i = 0; i < o.steps(); i++) {
                 long t0 = System.nanoTime();
@@ -150,7 +150,7 @@ public final class GpuStepCheck {
     private static Options parse(String[] args) {
         String model = "resnet20";
         double width = 2;
-        int wbits = 2, abits = 2, batch = 128, steps = 20;
+        int wbits = 2, abits = 2, batch = 128, steps = 20, warmup = 3;
         int[] input = {3, 32, 32};
         boolean planOnly = false;
         List<String> a = new ArrayList<>(List.of(args));
@@ -169,10 +169,11 @@ public final class GpuStepCheck {
                 case "--abits" -> abits = Integer.parseInt(v);
                 case "--batch" -> batch = Integer.parseInt(v);
                 case "--steps" -> steps = Integer.parseInt(v);
+                case "--warmup" -> warmup = Integer.parseInt(v);
                 case "--input" -> input = PlanRequest.parseInput(v);
                 default -> throw new IllegalArgumentException("unknown option " + k);
             }
         }
-        return new Options(model, width, wbits, abits, batch, input, steps, planOnly);
+        return new Options(model, width, wbits, abits, batch, input, steps, warmup, planOnly);
     }
 }
