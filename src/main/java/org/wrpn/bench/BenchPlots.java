@@ -32,6 +32,7 @@ public final class BenchPlots {
         return switch (t.suite) {
             case "kernels" -> kernels(t, dir, name);
             case "train" -> train(t, dir, name);
+            case "loader" -> loader(t, dir, name);
             default -> List.of();
         };
     }
@@ -121,6 +122,26 @@ public final class BenchPlots {
             files.add(save(vs, dir.resolve(name + "-" + model + "-vs-pytorch.png")));
         }
         return files;
+    }
+
+    /** Loader images/s against decode threads, per transform, with perfect scaling from one thread dashed. */
+    public static List<Path> loader(BenchTable t, Path dir, String name) throws IOException {
+        XYChart c = new XYChartBuilder().width(960).height(580).title("image loader: ImageNet-size JPEG to 224x224 | " + machine(t))
+                .xAxisTitle("decode threads").yAxisTitle("images/s").build();
+        c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
+        c.getStyler().setChartTitleFont(c.getStyler().getChartTitleFont().deriveFont(13f));
+        for (String transform : List.of("train", "eval")) {
+            List<Map<String, Object>> s = t.where("transform", transform);
+            if (s.isEmpty()) continue;
+            double[] x = s.stream().mapToDouble(r -> BenchTable.num(r, "threads")).toArray();
+            c.addSeries(transform + " transform", x, s.stream().mapToDouble(r -> BenchTable.num(r, "images_per_second")).toArray());
+            double one = BenchTable.num(s.get(0), "images_per_second_per_thread");
+            XYSeries ideal = c.addSeries(transform + ": threads x one thread's rate", x,
+                    java.util.Arrays.stream(x).map(n -> n * one).toArray());
+            ideal.setLineStyle(SeriesLines.DASH_DASH);
+            ideal.setMarker(SeriesMarkers.NONE);
+        }
+        return List.of(save(c, dir.resolve(name + ".png")));
     }
 
     private static XYChart chart(String title, String machine, String x, String y) {

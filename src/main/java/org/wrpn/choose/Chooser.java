@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.wrpn.backend.Bytes;
 import org.wrpn.bench.Machine;
 import org.wrpn.data.DataSource;
-import org.wrpn.data.Dataset;
+import org.wrpn.data.ImageSet;
 import org.wrpn.job.ExitCode;
 import org.wrpn.job.JobSpec;
 import org.wrpn.job.OutOfMemoryFailure;
@@ -136,7 +136,7 @@ public final class Chooser {
 
     private Outcome runLocked() throws IOException, InterruptedException {
         TrainConfig base = spec.grid().base();
-        Dataset train = DataSource.open(base.data()).train();
+        ImageSet train = DataSource.open(base.data()).train();
         List<Candidate> all = plan(spec, train.channels(), train.height(), train.width(), train.classes());
         println(ChooseReport.fitTable(spec, all));
         List<Candidate> fitting = fitting(spec, all);

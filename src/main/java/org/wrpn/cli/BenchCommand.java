@@ -1,5 +1,6 @@
 package org.wrpn.cli;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -14,6 +15,7 @@ import org.wrpn.backend.Bytes;
 import org.wrpn.bench.BenchPlots;
 import org.wrpn.bench.BenchTable;
 import org.wrpn.bench.KernelBench;
+import org.wrpn.bench.LoaderBench;
 import org.wrpn.bench.Machine;
 import org.wrpn.bench.MemoryBench;
 import org.wrpn.bench.TrainBench;
@@ -27,14 +29,15 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Benchmarks; writes CSV and JSON (machine, commit, config) and PNG plots into --out.",
-            "Suites: all (kernels, then train; the default), kernels, train, memory, and plot FILE.json... (redraws the PNGs of written results).",
+            "Suites: all (kernels, then train; the default), kernels, train, memory, loader (image decoding), and plot FILE.json...",
+            "(redraws the PNGs of written results).",
             "See benchmarks/README.md."})
 public final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "SUITE", defaultValue = "all",
-            description = "all | kernels | train | memory | plot (default: ${DEFAULT-VALUE})")
+            description = "all | kernels | train | memory | loader | plot (default: ${DEFAULT-VALUE})")
     String suite;
 
     @Parameters(index = "1..*", arity = "0..*", paramLabel = "FILE", description = "for plot: result JSON files (PNGs are written beside them)")
@@ -78,6 +81,10 @@ public final class BenchCommand implements Callable<Integer> {
             description = "train on cpu: time PyTorch (Debian's python3-torch) in the same run, alternating steps with wrpn's, and add ratio columns")
     String peer;
 
+    @Option(names = "--images", paramLabel = "DIR",
+            description = "loader: an image folder (train/CLASS/*.jpg, val/CLASS/*.jpg) instead of generated 500x375 photos")
+    Path images;
+
     @Option(names = "--name", description = "output name prefix instead of SUITE-DEVICE[-quick]")
     String name;
 
@@ -112,8 +119,30 @@ public final class BenchCommand implements Callable<Integer> {
             case "train" -> suites(false, true);
             case "all" -> suites(true, true);
             case "plot" -> plot();
-            default -> throw new BadInputException("unknown bench suite '" + suite + "'; available: all, kernels, train, memory, plot");
+            case "loader" -> loader();
+            default -> throw new BadInputException("unknown bench suite '" + suite + "'; available: all, kernels, train, memory, loader, plot");
         };
+    }
+
+    /** Decode threads 1 up to the cores; the trainer on decoded vs pre-decoded images. */
+    private int loader() throws Exception {
+        int cores = Runtime.getRuntime().availableProcessors();
+        int[] threads = java.util.stream.IntStream.rangeClosed(1, cores).toArray();
+        List<String> ms = models != null ? models : List.of("lenet", "resnet18");
+        Path work = Files.createTempDirectory("wrpn-bench-loader");
+        try {
+            BenchTable t = LoaderBench.run(images, quick ? 60 : 300, threads, ms, quick ? 64 : 128, work);
+            String n = name != null ? name : "loader-" + device + (quick ? "-quick" : "");
+            t.write(out, n);
+            if (!noPlots && BenchTable.canPlot()) BenchPlots.loader(t, out, n);
+            LoaderBench.describe(t).forEach(System.out::println);
+            System.out.println("wrote " + out.resolve(n + ".csv"));
+        } finally {
+            try (var s = Files.walk(work)) {
+                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+        return Main.EXIT_OK;
     }
 
     private int memory() throws Exception {

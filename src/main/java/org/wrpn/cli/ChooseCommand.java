@@ -10,7 +10,7 @@ import org.wrpn.choose.ChooseSpec;
 import org.wrpn.choose.Chooser;
 import org.wrpn.cli.TrainingOptions.Meaning;
 import org.wrpn.data.DataSource;
-import org.wrpn.data.Dataset;
+import org.wrpn.data.ImageSet;
 import org.wrpn.plan.PlanRequest;
 import org.wrpn.sweep.SweepSpec;
 import picocli.CommandLine.Command;
@@ -63,7 +63,7 @@ public final class ChooseCommand implements Callable<Integer> {
         ChooseSpec spec = ChooseSpec.fromFlags(flags, budgetBytes, rules,
                 timeBudget == null ? ChooseSpec.DEFAULT_TIME_BUDGET : ChooseSpec.parseDuration(timeBudget));
         if (planOnly) {
-            Dataset train = DataSource.open(spec.grid().base().data()).train();
+            ImageSet train = DataSource.open(spec.grid().base().data()).train();
             List<Chooser.Candidate> all = Chooser.plan(spec, train.channels(), train.height(), train.width(), train.classes());
             System.out.println(Chooser.fitTable(spec, all));
             Chooser.fitting(spec, all);

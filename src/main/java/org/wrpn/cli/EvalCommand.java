@@ -7,7 +7,7 @@ import org.wrpn.backend.Backend;
 import org.wrpn.backend.BackendSelector;
 import org.wrpn.data.DataSource;
 import org.wrpn.data.DataSplit;
-import org.wrpn.data.Dataset;
+import org.wrpn.data.ImageSet;
 import org.wrpn.export.PackedModel;
 import org.wrpn.nn.Network;
 import org.wrpn.train.Checkpoint;
@@ -36,10 +36,10 @@ public final class EvalCommand implements Callable<Integer> {
         if (batch <= 0) throw new org.wrpn.BadInputException("--batch must be positive, got " + batch);
         PackedModel packed = PackedModel.isPacked(checkpoint) ? PackedModel.read(checkpoint) : null;
         Checkpoint.Loaded ckpt = packed != null ? packed.checkpoint() : Checkpoint.load(Checkpoint.resolve(checkpoint));
-        DataSplit split = DataSource.open(data != null ? data : ckpt.config().data());
-        TrainCommand.checkInput(ckpt, split);
-        Dataset test = split.test();
         TrainConfig config = ckpt.config();
+        DataSplit split = DataSource.open(data != null ? data : config.data(), config.imageSize(), config.decodeThreads());
+        TrainCommand.checkInput(ckpt, split);
+        ImageSet test = split.test();
         try (Backend backend = BackendSelector.select(device);
                 Network net = ckpt.network()) { // from the sidecar's architecture when it has one
             net.initialize(backend, config.savePolicy(), config.seed());

@@ -33,11 +33,11 @@ public final class PlanCommand implements Callable<Integer> {
     TrainingOptions settings;
 
     @Option(names = "--input", paramLabel = "CxHxW",
-            description = "image shape (default: the model's data: 1x28x28 for lenet, 3x32x32 for the ResNets)")
+            description = "image shape (default: the model's data: 1x28x28 for lenet, 3x224x224 for alexnet and resnet34, 3x32x32 for the other ResNets)")
     String input;
 
-    @Option(names = "--classes", description = "classes, the last layer's outputs (default: ${DEFAULT-VALUE})")
-    int classes = 10;
+    @Option(names = "--classes", description = "classes, the last layer's outputs (default: the model's data: 1000 for alexnet and resnet34, else 10)")
+    Integer classes;
 
     @Spec
     CommandSpec command;
@@ -72,7 +72,8 @@ public final class PlanCommand implements Callable<Integer> {
         SavePolicy policy = SaveChoice.parse(s.save).resolve(precision);
         int[] chw = input == null ? Models.naturalInput(s.model) : PlanRequest.parseInput(input);
         String shape = chw[0] + "x" + chw[1] + "x" + chw[2];
-        PlanRequest req = new PlanRequest(s.model, s.widthMultiplier, precision, policy, s.batch, chw[0], chw[1], chw[2], classes,
+        PlanRequest req = new PlanRequest(s.model, s.widthMultiplier, precision, policy, s.batch, chw[0], chw[1], chw[2],
+                classes != null ? classes : Models.naturalClasses(s.model),
                 PlanRequest.parseDevice(s.device));
         MemoryPlan p = MemoryPlanner.plan(req);
         Long budgetBytes = budget == null ? null : parseBytes(budget);

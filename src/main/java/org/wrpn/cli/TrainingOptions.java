@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
 public final class TrainingOptions {
     private static final TrainConfig D = TrainConfig.defaults();
 
-    @Option(names = "--model", description = "lenet, resnet20, resnet32, resnet56, resnet18 (default: ${DEFAULT-VALUE})")
+    @Option(names = "--model", description = "lenet, resnet20, resnet32, resnet56, resnet18, alexnet, resnet34 (default: ${DEFAULT-VALUE})")
     String model = D.model();
 
     @Option(names = "--epochs", description = "epochs (default: ${DEFAULT-VALUE})")
@@ -39,7 +39,7 @@ public final class TrainingOptions {
             description = "per-layer overrides, e.g. conv1=8/32,fc2=8/8 (first conv and last linear default to 32/32)")
     String layerBits = D.layerBits();
 
-    @Option(names = "--data", description = "data directory: Fashion-MNIST/MNIST IDX or CIFAR-10 binary (default: ${DEFAULT-VALUE})")
+    @Option(names = "--data", description = "data directory: Fashion-MNIST/MNIST IDX, CIFAR-10 binary, or an image folder (train/CLASS/*.jpg, val/CLASS/*.jpg) (default: ${DEFAULT-VALUE})")
     Path data = D.data();
 
     @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})")
@@ -89,6 +89,14 @@ public final class TrainingOptions {
 
     @Option(names = "--limit-test", description = "evaluate on the first N test images only (0 = all)")
     int limitTest = D.limitTest();
+
+    @Option(names = "--image-size", paramLabel = "PX",
+            description = "side of the square images an image folder is decoded to (default: ${DEFAULT-VALUE})")
+    int imageSize = D.imageSize();
+
+    @Option(names = "--decode-threads", paramLabel = "N",
+            description = "threads decoding an image folder; 0 = one per core (default: ${DEFAULT-VALUE}); results do not depend on it")
+    int decodeThreads = D.decodeThreads();
 
     @Option(names = "--device", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE})")
     String device = D.device().flag();

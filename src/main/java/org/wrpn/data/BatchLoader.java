@@ -1,23 +1,27 @@
 package org.wrpn.data;
 
+import java.util.HashMap;
 import java.util.Iterator;
+import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.SplittableRandom;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntConsumer;
 import org.wrpn.BadInputException;
 
 /**
  * One epoch of normalized (and optionally augmented) batches, channels-last. The order and every
  * augmentation are a pure function of (seed, epoch, position), so {@link #startAt(int)} resumes an
- * epoch with exactly the batches an uninterrupted run would have seen. A daemon thread prepares up
- * to {@value #PREFETCH} batches ahead; its errors are rethrown by {@link #next()}.
+ * epoch with exactly the batches an uninterrupted run would have seen, whatever the number of
+ * threads. Daemon threads render images in epoch order, at most {@value #PREFETCH} batches ahead
+ * of the consumer; their errors are rethrown by {@link #next()}, and a loader whose threads finish
+ * no image for {@link #stallSeconds} fails naming the files they are stuck on.
  */
 public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoCloseable {
     static final int PREFETCH = 2;
+    private static final long DEFAULT_STALL_SECONDS = 120;
 
     /**
      * Batch {@code index} of the epoch: {@code size} images, channels-last floats
@@ -31,22 +35,26 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
         }
     }
 
-    private record Failure(Throwable error) {}
-
-    private final Dataset data;
-    private final float[] lut;
+    private final Samples samples;
+    private final int imageSize;
     private final int batchSize;
-    private final Augmentation augmentation;
     private final long seed;
     private final int epoch;
     private final int batches;
     private final int[] order;
+    private final int threads;
+    private final AtomicLong rendered = new AtomicLong();
+    private final AtomicLong renderNanos = new AtomicLong();
+    private final AtomicLong renderCpuNanos = new AtomicLong();
+    private static final java.lang.management.ThreadMXBean CPU = java.lang.management.ManagementFactory.getThreadMXBean();
+    private long waitNanos;
     private int nextIndex;
-    private volatile Thread worker;
-    private BlockingQueue<Object> queue;
+    private volatile Pipeline pipeline;
     private volatile boolean closed;
-    /** Called by the worker before each batch; tests use it to inject failures. */
+    /** Called by a thread before it starts a batch; tests use it to inject failures. */
     IntConsumer beforeBatch = b -> {};
+    /** How long the threads may finish no image before the loader fails. */
+    long stallSeconds = DEFAULT_STALL_SECONDS;
 
     public BatchLoader(Dataset data, Normalization norm, int batchSize, boolean shuffle, boolean augment,
                        long seed, int epoch, boolean dropLast) {
@@ -56,21 +64,24 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
 
     public BatchLoader(Dataset data, Normalization norm, int batchSize, boolean shuffle, Augmentation augmentation,
                        long seed, int epoch, boolean dropLast) {
-        this.data = Objects.requireNonNull(data, "data");
-        Objects.requireNonNull(norm, "norm");
-        this.augmentation = Objects.requireNonNull(augmentation, "augmentation");
+        this(data.samples(Objects.requireNonNull(norm, "norm"), Objects.requireNonNull(augmentation, "augmentation")),
+                batchSize, shuffle, seed, epoch, dropLast, 1);
+    }
+
+    /** Batches of samples rendered by {@code threads} threads. */
+    public BatchLoader(Samples samples, int batchSize, boolean shuffle, long seed, int epoch, boolean dropLast, int threads) {
+        this.samples = Objects.requireNonNull(samples, "samples");
         if (batchSize <= 0) throw new IllegalArgumentException("batch size must be positive: " + batchSize);
         if (epoch < 0) throw new IllegalArgumentException("epoch must be >= 0: " + epoch);
-        if (norm.channels() != data.channels()) {
-            throw new BadInputException("normalization has " + norm.channels() + " channels but the data has "
-                    + data.channels() + " (was it fitted on another dataset?)");
-        }
-        this.lut = norm.lookupTable();
+        if (threads <= 0) throw new IllegalArgumentException("threads must be positive: " + threads);
+        int count = samples.count();
+        this.imageSize = samples.imageSize();
         this.batchSize = batchSize;
         this.seed = seed;
         this.epoch = epoch;
-        this.batches = dropLast ? data.count() / batchSize : (data.count() + batchSize - 1) / batchSize;
-        this.order = shuffle ? permutation(data.count(), seed, epoch) : identity(data.count());
+        this.threads = threads;
+        this.batches = dropLast ? count / batchSize : (count + batchSize - 1) / batchSize;
+        this.order = shuffle ? permutation(count, seed, epoch) : identity(count);
     }
 
     public int batchesPerEpoch() {
@@ -86,13 +97,30 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
         return nextIndex;
     }
 
+    /** Images rendered per second of a thread's rendering time, times the threads: what the loader can deliver. */
+    public double capacityImagesPerSecond() {
+        long nanos = renderNanos.get();
+        return nanos == 0 ? 0 : rendered.get() * 1e9 / nanos * threads;
+    }
+
+    /** CPU seconds the threads spent per rendered image: the cost of an image, whatever else the machine runs. */
+    public double cpuSecondsPerImage() {
+        long n = rendered.get();
+        return n == 0 ? 0 : renderCpuNanos.get() / 1e9 / n;
+    }
+
+    /** Seconds {@link #next()} has spent waiting for a batch: the time the consumer lost to the loader. */
+    public synchronized double waitSeconds() {
+        return waitNanos / 1e9;
+    }
+
     /** Continues from batch {@code batchIndex} (0..batchesPerEpoch) without producing earlier ones. */
     public synchronized void startAt(int batchIndex) {
         ensureOpen();
         if (batchIndex < 0 || batchIndex > batches) {
             throw new IndexOutOfBoundsException("batch " + batchIndex + " of " + batches);
         }
-        stopWorker();
+        stopWorkers();
         nextIndex = batchIndex;
     }
 
@@ -110,31 +138,20 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
     public synchronized Batch next() {
         ensureOpen();
         if (nextIndex >= batches) throw new NoSuchElementException("epoch done after " + batches + " batches");
-        if (worker == null) startWorker();
-        BlockingQueue<Object> q = queue;
-        Object item = null;
+        if (pipeline == null) pipeline = new Pipeline(nextIndex);
+        long t0 = System.nanoTime();
+        Batch batch;
         try {
-            while (item == null) {
-                if (closed) {
-                    stopWorker(); // close() may have raced with startWorker()
-                    ensureOpen();
-                }
-                item = q.poll(100, TimeUnit.MILLISECONDS);
-            }
+            batch = pipeline.take(nextIndex);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for batch " + nextIndex, e);
+        } catch (RuntimeException | Error e) {
+            close(); // outside the pipeline's lock, which its threads need to stop
+            throw e;
+        } finally {
+            waitNanos += System.nanoTime() - t0;
         }
-        if (item instanceof Failure(Throwable error)) {
-            close();
-            switch (error) {
-                case RuntimeException e -> throw e;
-                case Error e -> throw e;
-                default -> throw new IllegalStateException("data loader failed: " + error, error);
-            }
-        }
-        Batch batch = (Batch) item;
-        if (batch.index() != nextIndex) throw new IllegalStateException("got batch " + batch.index() + ", expected " + nextIndex);
         nextIndex++;
         return batch;
     }
@@ -142,78 +159,181 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
     /** Builds batch {@code index} on the calling thread (no prefetch). */
     public Batch batch(int index) {
         Objects.checkIndex(index, batches);
-        int from = index * batchSize;
-        int size = Math.min(batchSize, data.count() - from);
-        int imageSize = data.imageSize();
-        float[] images = new float[size * imageSize];
-        int[] labels = new int[size];
-        byte[] pixels = data.pixels();
-        for (int i = 0; i < size; i++) {
-            int position = from + i;
-            int sample = order[position];
-            labels[i] = data.label(sample);
-            Augmentation.Placement p = augmentation.sample(seed, epoch, position);
-            Augmentation.render(pixels, sample * imageSize, data.height(), data.width(), data.channels(), lut, p,
-                    images, i * imageSize);
+        Pending p = new Pending(index);
+        try (Samples.Renderer r = samples.open()) {
+            for (int i = 0; i < p.size; i++) p.labels[i] = r.render(order[p.from + i], seed, epoch, p.from + i, p.images, i * imageSize);
         }
-        return new Batch(images, labels, size, index);
+        return new Batch(p.images, p.labels, p.size, index);
     }
 
-    /** Stops the prefetch thread; safe to call from any thread, more than once. */
+    /** Stops the threads; safe to call from any thread, more than once. */
     @Override
     public void close() {
         closed = true;
-        stopWorker();
+        stopWorkers();
     }
 
-    private void startWorker() {
-        BlockingQueue<Object> q = new ArrayBlockingQueue<>(PREFETCH);
-        int from = nextIndex;
-        Thread t = new Thread(() -> produce(from, q), "wrpn-batch-loader");
-        t.setDaemon(true);
-        queue = q;
-        worker = t;
-        t.start();
+    private void stopWorkers() {
+        Pipeline p = pipeline;
+        pipeline = null;
+        if (p != null) p.stop();
     }
 
-    private void produce(int from, BlockingQueue<Object> q) {
-        try {
-            for (int b = from; b < batches; b++) {
-                if (Thread.currentThread().isInterrupted()) return;
-                beforeBatch.accept(b);
-                q.put(batch(b));
-            }
-        } catch (InterruptedException e) {
-            // stopped by close() or startAt()
-        } catch (Throwable t) {
-            try {
-                q.put(new Failure(t));
-            } catch (InterruptedException ignored) {
-                // stopped while reporting: nobody is waiting
-            }
-        }
-    }
-
-    private void stopWorker() {
-        Thread t = worker;
-        worker = null;
-        queue = null;
-        if (t == null) return;
-        t.interrupt();
-        try {
-            t.join(5_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /** The current prefetch thread, or null (for tests). */
+    /** The first rendering thread, or null (for tests). */
     Thread worker() {
-        return worker;
+        Pipeline p = pipeline;
+        return p == null ? null : p.workers[0];
     }
 
     private void ensureOpen() {
         if (closed) throw new IllegalStateException("batch loader is closed");
+    }
+
+    /** A batch being rendered: the images still missing, counted down. */
+    private final class Pending {
+        final int from;
+        final int size;
+        final float[] images;
+        final int[] labels;
+        int missing;
+
+        Pending(int index) {
+            from = index * batchSize;
+            size = Math.min(batchSize, samples.count() - from);
+            images = new float[size * imageSize];
+            labels = new int[size];
+            missing = size;
+        }
+    }
+
+    /**
+     * Threads rendering from one batch on: each claims the next position of the epoch, so the
+     * batches fill in order and no thread runs more than {@value #PREFETCH} batches ahead.
+     */
+    private final class Pipeline {
+        final Thread[] workers;
+        final String[] busyOn;
+        final Map<Integer, Pending> pending = new HashMap<>();
+        final int end;
+        int claim;
+        int consumed;
+        boolean stopped;
+        Throwable failure;
+        int failedBatch;
+        long lastProgress = System.nanoTime();
+
+        Pipeline(int from) {
+            consumed = from;
+            claim = from * batchSize;
+            end = Math.min(batches * batchSize, samples.count());
+            int n = Math.max(1, Math.min(threads, end - claim));
+            workers = new Thread[n];
+            busyOn = new String[n];
+            for (int t = 0; t < n; t++) {
+                int id = t;
+                workers[t] = Thread.ofPlatform().daemon().name("wrpn-loader-" + t).unstarted(() -> work(id));
+            }
+            for (Thread t : workers) t.start();
+        }
+
+        private void work(int id) {
+            int batch = -1;
+            try (Samples.Renderer r = samples.open()) {
+                while (true) {
+                    int position;
+                    Pending p;
+                    synchronized (this) {
+                        while (!stopped && claim < end && claim / batchSize >= consumed + PREFETCH) wait();
+                        if (stopped || claim >= end) return;
+                        position = claim++;
+                        batch = position / batchSize;
+                        p = pending.get(batch);
+                        if (p == null) {
+                            beforeBatch.accept(batch);
+                            p = new Pending(batch);
+                            pending.put(batch, p);
+                        }
+                        busyOn[id] = samples.describe(order[position]);
+                    }
+                    long t0 = System.nanoTime();
+                    long c0 = CPU.getCurrentThreadCpuTime();
+                    int i = position - p.from;
+                    int label = r.render(order[position], seed, epoch, position, p.images, i * imageSize);
+                    long t1 = System.nanoTime();
+                    renderCpuNanos.addAndGet(CPU.getCurrentThreadCpuTime() - c0);
+                    renderNanos.addAndGet(t1 - t0);
+                    rendered.incrementAndGet();
+                    synchronized (this) {
+                        p.labels[i] = label;
+                        busyOn[id] = null;
+                        lastProgress = t1;
+                        if (--p.missing == 0) notifyAll();
+                    }
+                }
+            } catch (InterruptedException e) {
+                // stopped
+            } catch (Throwable t) {
+                synchronized (this) {
+                    int at = batch < 0 ? consumed : batch;
+                    if (failure == null || at < failedBatch) {
+                        failure = t;
+                        failedBatch = at;
+                    }
+                    notifyAll();
+                }
+            }
+        }
+
+        synchronized Batch take(int index) throws InterruptedException {
+            while (true) {
+                if (closed) throw new IllegalStateException("batch loader is closed");
+                if (failure != null && failedBatch <= index) {
+                    switch (failure) {
+                        case RuntimeException e -> throw e;
+                        case Error e -> throw e;
+                        default -> throw new IllegalStateException("data loader failed: " + failure, failure);
+                    }
+                }
+                Pending p = pending.get(index);
+                if (p != null && p.missing == 0) {
+                    pending.remove(index);
+                    consumed = index + 1;
+                    lastProgress = System.nanoTime(); // the threads may have been waiting for room, not stuck
+                    notifyAll();
+                    return new Batch(p.images, p.labels, p.size, index);
+                }
+                long idle = System.nanoTime() - lastProgress;
+                if (idle > TimeUnit.SECONDS.toNanos(stallSeconds)) throw stalled();
+                wait(100);
+            }
+        }
+
+        private BadInputException stalled() {
+            StringBuilder m = new StringBuilder("data loader stalled: no image finished in " + stallSeconds + " s");
+            String sep = "; stuck on ";
+            for (int t = 0; t < workers.length; t++) {
+                if (busyOn[t] == null) continue;
+                m.append(sep).append(busyOn[t]).append(" (").append(workers[t].getName()).append(')');
+                sep = ", ";
+            }
+            return new BadInputException(m.append(" (a hung file system?)").toString());
+        }
+
+        void stop() {
+            synchronized (this) {
+                stopped = true;
+                notifyAll();
+            }
+            for (Thread t : workers) t.interrupt();
+            for (Thread t : workers) {
+                try {
+                    t.join(5_000); // one stuck in native code stays behind as a daemon
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
     }
 
     private static int[] identity(int n) {

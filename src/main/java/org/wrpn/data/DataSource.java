@@ -13,7 +13,7 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.wrpn.BadInputException;
 
-/** Opens a data directory, picking the format from the files it holds. */
+/** Opens a data directory, picking the format from the files it holds: IDX, CIFAR-10 or an image folder. */
 public final class DataSource {
     /** Fashion-MNIST as installed by the Debian package dataset-fashion-mnist. */
     public static final Path DEFAULT_DIR = Path.of("/usr/share/datasets/fashion-mnist");
@@ -23,16 +23,22 @@ public final class DataSource {
     private static final Pattern CIFAR_BATCH = Pattern.compile("data_batch_(\\d+)\\.bin");
     private static final String EXPECTED = "expected " + String.join(", ", IDX_NAMES.stream().map(n -> n + "[.gz]").toList())
             + " (MNIST/Fashion-MNIST) or data_batch_1..5.bin and " + Cifar10Reader.TEST_FILE
-            + " (CIFAR-10, also inside " + CIFAR_SUBDIR + "/)";
+            + " (CIFAR-10, also inside " + CIFAR_SUBDIR + "/) or train/CLASS/*.jpg and val/CLASS/*.jpg (an image folder)";
     private static final Logger LOG = LogManager.getLogger(DataSource.class);
 
     private DataSource() {}
 
+    /** IDX or CIFAR-10 data, or an image folder decoded at its default size by one thread per core. */
     public static DataSplit open(Path dir) {
+        return open(dir, ImageFolder.DEFAULT_SIZE, 0);
+    }
+
+    /** The data in dir; an image folder is decoded to imageSize x imageSize by decodeThreads threads (0: one per core). */
+    public static DataSplit open(Path dir, int imageSize, int decodeThreads) {
         if (!Files.exists(dir)) throw new BadInputException("data directory " + dir + " does not exist");
         if (!Files.isDirectory(dir)) throw new BadInputException("data directory " + dir + " is not a directory");
         long start = System.nanoTime();
-        DataSplit split = load(dir);
+        DataSplit split = ImageFolder.isImageFolder(dir) ? ImageFolder.open(dir, imageSize, decodeThreads) : load(dir);
         LOG.info("Loaded {} data from {}: train {}, test {} ({} ms)", split.format(), dir, split.train(), split.test(),
                 (System.nanoTime() - start) / 1_000_000);
         return split;
@@ -61,7 +67,8 @@ public final class DataSource {
                     LOG.warn("{}: using {} CIFAR-10 training batches, not the usual {}", d, batches.size(),
                             Cifar10Reader.TRAIN_BATCHES);
                 }
-                return new DataSplit(Cifar10Reader.read(batches), Cifar10Reader.read(List.of(test)),
+                return new DataSplit(Cifar10Reader.read(batches).withAugmentation(Augmentation.PAD4_CROP_FLIP),
+                        Cifar10Reader.read(List.of(test)),
                         DataSplit.FORMAT_CIFAR10);
             }
             if (!batches.isEmpty() || hasTest) {

@@ -2,12 +2,14 @@ package org.wrpn.data;
 
 import java.util.Objects;
 
-/** A train and a test set of one format ({@link #FORMAT_IDX} or {@link #FORMAT_CIFAR10}). */
-public record DataSplit(Dataset train, Dataset test, String format) {
+/** A train and a test set of one format ({@link #FORMAT_IDX}, {@link #FORMAT_CIFAR10} or {@link #FORMAT_IMAGE_FOLDER}). */
+public record DataSplit(ImageSet train, ImageSet test, String format) {
     /** MNIST / Fashion-MNIST IDX files. */
     public static final String FORMAT_IDX = "idx";
     /** CIFAR-10 binary batches. */
     public static final String FORMAT_CIFAR10 = "cifar10";
+    /** JPEG and PNG files in train/CLASS/ and val/CLASS/ folders. */
+    public static final String FORMAT_IMAGE_FOLDER = "image-folder";
 
     public DataSplit {
         Objects.requireNonNull(train, "train");
@@ -17,10 +19,5 @@ public record DataSplit(Dataset train, Dataset test, String format) {
                 || train.channels() != test.channels() || train.classes() != test.classes()) {
             throw new IllegalArgumentException("train " + train + " and test " + test + " differ in shape");
         }
-    }
-
-    /** Standard training augmentation for the format: pad-4 crop + flip for CIFAR-10, none otherwise. */
-    public Augmentation defaultAugmentation() {
-        return FORMAT_CIFAR10.equals(format) ? Augmentation.PAD4_CROP_FLIP : Augmentation.NONE;
     }
 }

@@ -1,13 +1,14 @@
 package org.wrpn.data;
 
 import java.util.Arrays;
+import org.wrpn.BadInputException;
 
 /**
  * An in-memory labelled image set. Pixels are unsigned bytes (0..255) stored channels-last
  * (N, H, W, C); labels are bytes holding 0..classes-1. The arrays are shared, not copied: treat
- * them as read-only.
+ * them as read-only. Its training augmentation is {@link #augmentation()} (none unless set).
  */
-public final class Dataset {
+public final class Dataset implements ImageSet {
     private final int count;
     private final int height;
     private final int width;
@@ -15,8 +16,14 @@ public final class Dataset {
     private final int classes;
     private final byte[] pixels;
     private final byte[] labels;
+    private final Augmentation augmentation;
 
     public Dataset(int count, int height, int width, int channels, int classes, byte[] pixels, byte[] labels) {
+        this(count, height, width, channels, classes, pixels, labels, Augmentation.NONE);
+    }
+
+    private Dataset(int count, int height, int width, int channels, int classes, byte[] pixels, byte[] labels,
+            Augmentation augmentation) {
         if (count < 0 || height <= 0 || width <= 0 || channels <= 0 || classes <= 0 || classes > 256) {
             throw new IllegalArgumentException("bad dataset geometry: count=" + count + " " + height + "x" + width
                     + "x" + channels + " classes=" + classes);
@@ -40,24 +47,40 @@ public final class Dataset {
         this.classes = classes;
         this.pixels = pixels;
         this.labels = labels;
+        this.augmentation = augmentation;
     }
 
+    /** The same images, augmented in training as a says. */
+    public Dataset withAugmentation(Augmentation a) {
+        return new Dataset(count, height, width, channels, classes, pixels, labels, a);
+    }
+
+    /** The augmentation of training batches. */
+    public Augmentation augmentation() {
+        return augmentation;
+    }
+
+    @Override
     public int count() {
         return count;
     }
 
+    @Override
     public int height() {
         return height;
     }
 
+    @Override
     public int width() {
         return width;
     }
 
+    @Override
     public int channels() {
         return channels;
     }
 
+    @Override
     public int classes() {
         return classes;
     }
@@ -77,6 +100,7 @@ public final class Dataset {
         return labels;
     }
 
+    @Override
     public int label(int i) {
         return labels[checkIndex(i)] & 0xFF;
     }
@@ -94,7 +118,57 @@ public final class Dataset {
         }
         int size = imageSize();
         return new Dataset(to - from, height, width, channels, classes,
-                Arrays.copyOfRange(pixels, from * size, to * size), Arrays.copyOfRange(labels, from, to));
+                Arrays.copyOfRange(pixels, from * size, to * size), Arrays.copyOfRange(labels, from, to), augmentation);
+    }
+
+    @Override
+    public Dataset first(int n) {
+        return n < count ? slice(0, n) : this;
+    }
+
+    @Override
+    public Normalization fitNormalization() {
+        return Normalization.fit(this);
+    }
+
+    @Override
+    public Samples samples(Normalization norm, boolean training) {
+        return samples(norm, training ? augmentation : Augmentation.NONE);
+    }
+
+    /** Samples normalized by norm and moved by augmentation (drawn from seed, epoch and position). */
+    public Samples samples(Normalization norm, Augmentation a) {
+        if (norm.channels() != channels) {
+            throw new BadInputException("normalization has " + norm.channels() + " channels but the data has " + channels
+                    + " (was it fitted on another dataset?)");
+        }
+        float[] lut = norm.lookupTable();
+        int size = imageSize();
+        Samples.Renderer renderer = (sample, seed, epoch, position, dst, off) -> {
+            Augmentation.render(pixels, sample * size, height, width, channels, lut, a.sample(seed, epoch, position), dst, off);
+            return label(sample);
+        };
+        return new Samples() {
+            @Override
+            public int count() {
+                return count;
+            }
+
+            @Override
+            public int imageSize() {
+                return size;
+            }
+
+            @Override
+            public Renderer open() {
+                return renderer;
+            }
+
+            @Override
+            public String describe(int sample) {
+                return "image " + sample + " of " + Dataset.this;
+            }
+        };
     }
 
     /** Number of images per class. */

@@ -35,7 +35,12 @@ public record Normalization(float[] mean, float[] std) {
                 sumSquares[c] += v * v;
             }
         }
-        double n = (double) data.count() * data.height() * data.width();
+        return fromSums(sum, sumSquares, (double) data.count() * data.height() * data.width(), data.toString());
+    }
+
+    /** Mean and population std per channel from sums of byte values and of their squares over n pixels. */
+    static Normalization fromSums(long[] sum, long[] sumSquares, double n, String what) {
+        int channels = sum.length;
         float[] mean = new float[channels];
         float[] std = new float[channels];
         for (int c = 0; c < channels; c++) {
@@ -43,7 +48,7 @@ public record Normalization(float[] mean, float[] std) {
             double var = n == 0 ? 0 : sumSquares[c] / n / (255.0 * 255.0) - m * m;
             double s = Math.sqrt(Math.max(var, 0));
             if (s < 1e-6) {
-                LOG.warn("channel {} is constant ({}) in {}: using std 1", c, m, data);
+                LOG.warn("channel {} is constant ({}) in {}: using std 1", c, m, what);
                 s = 1;
             }
             mean[c] = (float) m;

@@ -80,7 +80,7 @@ public final class JobProcess {
         Trainer.EpochResult last = r.lastEpoch();
         return switch (r.state()) {
             case COMPLETED -> last != null
-                    ? String.format(Locale.ROOT, "test accuracy %.4f (loss %.4f) after %d epoch(s); %.0f img/s; checkpoint %s",
+                    ? String.format(Locale.ROOT, "test accuracy %.4f (loss %.4f) after %d epoch(s); %.1f img/s; checkpoint %s",
                             last.testAccuracy(), last.testLoss(), last.epoch(), last.imagesPerSecond(), r.lastCheckpoint())
                     : "nothing left to train; checkpoint " + r.lastCheckpoint();
             case STOPPED -> String.format(Locale.ROOT, "stopped at epoch %d step %d (global step %d); checkpoint %s; %s",

@@ -13,7 +13,7 @@ import org.wrpn.backend.Bytes;
 import org.wrpn.backend.Device;
 import org.wrpn.data.DataSource;
 import org.wrpn.data.DataSplit;
-import org.wrpn.data.Dataset;
+import org.wrpn.data.ImageSet;
 import org.wrpn.plan.MemoryPlanner;
 import org.wrpn.plan.PlanRequest;
 import org.wrpn.train.Checkpoint;
@@ -130,7 +130,7 @@ final class JobRun {
             emit(new JobEvent.Started(spec, "none", resume.sidecar(), p.epoch(), p.stepInEpoch(), p.globalStep(), p.globalStep()));
             return finish(JobState.COMPLETED, ExitCode.OK, List.of(), null, "nothing left to train");
         }
-        DataSplit split = DataSource.open(config.data());
+        DataSplit split = DataSource.open(config.data(), config.imageSize(), config.decodeThreads());
         if (resume != null) Trainer.checkInput(resume, split);
         checkMemory(config, split.train());
         try (Backend backend = BackendSelector.select(config.device());
@@ -196,7 +196,7 @@ final class JobRun {
     }
 
     /** Fails fast, with the planner's suggestion, when one step cannot fit the device or the heap. */
-    private void checkMemory(TrainConfig config, Dataset train) {
+    private void checkMemory(TrainConfig config, ImageSet train) {
         Device device = BackendSelector.resolve(config.device());
         planRequest = planRequest(config, train, device);
         budgetBytes = memoryBudget(device);
@@ -233,7 +233,7 @@ final class JobRun {
     }
 
     /** The plan of one training step of c on train's images, under the rules of device (CPU or CUDA). */
-    static PlanRequest planRequest(TrainConfig c, Dataset train, Device device) {
+    static PlanRequest planRequest(TrainConfig c, ImageSet train, Device device) {
         return new PlanRequest(c.model(), c.widthMultiplier(), c.precisionPolicy(), c.savePolicy(), c.batch(), train.channels(),
                 train.height(), train.width(), train.classes(), device);
     }

@@ -64,6 +64,8 @@ public record JobSpec(TrainConfig config, Path checkpointDir, String resume, boo
             new Field("keep_checkpoints", "--keep-checkpoints", Type.NON_NEGATIVE_INT),
             new Field("limit_train", "--limit-train", Type.NON_NEGATIVE_INT),
             new Field("limit_test", "--limit-test", Type.NON_NEGATIVE_INT),
+            new Field("image_size", "--image-size", Type.INT),
+            new Field("decode_threads", "--decode-threads", Type.NON_NEGATIVE_INT),
             new Field("resume", "--resume", Type.STRING),
             new Field("overwrite", "--overwrite", Type.BOOLEAN));
 
@@ -105,7 +107,7 @@ public record JobSpec(TrainConfig config, Path checkpointDir, String resume, boo
 
     /** Keys that may differ between a run and the checkpoint it resumes: they do not change the weights. */
     private static final Set<String> SAME_RUN_IGNORES = Set.of("out", "data", "device", "limit_test", "resume", "checkpoint_dir",
-            "checkpoint_every",
+            "checkpoint_every", "decode_threads",
             "keep_checkpoints", "overwrite");
 
     /**

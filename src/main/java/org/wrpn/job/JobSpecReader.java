@@ -138,6 +138,8 @@ final class JobSpecReader {
                     .limitTest(v.integer("limit_test", d.limitTest()))
                     .device(Device.parse(v.string("device", d.device().flag())))
                     .keepCheckpoints(v.integer("keep_checkpoints", d.keepCheckpoints()))
+                    .imageSize(v.integer("image_size", d.imageSize()))
+                    .decodeThreads(v.integer("decode_threads", d.decodeThreads()))
                     .build();
         } catch (BadInputException e) {
             throw located(e, v::where);

@@ -5,10 +5,11 @@ import java.util.OptionalLong;
 import org.wrpn.BadInputException;
 import org.wrpn.backend.BackendSelector;
 import org.wrpn.data.DataSource;
-import org.wrpn.data.Dataset;
+import org.wrpn.data.ImageSet;
 import org.wrpn.plan.MemoryPlan;
 import org.wrpn.plan.MemoryPlanner;
 import org.wrpn.plan.PlanRequest;
+import org.wrpn.train.TrainConfig;
 import org.wrpn.train.Trainer;
 
 /**
@@ -27,7 +28,8 @@ public final class Jobs {
     /** As {@link #plan(JobSpec)}, plus the largest batch whose step fits {@code budgetBytes} (when positive). */
     public static JobPlan plan(JobSpec spec, long budgetBytes) {
         if (budgetBytes < 0) throw new BadInputException("the memory budget must be positive, got " + budgetBytes);
-        Dataset train = DataSource.open(spec.config().data()).train();
+        TrainConfig c = spec.config();
+        ImageSet train = DataSource.open(c.data(), c.imageSize(), c.decodeThreads()).train();
         PlanRequest req = JobRun.planRequest(spec.config(), train, BackendSelector.resolve(spec.config().device()));
         MemoryPlan p = MemoryPlanner.plan(req);
         if (budgetBytes == 0) return new JobPlan(p, OptionalLong.empty(), OptionalInt.empty());

@@ -100,10 +100,10 @@ public final class Architecture {
             case GlobalAvgPool g -> o.put("kind", "global_avg_pool");
             case ResidualBlock r -> {
                 o.put("kind", "residual");
-                o.put("formula", "activation(branch(x) + shortcut(x)); an empty shortcut is the identity");
+                o.put("formula", "activation(branch(x) + shortcut(x)); an empty shortcut and a null activation are the identity");
                 o.set("branch", layers(r.branch().layers(), bits));
                 o.set("shortcut", r.shortcut() == null ? JSON.createArrayNode() : layers(r.shortcut().layers(), bits));
-                o.set("activation", layer(r.activation(), bits));
+                o.set("activation", r.activation() == null ? JSON.nullNode() : layer(r.activation(), bits));
             }
             default -> throw new IllegalStateException("no architecture entry for layer " + l.name() + " (" + l.getClass() + ")");
         }
@@ -184,10 +184,11 @@ public final class Architecture {
             case "residual" -> {
                 List<Layer> branch = parseLayers(o.path("branch"), where + ".branch", bits);
                 List<Layer> shortcut = parseLayers(o.path("shortcut"), where + ".shortcut", bits);
-                Layer act = parseLayer(o.path("activation"), where + ".activation", bits);
-                if (!(act instanceof Activation a)) throw bad(where + ".activation is not an activation");
+                JsonNode actNode = o.path("activation");
+                Layer act = actNode.isNull() ? null : parseLayer(actNode, where + ".activation", bits);
+                if (act != null && !(act instanceof Activation)) throw bad(where + ".activation is not an activation");
                 yield new ResidualBlock(name, new Sequential(name + ".branch", branch),
-                        shortcut.isEmpty() ? null : new Sequential(name + ".shortcut", shortcut), a);
+                        shortcut.isEmpty() ? null : new Sequential(name + ".shortcut", shortcut), (Activation) act);
             }
             default -> throw bad(where + " has unknown kind '" + kind + "'");
         };

@@ -7,8 +7,8 @@ import org.wrpn.tensor.Shape;
 
 /**
  * out = activation(branch(x) + shortcut(x)); shortcut is the identity or a projection (1x1 conv + BN)
- * when the shape changes. The block input feeds both paths (kept once), so their input gradients
- * are summed.
+ * when the shape changes; a null activation is the identity (pre-activation blocks). The block
+ * input feeds both paths (kept once), so their input gradients are summed.
  */
 public final class ResidualBlock extends Layer {
     private final Sequential branch;
@@ -33,6 +33,7 @@ public final class ResidualBlock extends Layer {
         return shortcut;
     }
 
+    /** The activation after the sum, or null for none. */
     public Activation activation() {
         return activation;
     }
@@ -50,7 +51,7 @@ public final class ResidualBlock extends Layer {
         super.initialize(ctx, random);
         branch.initialize(ctx, random);
         if (shortcut != null) shortcut.initialize(ctx, random);
-        activation.initialize(ctx, random);
+        if (activation != null) activation.initialize(ctx, random);
     }
 
     @Override
@@ -59,7 +60,7 @@ public final class ResidualBlock extends Layer {
         outShape = outputShape(in);
         branch.prepare(in);
         if (shortcut != null) shortcut.prepare(in);
-        activation.prepare(outShape);
+        if (activation != null) activation.prepare(outShape);
     }
 
     @Override
@@ -72,12 +73,12 @@ public final class ResidualBlock extends Layer {
         ctx.backend().add(b.tensor(), s.tensor(), sum.tensor());
         if (sum != b) b.release();
         s.release();
-        return activation.forward(sum, training);
+        return activation == null ? sum : activation.forward(sum, training);
     }
 
     @Override
     public Feature backward(Feature dy, boolean needsInputGradient) {
-        Feature dsum = activation.backward(dy, true);
+        Feature dsum = activation == null ? dy : activation.backward(dy, true);
         dsum.retain(); // both paths read it
         Feature dBranch = branch.backward(dsum, true);
         Feature dShort = shortcut == null ? dsum : shortcut.backward(dsum, true);
@@ -104,6 +105,6 @@ public final class ResidualBlock extends Layer {
     public void close() {
         branch.close();
         if (shortcut != null) shortcut.close();
-        activation.close();
+        if (activation != null) activation.close();
     }
 }

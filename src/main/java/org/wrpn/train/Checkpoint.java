@@ -48,8 +48,8 @@ public final class Checkpoint {
 
     /** A loaded sidecar, weights not yet applied. */
     public record Loaded(Path sidecar, Path weights, TrainConfig config, Progress progress, Normalization normalization,
-            int height, int imageWidth, int channels, int classes, Map<String, Object> metrics, Safetensors.Contents contents,
-            JsonNode architecture) {
+            int height, int imageWidth, int channels, int classes, List<String> classNames, Map<String, Object> metrics,
+            Safetensors.Contents contents, JsonNode architecture) {
         /** The network this checkpoint holds: from its architecture, or (older sidecars) from its config. */
         public Network network() {
             return architecture != null ? Architecture.build(architecture)
@@ -64,9 +64,9 @@ public final class Checkpoint {
         return weights.resolveSibling(n.substring(0, n.length() - ".safetensors".length()) + ".json");
     }
 
-    /** Writes a checkpoint into dir and returns the sidecar path. */
+    /** Writes a checkpoint into dir and returns the sidecar path; classNames (may be empty) are the data's, by index. */
     public static Path save(Path dir, Network net, TrainConfig config, Progress progress, Normalization norm,
-            Map<String, Object> metrics) throws IOException {
+            List<String> classNames, Map<String, Object> metrics) throws IOException {
         Files.createDirectories(dir);
         String stem = String.format("ckpt-e%03d-s%08d", progress.epoch(), progress.globalStep());
         Path weights = dir.resolve(stem + ".safetensors");
@@ -101,6 +101,10 @@ public final class Checkpoint {
         input.put("width", net.inputWidth());
         input.put("channels", net.inputChannels());
         input.put("classes", net.classes());
+        if (!classNames.isEmpty()) {
+            ArrayNode names = input.putArray("class_names"); // class index -> name, as the data's folders
+            classNames.forEach(names::add);
+        }
         ObjectNode n = root.putObject("normalization");
         ArrayNode mean = n.putArray("mean");
         for (float f : norm.mean()) mean.add(f);
@@ -144,6 +148,8 @@ public final class Checkpoint {
         o.put("limit_test", c.limitTest());
         o.put("device", c.device().flag());
         o.put("keep_checkpoints", c.keepCheckpoints());
+        o.put("image_size", c.imageSize());
+        o.put("decode_threads", c.decodeThreads());
         return o;
     }
 
@@ -161,7 +167,9 @@ public final class Checkpoint {
                 .quantizedWeightDecay(o.path("quantized_weight_decay").asDouble(num(o, "weight_decay")))
                 .clipWeights(o.path("clip_weights").asBoolean(false))
                 .quantizedLrScale(o.path("quantized_lr_scale").asDouble(1))
-                .quantizedLrFanIn(o.path("quantized_lr_fan_in").asBoolean(false)).build();
+                .quantizedLrFanIn(o.path("quantized_lr_fan_in").asBoolean(false))
+                .imageSize(o.path("image_size").asInt(TrainConfig.defaults().imageSize()))
+                .decodeThreads(o.path("decode_threads").asInt(0)).build();
     }
 
     private static String text(JsonNode o, String key) {
@@ -269,13 +277,19 @@ public final class Checkpoint {
                 }
             }
             return new Loaded(sidecar, weights, config, progress, new Normalization(mean, std), in.get("height").asInt(),
-                    in.get("width").asInt(), in.get("channels").asInt(), in.get("classes").asInt(),
+                    in.get("width").asInt(), in.get("channels").asInt(), in.get("classes").asInt(), strings(in.path("class_names")),
                     metrics == null ? Map.of() : metrics, contents, architecture);
         } catch (BadInputException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
             throw new BadInputException("checkpoint " + sidecar + " is malformed: " + firstLine(String.valueOf(e.getMessage())));
         }
+    }
+
+    private static List<String> strings(JsonNode arr) {
+        List<String> out = new ArrayList<>();
+        arr.forEach(v -> out.add(v.asText()));
+        return List.copyOf(out);
     }
 
     private static float[] floats(JsonNode arr) {

@@ -4,7 +4,7 @@ import org.wrpn.backend.Backend;
 import org.wrpn.backend.LossResult;
 import org.wrpn.backend.MemoryLedger.Category;
 import org.wrpn.data.BatchLoader;
-import org.wrpn.data.Dataset;
+import org.wrpn.data.ImageSet;
 import org.wrpn.data.Normalization;
 import org.wrpn.nn.Network;
 import org.wrpn.tensor.DType;
@@ -17,12 +17,12 @@ public final class Evaluator {
 
     private Evaluator() {}
 
-    public static Result evaluate(Network net, Dataset data, Normalization norm, int batch) {
+    public static Result evaluate(Network net, ImageSet data, Normalization norm, int batch) {
         Backend b = net.backend();
         int total = 0;
         int correct = 0;
         double loss = 0;
-        try (BatchLoader loader = new BatchLoader(data, norm, batch, false, false, 0, 0, false)) {
+        try (BatchLoader loader = new BatchLoader(data.samples(norm, false), batch, false, 0, 0, false, data.loaderThreads())) {
             int prepared = -1;
             Tensor images = null, labels = null;
             try {

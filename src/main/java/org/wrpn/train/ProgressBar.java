@@ -32,7 +32,12 @@ public final class ProgressBar {
 
     /** done items of total, with items per second measured in `unit`s (e.g. img). */
     public void update(long done, double unitsPerSecond, String unit, double loss, double accuracy) {
-        draw(done, String.format(Locale.ROOT, " %.0f %s/s loss %.4f acc %.4f", unitsPerSecond, unit, loss, accuracy));
+        update(done, unitsPerSecond, unit, loss, accuracy, "");
+    }
+
+    /** As above, with a note after the figures (e.g. the data loader's rate). */
+    public void update(long done, double unitsPerSecond, String unit, double loss, double accuracy, String note) {
+        draw(done, String.format(Locale.ROOT, " %.0f %s/s loss %.4f acc %.4f%s", unitsPerSecond, unit, loss, accuracy, note));
     }
 
     /** done items of total, for work without a rate, loss or accuracy worth showing (benchmark configurations). */

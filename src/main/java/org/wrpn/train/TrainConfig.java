@@ -5,6 +5,7 @@ import java.util.Objects;
 import org.wrpn.BadInputException;
 import org.wrpn.backend.Device;
 import org.wrpn.data.DataSource;
+import org.wrpn.data.ImageFolder;
 import org.wrpn.nn.PrecisionPolicy;
 import org.wrpn.nn.SaveChoice;
 import org.wrpn.nn.SavePolicy;
@@ -26,6 +27,8 @@ import org.wrpn.quant.Quantizer;
  * @param quantizedLrScale multiplies the learning rate of those masters
  * @param quantizedLrFanIn also multiplies it by sqrt(fan-in) of each layer: a ternary master's gradient shrinks
  *     with the layer's fan-in (batch norm divides by the output's spread), its flip threshold does not
+ * @param imageSize the side of the square images an image folder is decoded to
+ * @param decodeThreads threads decoding an image folder (0 = one per core); results do not depend on it
  */
 public record TrainConfig(
         String model,
@@ -52,7 +55,9 @@ public record TrainConfig(
         double quantizedWeightDecay,
         boolean clipWeights,
         double quantizedLrScale,
-        boolean quantizedLrFanIn) {
+        boolean quantizedLrFanIn,
+        int imageSize,
+        int decodeThreads) {
 
     public static final String DEFAULT_MODEL = "lenet";
     public static final int DEFAULT_KEEP_CHECKPOINTS = 3;
@@ -82,6 +87,8 @@ public record TrainConfig(
         if (keepCheckpoints < 0) throw new BadInputException("--keep-checkpoints must be >= 0 (0 keeps all), got " + keepCheckpoints);
         if (limitTrain < 0 || limitTest < 0) throw new BadInputException("--limit-train/--limit-test must be >= 0");
         Objects.requireNonNull(device, "device");
+        if (imageSize < 8 || imageSize > 4096) throw new BadInputException("--image-size must be between 8 and 4096, got " + imageSize);
+        if (decodeThreads < 0 || decodeThreads > 1024) throw new BadInputException("--decode-threads must be between 0 (one per core) and 1024, got " + decodeThreads);
         layerBits = layerBits == null ? "" : layerBits;
         save = save == null ? SaveChoice.AUTO : save;
         precisionPolicy(weightBits, activationBits, layerBits); // validates overrides early
@@ -123,7 +130,8 @@ public record TrainConfig(
                 .weightDecay(weightDecay).schedule(schedule).warmupEpochs(warmupEpochs).seed(seed).out(out)
                 .checkpointEvery(checkpointEvery).limitTrain(limitTrain).limitTest(limitTest).device(device).keepCheckpoints(keepCheckpoints)
                 .quantizedWeightDecay(quantizedWeightDecay).clipWeights(clipWeights).quantizedLrScale(quantizedLrScale)
-                .quantizedLrFanIn(quantizedLrFanIn);
+                .quantizedLrFanIn(quantizedLrFanIn)
+                .imageSize(imageSize).decodeThreads(decodeThreads);
     }
 
     /** Sets any of the components; {@link #build()} validates them together. */
@@ -153,6 +161,8 @@ public record TrainConfig(
         private boolean clipWeights;
         private double quantizedLrScale = 1;
         private boolean quantizedLrFanIn;
+        private int imageSize = ImageFolder.DEFAULT_SIZE;
+        private int decodeThreads;
 
         private Builder() {}
 
@@ -181,11 +191,14 @@ public record TrainConfig(
         public Builder clipWeights(boolean v) { clipWeights = v; return this; }
         public Builder quantizedLrScale(double v) { quantizedLrScale = v; return this; }
         public Builder quantizedLrFanIn(boolean v) { quantizedLrFanIn = v; return this; }
+        public Builder imageSize(int v) { imageSize = v; return this; }
+        public Builder decodeThreads(int v) { decodeThreads = v; return this; }
 
         public TrainConfig build() {
             return new TrainConfig(model, widthMultiplier, weightBits, activationBits, layerBits, save, data, batch, epochs, lr,
                     momentum, weightDecay, schedule, warmupEpochs, seed, out, checkpointEvery, limitTrain, limitTest, device,
-                    keepCheckpoints, quantizedWeightDecay, clipWeights, quantizedLrScale, quantizedLrFanIn);
+                    keepCheckpoints, quantizedWeightDecay, clipWeights, quantizedLrScale, quantizedLrFanIn, imageSize,
+                    decodeThreads);
         }
     }
 }

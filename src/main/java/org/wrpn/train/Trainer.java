@@ -18,7 +18,7 @@ import org.wrpn.backend.MemoryLedger.Category;
 import org.wrpn.backend.Bytes;
 import org.wrpn.data.BatchLoader;
 import org.wrpn.data.DataSplit;
-import org.wrpn.data.Dataset;
+import org.wrpn.data.ImageSet;
 import org.wrpn.data.Normalization;
 import org.wrpn.nn.Feature;
 import org.wrpn.nn.Layer;
@@ -73,8 +73,8 @@ public final class Trainer implements AutoCloseable {
 
     private final TrainConfig config;
     private final Backend backend;
-    private final Dataset train;
-    private final Dataset test;
+    private final ImageSet train;
+    private final ImageSet test;
     private final Normalization norm;
     private final DataSplit split;
     private final Network net;
@@ -97,14 +97,12 @@ public final class Trainer implements AutoCloseable {
         this.config = config;
         this.backend = backend;
         this.split = split;
-        this.train = config.limitTrain() > 0 && config.limitTrain() < split.train().count()
-                ? split.train().slice(0, config.limitTrain()) : split.train();
-        this.test = config.limitTest() > 0 && config.limitTest() < split.test().count()
-                ? split.test().slice(0, config.limitTest()) : split.test();
+        this.train = config.limitTrain() > 0 ? split.train().first(config.limitTrain()) : split.train();
+        this.test = config.limitTest() > 0 ? split.test().first(config.limitTest()) : split.test();
         if (train.count() < config.batch()) {
             throw new BadInputException("--batch " + config.batch() + " is larger than the " + train.count() + " training images");
         }
-        this.norm = normalization != null ? normalization : Normalization.fit(train);
+        this.norm = normalization != null ? normalization : train.fitNormalization();
         this.net = Models.build(config.model(), config.widthMultiplier(), config.precisionPolicy(), train.height(), train.width(),
                 train.channels(), train.classes());
         net.initialize(backend, config.savePolicy(), config.seed());
@@ -217,8 +215,8 @@ public final class Trainer implements AutoCloseable {
                         batchesPerEpoch);
                 if (!showProgress) bar.disabled();
                 int firstStep = epoch == startEpoch ? startStep : 0;
-                try (BatchLoader loader = new BatchLoader(train, norm, config.batch(), true, split.defaultAugmentation(),
-                        config.seed(), epoch, true)) {
+                try (BatchLoader loader = new BatchLoader(train.samples(norm, true), config.batch(), true, config.seed(), epoch,
+                        true, train.loaderThreads())) {
                     loader.startAt(firstStep);
                     for (int step = firstStep; step < batchesPerEpoch; step++) {
                         BatchLoader.Batch batch = loader.next();
@@ -251,7 +249,8 @@ public final class Trainer implements AutoCloseable {
                         correct += r.correct();
                         seen += r.count();
                         double seconds = (System.nanoTime() - t0) / 1e9;
-                        bar.update(step + 1 - firstStep, seen / seconds, "img", lossSum / seen, correct / (double) seen);
+                        bar.update(step + 1 - firstStep, seen / seconds, "img", lossSum / seen, correct / (double) seen,
+                                loaderNote(loader, seconds));
                         if (globalStep % METRICS_EVERY == 0) {
                             metrics.write(record("step", epoch + 1, globalStep, Map.of("loss", r.meanLoss(), "accuracy",
                                     r.correct() / (double) r.count(), "lr", lr, "images_per_second", seen / seconds)), kept);
@@ -280,7 +279,7 @@ public final class Trainer implements AutoCloseable {
                         seen / seconds);
                 results.add(er);
                 LOG.info(String.format(java.util.Locale.ROOT,
-                        "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1f s, %.0f img/s",
+                        "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f acc %.4f | %.1f s, %.1f img/s",
                         epoch + 1, config.epochs(), trainLoss, trainAcc, eval.loss(), eval.accuracy(), seconds, seen / seconds));
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("train_loss", trainLoss);
@@ -300,6 +299,14 @@ public final class Trainer implements AutoCloseable {
             ledger.free(labels);
         }
         return new Result(results, lastCheckpoint, ledger.peakTotal(), net.lastSavedBytes());
+    }
+
+    /** What the progress bar says of a decoding loader: what it can deliver, and the share of the time training waited for it. */
+    private String loaderNote(BatchLoader loader, double seconds) {
+        if (train instanceof org.wrpn.data.Dataset) return ""; // bytes in memory: the loader is never the bottleneck
+        String skipped = train.skipped() == 0 ? "" : ", " + train.skipped() + " skipped";
+        return String.format(java.util.Locale.ROOT, " | data %.0f img/s (%d threads), waited %.0f%%%s",
+                loader.capacityImagesPerSecond(), train.loaderThreads(), 100 * loader.waitSeconds() / seconds, skipped);
     }
 
     /**
@@ -344,7 +351,7 @@ public final class Trainer implements AutoCloseable {
 
     /** Refuses a checkpoint made for images of another shape or class count than the data. */
     public static void checkInput(Checkpoint.Loaded ckpt, DataSplit split) {
-        Dataset t = split.train();
+        ImageSet t = split.train();
         if (t.height() != ckpt.height() || t.width() != ckpt.imageWidth() || t.channels() != ckpt.channels()) {
             throw new BadInputException(String.format(java.util.Locale.ROOT,
                     "checkpoint %s expects %dx%dx%d images, the data has %dx%dx%d", ckpt.sidecar(), ckpt.height(),
@@ -353,6 +360,12 @@ public final class Trainer implements AutoCloseable {
         if (t.classes() != ckpt.classes()) {
             throw new BadInputException("checkpoint " + ckpt.sidecar() + " has " + ckpt.classes() + " classes, the data has "
                     + t.classes());
+        }
+        if (!ckpt.classNames().isEmpty() && !t.classNames().isEmpty() && !ckpt.classNames().equals(t.classNames())) {
+            int i = 0;
+            while (ckpt.classNames().get(i).equals(t.classNames().get(i))) i++;
+            throw new BadInputException("checkpoint " + ckpt.sidecar() + " has class " + i + " '" + ckpt.classNames().get(i)
+                    + "', the data's class " + i + " is '" + t.classNames().get(i) + "'");
         }
     }
 
@@ -368,7 +381,7 @@ public final class Trainer implements AutoCloseable {
         try {
             // A vanished run directory is an error, not something to recreate behind the lock's back.
             if (!Files.isDirectory(config.out())) throw new NoSuchFileException(config.out().toString());
-            sidecar = Checkpoint.save(dir, net, config, progress, norm, metrics);
+            sidecar = Checkpoint.save(dir, net, config, progress, norm, train.classNames(), metrics);
         } catch (IOException e) {
             throw StorageException.of("cannot write checkpoint to " + dir, dir, e, kept);
         }

@@ -6,9 +6,9 @@ import com.tngtech.archunit.lang.ArchRule;
 
 /**
  * Who may import whom (docs/DESIGN.md, "Packages"). Only backend/cpu knows ND4J (and the JavaCPP
- * libraries under it), only backend/cuda knows JCuda; above backend/, code talks to the Backend
- * interface and never names an implementation. bench/ times backend internals (GPU events) and may
- * name them, but not ND4J or JCuda themselves.
+ * libraries under it), only backend/cuda knows JCuda, only data/decode knows OpenCV (through
+ * JavaCPP); above backend/, code talks to the Backend interface and never names an implementation.
+ * bench/ times backend internals (GPU events) and may name them, but not ND4J or JCuda themselves.
  */
 final class ArchitectureRules {
     private ArchitectureRules() {}
@@ -16,17 +16,26 @@ final class ArchitectureRules {
     static final String[] ABOVE_BACKENDS = {"org.wrpn.nn..", "org.wrpn.train..", "org.wrpn.plan..", "org.wrpn.job..",
         "org.wrpn.sweep..", "org.wrpn.choose..", "org.wrpn.export..", "org.wrpn.cli..", "org.wrpn.data..", "org.wrpn.quant..", "org.wrpn.tensor.."};
 
+    /** The image decoder's package: JavaCPP's OpenCV, nothing else of org.bytedeco. */
+    static final String DECODER = "org.wrpn.data.decode..";
+
     static final ArchRule NOTHING_ABOVE_BACKENDS_NAMES_AN_IMPLEMENTATION = noClasses()
-            .that().resideInAnyPackage(ABOVE_BACKENDS)
+            .that().resideInAnyPackage(ABOVE_BACKENDS).and().resideOutsideOfPackage(DECODER)
             .should().dependOnClassesThat().resideInAnyPackage("org.wrpn.backend.cpu..", "org.wrpn.backend.cuda..",
                     "org.nd4j..", "org.bytedeco..", "jcuda..")
             .because("only backend/cpu knows ND4J, only backend/cuda knows JCuda, and layers, trainer, planner, jobs,"
                     + " sweeps and the CLI talk to the Backend interface");
 
     static final ArchRule ONLY_THE_CPU_BACKEND_KNOWS_ND4J = noClasses()
-            .that().resideOutsideOfPackage("org.wrpn.backend.cpu..")
+            .that().resideOutsideOfPackage("org.wrpn.backend.cpu..").and().resideOutsideOfPackage(DECODER)
             .should().dependOnClassesThat().resideInAnyPackage("org.nd4j..", "org.bytedeco..")
             .because("ND4J is the CPU backend's GEMM, nobody else's");
+
+    static final ArchRule THE_DECODER_KNOWS_ONLY_OPENCV = noClasses()
+            .that().resideInAPackage(DECODER)
+            .should().dependOnClassesThat().resideInAnyPackage("org.nd4j..", "org.bytedeco.openblas..", "org.bytedeco.dnnl..",
+                    "org.wrpn.backend..", "org.wrpn.nn..", "org.wrpn.train..", "jcuda..")
+            .because("the image decoder is the data layer's: OpenCV through JavaCPP, and no backend");
 
     static final ArchRule ONLY_THE_CUDA_BACKEND_KNOWS_JCUDA = noClasses()
             .that().resideOutsideOfPackage("org.wrpn.backend.cuda..")
@@ -50,5 +59,5 @@ final class ArchitectureRules {
 
     static final ArchRule[] ALL = {NOTHING_ABOVE_BACKENDS_NAMES_AN_IMPLEMENTATION, ONLY_THE_CPU_BACKEND_KNOWS_ND4J,
         ONLY_THE_CUDA_BACKEND_KNOWS_JCUDA, THE_CUDA_BACKEND_DOES_NOT_IMPORT_THE_CPU_BACKEND, THE_CPU_BACKEND_DOES_NOT_IMPORT_CUDA,
-        CONTRACTS_STAND_ALONE};
+        CONTRACTS_STAND_ALONE, THE_DECODER_KNOWS_ONLY_OPENCV};
 }

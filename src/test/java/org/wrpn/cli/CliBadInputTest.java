@@ -66,7 +66,7 @@ class CliBadInputTest {
         "--budget lots|--budget must be a positive size",
         "--budget -5G|--budget must be a positive size",
         "--save int4|--save must be fp32 or packed",
-        "--model alexnet|unknown model",
+        "--model vgg|unknown model",
         "--wbits 7|--wbits must be one of",
         "--batch 0|--batch must be positive",
         "--device tpu|plan --device must be cpu or cuda",

@@ -23,10 +23,10 @@ class DataSourceTest {
             assertEquals(6, s.train().count());
             assertEquals(3, s.test().count());
             assertEquals(4, s.train().height());
-            assertEquals(Augmentation.NONE, s.defaultAugmentation());
+            assertEquals(Augmentation.NONE, ((Dataset) s.train()).augmentation());
         }
-        assertEquals(DataSource.open(dir.resolve("raw")).train().pixel(5, 3, 3, 0),
-                DataSource.open(dir.resolve("gz")).train().pixel(5, 3, 3, 0));
+        assertEquals(((Dataset) DataSource.open(dir.resolve("raw")).train()).pixel(5, 3, 3, 0),
+                ((Dataset) DataSource.open(dir.resolve("gz")).train()).pixel(5, 3, 3, 0));
     }
 
     @Test
@@ -41,7 +41,8 @@ class DataSourceTest {
         assertEquals(5, s.train().count());
         for (int i = 0; i < 5; i++) assertEquals(i + 1, s.train().label(i)); // batch order 1..5
         assertEquals(2, s.test().count());
-        assertEquals(Augmentation.PAD4_CROP_FLIP, s.defaultAugmentation());
+        assertEquals(Augmentation.PAD4_CROP_FLIP, ((Dataset) s.train()).augmentation());
+        assertEquals(Augmentation.NONE, ((Dataset) s.test()).augmentation());
     }
 
     @Test

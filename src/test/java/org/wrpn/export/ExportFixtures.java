@@ -57,7 +57,7 @@ final class ExportFixtures {
     static Trained lenet(int bits) {
         return TRAINED.computeIfAbsent("lenet-" + bits, k -> {
             DataSplit data = fashion();
-            return new Trained(train(k, "lenet", bits, DataSource.DEFAULT_DIR, data), data.test());
+            return new Trained(train(k, "lenet", bits, DataSource.DEFAULT_DIR, data), (Dataset) data.test());
         });
     }
 
@@ -65,7 +65,7 @@ final class ExportFixtures {
     static Trained resnet20(int bits) {
         return TRAINED.computeIfAbsent("resnet20-" + bits, k -> {
             DataSplit data = new DataSplit(generated(512, 11), generated(500, 12), DataSplit.FORMAT_IDX);
-            return new Trained(train(k, "resnet20", bits, Path.of("generated"), data), data.test());
+            return new Trained(train(k, "resnet20", bits, Path.of("generated"), data), (Dataset) data.test());
         });
     }
 

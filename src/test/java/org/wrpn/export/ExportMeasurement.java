@@ -29,7 +29,7 @@ public final class ExportMeasurement {
     private ExportMeasurement() {}
 
     public static void main(String[] args) throws IOException {
-        Dataset test = DataSource.open(DataSource.DEFAULT_DIR).test();
+        Dataset test = (Dataset) DataSource.open(DataSource.DEFAULT_DIR).test(); // IDX: pixels in memory
         Path tmp = Files.createTempDirectory("wrpn-export-measure");
         StringBuilder csv = new StringBuilder("model,width,wbits,abits,epochs,test_images,wrpn_accuracy,onnx_accuracy,agreement,"
                 + "packed_eval_accuracy,packed_eval_loss,checkpoint_eval_loss,fp32_bytes,packed_bytes,packed_factor,packed_data_factor,"

@@ -28,9 +28,39 @@ class NetworkGradientCheckTest {
     @ParameterizedTest(name = "{0} width {1}")
     @CsvSource({"lenet, 0.5, 12", "resnet20, 0.25, 16", "resnet20, 0.5, 8", "resnet18, 0.125, 8"})
     void gradientsMatchFiniteDifferences(String model, double width, int side) {
+        check(Models.build(model, width, PrecisionPolicy.uniform(32, 32), side, side, 1, 10), side);
+    }
+
+    /**
+     * Pre-activation blocks as resnet34 has them (no activation after the sum, batch norm reading the
+     * residual stream, a projection sharing its block's batch norm and activation), small enough that
+     * the loss is smooth: resnet34 itself, as deep as it is, hits the kinks described above.
+     */
+    @org.junit.jupiter.api.Test
+    void preActivationBlocks() throws Exception {
+        String conv = "{\"name\":\"%s\",\"kind\":\"conv2d\",\"in_channels\":%d,\"out_channels\":%d,\"kernel\":%d,\"stride\":%d,"
+                + "\"padding\":%d,\"weight_bits\":32,\"input_bits\":32}";
+        String bn = "{\"name\":\"%s\",\"kind\":\"batchnorm\",\"channels\":%d,\"epsilon\":1e-5}";
+        String relu = "{\"name\":\"%s\",\"kind\":\"activation\",\"bits\":32}";
+        String layers = String.join(",",
+                conv.formatted("conv1", 1, 8, 3, 1, 1),
+                "{\"name\":\"b1\",\"kind\":\"residual\",\"shortcut\":[],\"activation\":null,\"branch\":["
+                        + String.join(",", bn.formatted("b1.bn1", 8), relu.formatted("b1.act1"), conv.formatted("b1.conv1", 8, 8, 3, 1, 1),
+                                bn.formatted("b1.bn2", 8), relu.formatted("b1.act2"), conv.formatted("b1.conv2", 8, 8, 3, 1, 1)) + "]}",
+                bn.formatted("b2.bn1", 8), relu.formatted("b2.act1"),
+                "{\"name\":\"b2\",\"kind\":\"residual\",\"activation\":null,\"shortcut\":[" + conv.formatted("b2.shortcut", 8, 12, 1, 2, 0)
+                        + "],\"branch\":[" + String.join(",", conv.formatted("b2.conv1", 8, 12, 3, 2, 1), bn.formatted("b2.bn2", 12),
+                                relu.formatted("b2.act2"), conv.formatted("b2.conv2", 12, 12, 3, 1, 1)) + "]}",
+                bn.formatted("bn_final", 12), relu.formatted("act_final"), "{\"name\":\"avgpool\",\"kind\":\"global_avg_pool\"}",
+                "{\"name\":\"fc\",\"kind\":\"linear\",\"in_features\":12,\"out_features\":10,\"bias\":true,\"weight_bits\":32,\"input_bits\":32}");
+        String arch = "{\"version\":1,\"model\":\"preact\",\"width\":1,\"input\":{\"height\":12,\"width\":12,\"channels\":1,"
+                + "\"classes\":10},\"layers\":[" + layers + "]}";
+        check(Architecture.build(new com.fasterxml.jackson.databind.ObjectMapper().readTree(arch)), 12);
+    }
+
+    private static void check(Network network, int side) {
         int batch = 4;
-        try (CpuBackend backend = new CpuBackend();
-                Network net = Models.build(model, width, PrecisionPolicy.uniform(32, 32), side, side, 1, 10)) {
+        try (CpuBackend backend = new CpuBackend(); Network net = network) {
             net.initialize(backend, SavePolicy.FP32, 11);
             net.prepare(batch);
             SplittableRandom r = new SplittableRandom(3);

@@ -32,6 +32,9 @@ class SavePolicyGradientTest {
                 for (double width : new double[] {1, 2}) b.add(Arguments.of(model, bits[0], bits[1], width));
             }
         }
+        // pre-activation blocks: batch norms that read the fp32 residual stream, no activation after the sum
+        b.add(Arguments.of("resnet34", 4, 4, 0.25));
+        b.add(Arguments.of("resnet34", 2, 4, 0.25));
         return b.build();
     }
 

@@ -20,6 +20,7 @@ import org.wrpn.backend.cpu.CpuBackend;
 import org.wrpn.data.DataSource;
 import org.wrpn.data.DataSplit;
 import org.wrpn.data.Dataset;
+import org.wrpn.data.ImageSet;
 import org.wrpn.data.Normalization;
 import org.wrpn.nn.Architecture;
 import org.wrpn.nn.Network;
@@ -40,7 +41,7 @@ class CheckpointArchitectureTest {
     }
 
     /** Evaluation the way `wrpn eval` did before architectures: the model rebuilt from the config. */
-    private static Evaluator.Result evalFromConfig(Path sidecar, Dataset test) {
+    private static Evaluator.Result evalFromConfig(Path sidecar, ImageSet test) {
         Checkpoint.Loaded l = Checkpoint.load(sidecar);
         TrainConfig c = l.config();
         try (CpuBackend b = new CpuBackend();
@@ -53,7 +54,7 @@ class CheckpointArchitectureTest {
     }
 
     /** Evaluation from the sidecar's architecture and the weights file alone: no config, no model zoo. */
-    private static Evaluator.Result evalFromSidecarAlone(Path sidecar, Dataset test) throws IOException {
+    private static Evaluator.Result evalFromSidecarAlone(Path sidecar, ImageSet test) throws IOException {
         JsonNode root = JSON.readTree(sidecar.toFile());
         JsonNode arch = root.get("architecture");
         Safetensors.Contents weights = Safetensors.read(sidecar.resolveSibling(root.get("weights_file").asText()));
@@ -69,7 +70,7 @@ class CheckpointArchitectureTest {
     void lenetRebuiltFromTheSidecarAloneEvaluatesTheSame(@TempDir Path dir) throws IOException {
         DataSplit fashion = DataSource.open(DataSource.DEFAULT_DIR);
         Path sidecar = train(dir, "lenet", 2, "conv2=8/4", fashion);
-        Dataset test = fashion.test().slice(0, 300);
+        ImageSet test = fashion.test().first(300);
         assertEquals(evalFromConfig(sidecar, test), evalFromSidecarAlone(sidecar, test));
 
         JsonNode arch = JSON.readTree(sidecar.toFile()).get("architecture");
@@ -130,7 +131,7 @@ class CheckpointArchitectureTest {
     }
 
     /** What `wrpn eval` does: the network from the loaded checkpoint. */
-    private static Evaluator.Result evalFromLoaded(Path sidecar, Dataset test) {
+    private static Evaluator.Result evalFromLoaded(Path sidecar, ImageSet test) {
         Checkpoint.Loaded l = Checkpoint.load(sidecar);
         try (CpuBackend b = new CpuBackend(); Network net = l.network()) {
             net.initialize(b, l.config().savePolicy(), 0);

@@ -64,7 +64,7 @@ class TrainerTest {
     void lossFallsOnARealFashionMnistSlice(@TempDir Path dir) {
         TrainConfig c = config(dir, 4, 4, 1, 2, 3072, 0);
         try (CpuBackend b = new CpuBackend(); Trainer t = new Trainer(c, b, fashion).quiet()) {
-            var test = fashion.test().slice(0, 500);
+            var test = fashion.test().first(500);
             Evaluator.Result before = Evaluator.evaluate(t.network(), test, t.normalization(), 250);
             Trainer.Result r = t.run();
             Evaluator.Result after = Evaluator.evaluate(t.network(), test, t.normalization(), 250);

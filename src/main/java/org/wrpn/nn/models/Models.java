@@ -26,7 +26,9 @@ import org.wrpn.nn.Network;
 public final class Models {
     private Models() {}
 
-    public static final List<String> NAMES = List.of("lenet", "resnet20", "resnet32", "resnet56", "resnet18");
+    public static final List<String> NAMES = List.of("lenet", "resnet20", "resnet32", "resnet56", "resnet18", "alexnet", "resnet34");
+    /** The models of the paper's ImageNet experiments: made for 3x224x224 images and 1000 classes. */
+    static final List<String> IMAGENET = List.of("alexnet", "resnet34");
 
     /** LeNet base widths at width 1: conv1, conv2 channels and hidden units. */
     static final int LENET_C1 = 16;
@@ -46,13 +48,24 @@ public final class Models {
             case "resnet32" -> cifarResNet(b, 32);
             case "resnet56" -> cifarResNet(b, 56);
             case "resnet18" -> resnet18(b);
+            case "alexnet" -> ImagenetModels.alexnet(b);
+            case "resnet34" -> ImagenetModels.resnet34(b);
             default -> throw new BadInputException("unknown model '" + name + "'; choose one of " + String.join(", ", NAMES));
         };
     }
 
-    /** The shape (channels, height, width) of the data a model is made for: Fashion-MNIST for lenet, CIFAR-10 for the ResNets. */
+    /**
+     * The shape (channels, height, width) of the data a model is made for: Fashion-MNIST for lenet,
+     * ImageNet for alexnet and resnet34, CIFAR-10 for the other ResNets.
+     */
     public static int[] naturalInput(String model) {
+        if (IMAGENET.contains(model)) return new int[] {3, 224, 224};
         return model.equals("lenet") ? new int[] {1, 28, 28} : new int[] {3, 32, 32};
+    }
+
+    /** The classes of the data a model is made for: 1000 for the ImageNet models, else 10. */
+    public static int naturalClasses(String model) {
+        return IMAGENET.contains(model) ? 1000 : 10;
     }
 
     static int scaled(int base, double widthMultiplier) {
