@@ -30,7 +30,7 @@ import org.wrpn.tensor.Tensor;
  * per parameter). Prints a markdown table; with --plan-only (no GPU) only the planner's columns.
  *
  * <pre>
- *   GpuStepCheck --model resnet20 --width 2 --wbits 2 --abits 2 --batch 128 --input 3x32x32 --steps 20 [--warmup 3] [--plan-only]
+ *   GpuStepCheck --model resnet20 --width 2 --wbits 2 --abits 2 --batch 128 --input 3x32x32 --steps 20 [--warmup 3] [--save packed|fp32] [--plan-only]
  * </pre>
  *
  * Memory columns: planned is MemoryPlanner's total; in use is the caching allocator's high-water mark
@@ -41,7 +41,8 @@ import org.wrpn.tensor.Tensor;
 public final class GpuStepCheck {
     private GpuStepCheck() {}
 
-    record Options(String model, double width, int wbits, int abits, int batch, int[] input, int steps, int warmup, boolean planOnly) {}
+    record Options(String model, double width, int wbits, int abits, int batch, int[] input, int steps, int warmup, List<SavePolicy> saves,
+            boolean planOnly) {}
 
     public static void main(String[] args) {
         Options o = parse(args);
@@ -51,7 +52,7 @@ public final class GpuStepCheck {
                 + "| reserved MiB | driver MiB | loss |");
         System.out.println("|---|---|---|---|---|---|---|---|---|---|");
         boolean ok = true;
-        for (SavePolicy save : new SavePolicy[] {SavePolicy.PACKED, SavePolicy.FP32}) {
+        for (SavePolicy save : o.saves()) {
             PlanRequest req = new PlanRequest(o.model(), o.width(), PrecisionPolicy.uniform(o.wbits(), o.abits()), save, o.batch(),
                     o.input()[0], o.input()[1], o.input()[2], 10, Device.CUDA);
             MemoryPlan plan = MemoryPlanner.plan(req);
@@ -151,6 +152,7 @@ public final class GpuStepCheck {
         String model = "resnet20";
         double width = 2;
         int wbits = 2, abits = 2, batch = 128, steps = 20, warmup = 3;
+        List<SavePolicy> saves = List.of(SavePolicy.PACKED, SavePolicy.FP32);
         int[] input = {3, 32, 32};
         boolean planOnly = false;
         List<String> a = new ArrayList<>(List.of(args));
@@ -170,10 +172,11 @@ public final class GpuStepCheck {
                 case "--batch" -> batch = Integer.parseInt(v);
                 case "--steps" -> steps = Integer.parseInt(v);
                 case "--warmup" -> warmup = Integer.parseInt(v);
+                case "--save" -> saves = List.of(org.wrpn.FlagEnum.parse(SavePolicy.class, v, "--save must be packed or fp32; got "));
                 case "--input" -> input = PlanRequest.parseInput(v);
                 default -> throw new IllegalArgumentException("unknown option " + k);
             }
         }
-        return new Options(model, width, wbits, abits, batch, input, steps, warmup, planOnly);
+        return new Options(model, width, wbits, abits, batch, input, steps, warmup, saves, planOnly);
     }
 }
