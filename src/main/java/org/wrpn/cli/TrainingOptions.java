@@ -8,11 +8,13 @@ import java.util.List;
 import java.util.function.Predicate;
 import org.wrpn.job.JobSpec;
 import org.wrpn.train.TrainConfig;
+import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParseResult;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine.TypeConversionException;
 
 /**
  * The training settings as flags, each declared once: one option per job-spec key
@@ -55,17 +57,17 @@ public final class TrainingOptions {
             description = "weight decay on full-precision layers' weights, not on BN parameters or biases (default: ${DEFAULT-VALUE})")
     double weightDecay = D.weightDecay();
 
-    @Option(names = "--quantized-weight-decay",
-            description = "weight decay on the weights of quantized layers (default: ${DEFAULT-VALUE})")
-    double quantizedWeightDecay = D.quantizedWeightDecay();
+    @Option(names = "--quantized-weight-decay", paramLabel = "auto|X", converter = AutoNumber.class,
+            description = "weight decay on the weights of quantized layers (default: auto = 0 for 2-bit weights, else --weight-decay)")
+    Double quantizedWeightDecay = D.quantizedWeightDecay();
 
-    @Option(names = "--clip-weights", arity = "1", paramLabel = "true|false",
-            description = "clamp the fp32 masters of quantized layers' weights to [-1, 1] after every update (default: ${DEFAULT-VALUE})")
-    boolean clipWeights = D.clipWeights();
+    @Option(names = "--clip-weights", arity = "1", paramLabel = "auto|true|false", converter = AutoBoolean.class,
+            description = "clamp the fp32 masters of quantized layers' weights to [-1, 1] after every update (default: auto = true for 2-bit weights only)")
+    Boolean clipWeights = D.clipWeights();
 
-    @Option(names = "--quantized-lr-scale",
-            description = "multiplies the learning rate of quantized layers' weights (default: ${DEFAULT-VALUE})")
-    double quantizedLrScale = D.quantizedLrScale();
+    @Option(names = "--quantized-lr-scale", paramLabel = "auto|X", converter = AutoNumber.class,
+            description = "multiplies the learning rate of quantized layers' weights (default: auto = 64 for 2-bit weights, else 1)")
+    Double quantizedLrScale = D.quantizedLrScale();
 
     @Option(names = "--quantized-lr-fan-in", arity = "1", paramLabel = "true|false",
             description = "also multiply each quantized layer's learning rate by the square root of its fan-in (default: ${DEFAULT-VALUE})")
@@ -126,6 +128,32 @@ public final class TrainingOptions {
                     + " they are deleted once the new run's first checkpoint is durable")
     boolean overwrite;
 
+    /** A number, or "auto" (null): the default for the layer's weight bits. */
+    static final class AutoNumber implements ITypeConverter<Double> {
+        @Override
+        public Double convert(String v) {
+            if (v.equals("auto")) return null;
+            try {
+                return Double.valueOf(v);
+            } catch (NumberFormatException e) {
+                throw new TypeConversionException("'" + v + "' is not a number or auto");
+            }
+        }
+    }
+
+    /** true, false, or "auto" (null): the default for the layer's weight bits. */
+    static final class AutoBoolean implements ITypeConverter<Boolean> {
+        @Override
+        public Boolean convert(String v) {
+            return switch (v) {
+                case "auto" -> null;
+                case "true" -> true;
+                case "false" -> false;
+                default -> throw new TypeConversionException("'" + v + "' is not true, false or auto");
+            };
+        }
+    }
+
     /** The command these options are mixed into. */
     @Spec(Spec.Target.MIXEE)
     CommandSpec mixee;
@@ -144,7 +172,9 @@ public final class TrainingOptions {
             if (!all && !matched) continue;
             Object v = key.equals("resume") && !matched ? JobSpec.RESUME_NEVER : opt.getValue();
             switch (v) {
-                case null -> { }
+                case null -> {
+                    if (takesAuto(opt)) o.put(key, "auto");
+                }
                 case Integer i -> o.put(key, i);
                 case Boolean b -> o.put(key, b);
                 case Long l -> o.put(key, l);
@@ -153,6 +183,13 @@ public final class TrainingOptions {
             }
         }
         return o;
+    }
+
+    private static boolean takesAuto(OptionSpec opt) {
+        for (ITypeConverter<?> c : opt.converters()) {
+            if (c instanceof AutoNumber || c instanceof AutoBoolean) return true;
+        }
+        return false;
     }
 
     /** What a setting's flag means in one command: its description there and, if not null, its default. */

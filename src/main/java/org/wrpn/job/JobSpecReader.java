@@ -125,9 +125,9 @@ final class JobSpecReader {
                     .lr(v.number("lr", d.lr()))
                     .momentum(v.number("momentum", d.momentum()))
                     .weightDecay(v.number("weight_decay", d.weightDecay()))
-                    .quantizedWeightDecay(v.number("quantized_weight_decay", d.quantizedWeightDecay()))
-                    .clipWeights(v.read("clip_weights", d.clipWeights(), JobSpecReader::asBoolean))
-                    .quantizedLrScale(v.number("quantized_lr_scale", d.quantizedLrScale()))
+                    .quantizedWeightDecay(v.read("quantized_weight_decay", d.quantizedWeightDecay(), autoOr(JobSpecReader::asNumber)))
+                    .clipWeights(v.read("clip_weights", d.clipWeights(), autoOr(JobSpecReader::asBoolean)))
+                    .quantizedLrScale(v.read("quantized_lr_scale", d.quantizedLrScale(), autoOr(JobSpecReader::asNumber)))
                     .quantizedLrFanIn(v.read("quantized_lr_fan_in", d.quantizedLrFanIn(), JobSpecReader::asBoolean))
                     .schedule(LrSchedule.Kind.parse(v.string("schedule", d.schedule().flag())))
                     .warmupEpochs(v.number("warmup", d.warmupEpochs()))
@@ -275,6 +275,11 @@ final class JobSpecReader {
         } catch (java.nio.file.InvalidPathException e) {
             throw new BadInputException(at + " is not a valid path: " + e.getReason());
         }
+    }
+
+    /** Reads "auto" as null (the setting's per-bit-width default), anything else as {@code as} does. */
+    private static <T> BiFunction<JsonNode, String, T> autoOr(BiFunction<JsonNode, String, T> as) {
+        return (n, at) -> n.isTextual() && n.asText().equals("auto") ? null : as.apply(n, at);
     }
 
     private static boolean asBoolean(JsonNode n, String at) {

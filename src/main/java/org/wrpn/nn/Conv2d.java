@@ -93,7 +93,7 @@ public final class Conv2d extends Layer {
     public void initialize(ExecutionContext ctx, SplittableRandom random) {
         super.initialize(ctx, random);
         Shape ws = Shape.of(cout, kernel, kernel, cin);
-        weight = weightBits < Quantizer.FULL_PRECISION ? Parameter.quantizedWeight(ctx.ledger(), name + ".weight", ws)
+        weight = weightBits < Quantizer.FULL_PRECISION ? Parameter.quantizedWeight(ctx.ledger(), name + ".weight", ws, weightBits)
                 : Parameter.trainable(ctx.ledger(), name + ".weight", ws, true);
         int fanIn = kernel * kernel * cin;
         if (ctx.backend().computes()) {

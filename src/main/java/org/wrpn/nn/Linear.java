@@ -72,7 +72,7 @@ public final class Linear extends Layer {
     public void initialize(ExecutionContext ctx, SplittableRandom random) {
         super.initialize(ctx, random);
         Shape ws = Shape.of(out, in);
-        weight = weightBits < Quantizer.FULL_PRECISION ? Parameter.quantizedWeight(ctx.ledger(), name + ".weight", ws)
+        weight = weightBits < Quantizer.FULL_PRECISION ? Parameter.quantizedWeight(ctx.ledger(), name + ".weight", ws, weightBits)
                 : Parameter.trainable(ctx.ledger(), name + ".weight", ws, true);
         if (ctx.backend().computes()) {
             ctx.backend().upload(Init.heNormal(out * in, in, Init.quantizedGain(weightBits, in), random),

@@ -2,6 +2,7 @@ package org.wrpn.nn;
 
 import org.wrpn.backend.MemoryLedger;
 import org.wrpn.backend.MemoryLedger.Category;
+import org.wrpn.quant.Quantizer;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
@@ -15,20 +16,20 @@ public final class Parameter implements AutoCloseable {
     private final Shape shape;
     private final boolean trainable;
     private final boolean weightDecay;
-    private final boolean quantizedWeight;
+    private final int weightBits;
     private final Tensor value;
     private final Tensor grad;
     private final Tensor velocity;
     private final MemoryLedger ledger;
 
     private Parameter(MemoryLedger ledger, String name, Shape shape, boolean trainable, boolean weightDecay,
-            boolean quantizedWeight) {
+            int weightBits) {
         this.ledger = ledger;
         this.name = name;
         this.shape = shape;
         this.trainable = trainable;
         this.weightDecay = weightDecay;
-        this.quantizedWeight = quantizedWeight;
+        this.weightBits = weightBits;
         this.value = ledger.allocate(Category.MASTER_WEIGHTS, name, DType.F32, shape);
         this.grad = trainable ? ledger.allocate(Category.GRADIENTS, name, DType.F32, shape) : null;
         this.velocity = trainable ? ledger.allocate(Category.OPTIMIZER_STATE, name, DType.F32, shape) : null;
@@ -36,17 +37,18 @@ public final class Parameter implements AutoCloseable {
 
     /** A trainable parameter; weightDecay is false for BN scales/shifts and biases. */
     public static Parameter trainable(MemoryLedger ledger, String name, Shape shape, boolean weightDecay) {
-        return new Parameter(ledger, name, shape, true, weightDecay, false);
+        return new Parameter(ledger, name, shape, true, weightDecay, Quantizer.FULL_PRECISION);
     }
 
     /** The fp32 masters of a layer whose weights are quantized (the trainer may constrain them to [-1, 1]). */
-    public static Parameter quantizedWeight(MemoryLedger ledger, String name, Shape shape) {
-        return new Parameter(ledger, name, shape, true, true, true);
+    public static Parameter quantizedWeight(MemoryLedger ledger, String name, Shape shape, int weightBits) {
+        if (weightBits >= Quantizer.FULL_PRECISION) throw new IllegalArgumentException(name + ": not quantized at " + weightBits + " bits");
+        return new Parameter(ledger, name, shape, true, true, weightBits);
     }
 
     /** Saved state that the optimizer does not touch, such as BN running statistics. */
     public static Parameter state(MemoryLedger ledger, String name, Shape shape) {
-        return new Parameter(ledger, name, shape, false, false, false);
+        return new Parameter(ledger, name, shape, false, false, Quantizer.FULL_PRECISION);
     }
 
     public String name() {
@@ -67,7 +69,12 @@ public final class Parameter implements AutoCloseable {
 
     /** Whether these are the masters of quantized weights (k &lt; 32). */
     public boolean isQuantizedWeight() {
-        return quantizedWeight;
+        return weightBits < Quantizer.FULL_PRECISION;
+    }
+
+    /** The bits these weights are quantized to in the forward pass (32: not quantized). */
+    public int weightBits() {
+        return weightBits;
     }
 
     /** Inputs per output: the elements of one slice along the first dimension (a conv's kh·kw·cin, a linear's in). */

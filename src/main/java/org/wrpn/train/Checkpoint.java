@@ -135,9 +135,9 @@ public final class Checkpoint {
         o.put("lr", c.lr());
         o.put("momentum", c.momentum());
         o.put("weight_decay", c.weightDecay());
-        o.put("quantized_weight_decay", c.quantizedWeightDecay());
-        o.put("clip_weights", c.clipWeights());
-        o.put("quantized_lr_scale", c.quantizedLrScale());
+        putOrAuto(o, "quantized_weight_decay", c.quantizedWeightDecay());
+        putOrAuto(o, "clip_weights", c.clipWeights());
+        putOrAuto(o, "quantized_lr_scale", c.quantizedLrScale());
         o.put("quantized_lr_fan_in", c.quantizedLrFanIn());
         o.put("schedule", c.schedule().flag());
         o.put("warmup", c.warmupEpochs());
@@ -164,13 +164,29 @@ public final class Checkpoint {
                 .limitTest((int) num(o, "limit_test")).device(Device.parse(text(o, "device")))
                 .keepCheckpoints(o.path("keep_checkpoints").asInt(TrainConfig.DEFAULT_KEEP_CHECKPOINTS))
                 // checkpoints from before these settings decayed every weight alike and never clipped
-                .quantizedWeightDecay(o.path("quantized_weight_decay").asDouble(num(o, "weight_decay")))
-                .clipWeights(o.path("clip_weights").asBoolean(false))
-                .quantizedLrScale(o.path("quantized_lr_scale").asDouble(1))
+                .quantizedWeightDecay(orAuto(o, "quantized_weight_decay", num(o, "weight_decay"), JsonNode::asDouble))
+                .clipWeights(orAuto(o, "clip_weights", false, JsonNode::asBoolean))
+                .quantizedLrScale(orAuto(o, "quantized_lr_scale", 1.0, JsonNode::asDouble))
                 .quantizedLrFanIn(o.path("quantized_lr_fan_in").asBoolean(false))
                 .imageSize(o.path("image_size").asInt(TrainConfig.defaults().imageSize()))
                 .decodeThreads(o.path("decode_threads").asInt(0)).build();
     }
+
+    /** "auto" for a setting left to its per-bit-width default (null). */
+    private static void putOrAuto(ObjectNode o, String key, Object v) {
+        if (v == null) o.put(key, AUTO);
+        else if (v instanceof Boolean b) o.put(key, b);
+        else o.put(key, ((Number) v).doubleValue());
+    }
+
+    /** The setting, null for "auto", or missing (a sidecar older than the setting) for what it meant then. */
+    private static <T> T orAuto(JsonNode o, String key, T missing, java.util.function.Function<JsonNode, T> as) {
+        JsonNode n = o.get(key);
+        if (n == null) return missing;
+        return n.isTextual() && AUTO.equals(n.asText()) ? null : as.apply(n);
+    }
+
+    private static final String AUTO = "auto";
 
     private static String text(JsonNode o, String key) {
         JsonNode v = o.get(key);

@@ -22,9 +22,10 @@ import org.wrpn.quant.Quantizer;
  * @param limitTrain use only the first N training images (0 = all); for tests and quick runs
  * @param checkpointEvery also checkpoint every N steps within an epoch (0 = only at epoch ends)
  * @param keepCheckpoints keep the newest N checkpoints, deleting older ones once a newer one is durable (0 = all)
- * @param quantizedWeightDecay weight decay on the masters of quantized layers' weights (weightDecay is the rest's)
- * @param clipWeights clamp those masters to [-1, 1] after every update (the paper's "hard constraint")
- * @param quantizedLrScale multiplies the learning rate of those masters
+ * @param quantizedWeightDecay weight decay on the masters of quantized layers' weights (weightDecay is the rest's);
+ *     null = the default for the layer's weight bits ({@link QuantizedWeightRecipe#defaultFor}), as for the next two
+ * @param clipWeights clamp those masters to [-1, 1] after every update (the paper's "hard constraint"); null = default
+ * @param quantizedLrScale multiplies the learning rate of those masters; null = default
  * @param quantizedLrFanIn also multiplies it by sqrt(fan-in) of each layer: a ternary master's gradient shrinks
  *     with the layer's fan-in (batch norm divides by the output's spread), its flip threshold does not
  * @param imageSize the side of the square images an image folder is decoded to
@@ -52,9 +53,9 @@ public record TrainConfig(
         int limitTest,
         Device device,
         int keepCheckpoints,
-        double quantizedWeightDecay,
-        boolean clipWeights,
-        double quantizedLrScale,
+        Double quantizedWeightDecay,
+        Boolean clipWeights,
+        Double quantizedLrScale,
         boolean quantizedLrFanIn,
         int imageSize,
         int decodeThreads) {
@@ -75,10 +76,10 @@ public record TrainConfig(
         if (!(lr > 0) || Double.isInfinite(lr)) throw new BadInputException("--lr must be positive, got " + lr);
         if (!(momentum >= 0 && momentum < 1)) throw new BadInputException("--momentum must be in [0, 1), got " + momentum);
         if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) throw new BadInputException("--weight-decay must be >= 0, got " + weightDecay);
-        if (!(quantizedLrScale > 0) || Double.isInfinite(quantizedLrScale)) {
+        if (quantizedLrScale != null && (!(quantizedLrScale > 0) || Double.isInfinite(quantizedLrScale))) {
             throw new BadInputException("--quantized-lr-scale must be positive, got " + quantizedLrScale);
         }
-        if (!(quantizedWeightDecay >= 0) || Double.isInfinite(quantizedWeightDecay)) {
+        if (quantizedWeightDecay != null && (!(quantizedWeightDecay >= 0) || Double.isInfinite(quantizedWeightDecay))) {
             throw new BadInputException("--quantized-weight-decay must be >= 0, got " + quantizedWeightDecay);
         }
         Objects.requireNonNull(schedule, "schedule");
@@ -98,10 +99,12 @@ public record TrainConfig(
         return new PrecisionPolicy(w, a, PrecisionPolicy.parseOverrides(layerBits));
     }
 
-    /** The learning rate of a parameter when the schedule is at lr: quantized layers' masters by their own rule. */
-    public double learningRate(double lr, boolean quantizedWeight, long fanIn) {
-        if (!quantizedWeight) return lr;
-        return lr * quantizedLrScale * (quantizedLrFanIn ? Math.sqrt(fanIn) : 1);
+    /** How SGD treats the masters of weights quantized to weightBits: the settings given, defaults for the rest. */
+    public QuantizedWeightRecipe quantizedWeightRecipe(int weightBits) {
+        QuantizedWeightRecipe d = QuantizedWeightRecipe.defaultFor(weightBits, weightDecay);
+        return new QuantizedWeightRecipe(quantizedWeightDecay != null ? quantizedWeightDecay : d.weightDecay(),
+                clipWeights != null ? clipWeights : d.clip(), quantizedLrScale != null ? quantizedLrScale : d.lrScale(),
+                quantizedLrFanIn);
     }
 
     public PrecisionPolicy precisionPolicy() {
@@ -157,9 +160,9 @@ public record TrainConfig(
         private int limitTest;
         private Device device = Device.AUTO;
         private int keepCheckpoints = DEFAULT_KEEP_CHECKPOINTS;
-        private double quantizedWeightDecay = 5e-4;
-        private boolean clipWeights;
-        private double quantizedLrScale = 1;
+        private Double quantizedWeightDecay;
+        private Boolean clipWeights;
+        private Double quantizedLrScale;
         private boolean quantizedLrFanIn;
         private int imageSize = ImageFolder.DEFAULT_SIZE;
         private int decodeThreads;
@@ -187,9 +190,12 @@ public record TrainConfig(
         public Builder limitTest(int v) { limitTest = v; return this; }
         public Builder device(Device v) { device = v; return this; }
         public Builder keepCheckpoints(int v) { keepCheckpoints = v; return this; }
-        public Builder quantizedWeightDecay(double v) { quantizedWeightDecay = v; return this; }
-        public Builder clipWeights(boolean v) { clipWeights = v; return this; }
-        public Builder quantizedLrScale(double v) { quantizedLrScale = v; return this; }
+        /** null: the default for the layer's weight bits. */
+        public Builder quantizedWeightDecay(Double v) { quantizedWeightDecay = v; return this; }
+        /** null: the default for the layer's weight bits. */
+        public Builder clipWeights(Boolean v) { clipWeights = v; return this; }
+        /** null: the default for the layer's weight bits. */
+        public Builder quantizedLrScale(Double v) { quantizedLrScale = v; return this; }
         public Builder quantizedLrFanIn(boolean v) { quantizedLrFanIn = v; return this; }
         public Builder imageSize(int v) { imageSize = v; return this; }
         public Builder decodeThreads(int v) { decodeThreads = v; return this; }

@@ -187,6 +187,8 @@ public final class Trainer implements AutoCloseable {
                 config.batch(), batchesPerEpoch);
 
         List<Parameter> params = net.trainableParameters();
+        params.stream().filter(Parameter::isQuantizedWeight).mapToInt(Parameter::weightBits).distinct().sorted()
+                .forEach(bits -> LOG.info("{}-bit weights' masters: {}", bits, config.quantizedWeightRecipe(bits).describe()));
         List<EpochResult> results = new ArrayList<>();
         Path lastCheckpoint = null;
         Shape inShape = net.inputShape(config.batch());
@@ -238,10 +240,11 @@ public final class Trainer implements AutoCloseable {
                                     Bytes.format(backend.peakAllocatedBytes()));
                         }
                         for (Parameter p : params) {
-                            double decay = !p.hasWeightDecay() ? 0 : p.isQuantizedWeight() ? config.quantizedWeightDecay() : config.weightDecay();
-                            double rate = config.learningRate(lr, p.isQuantizedWeight(), p.fanIn());
+                            QuantizedWeightRecipe recipe = p.isQuantizedWeight() ? config.quantizedWeightRecipe(p.weightBits()) : null;
+                            double decay = !p.hasWeightDecay() ? 0 : recipe != null ? recipe.weightDecay() : config.weightDecay();
+                            double rate = recipe != null ? recipe.learningRate(lr, p.fanIn()) : lr;
                             backend.sgdStep(p.value(), p.grad(), p.velocity(), (float) rate, (float) config.momentum(), (float) decay);
-                            if (config.clipWeights() && p.isQuantizedWeight()) backend.clampInPlace(p.value(), -1f, 1f);
+                            if (recipe != null && recipe.clip()) backend.clampInPlace(p.value(), -1f, 1f);
                         }
                         globalStep++;
                         listener.stepEnded(epoch, step + 1, globalStep);

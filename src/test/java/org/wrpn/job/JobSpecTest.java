@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.networknt.schema.Error;
 import com.networknt.schema.InputFormat;
 import com.networknt.schema.Schema;
@@ -31,6 +32,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.wrpn.BadInputException;
 import org.wrpn.cli.Main;
+import org.wrpn.train.Checkpoint;
+import org.wrpn.train.QuantizedWeightRecipe;
 import org.wrpn.train.TrainConfig;
 
 /** The JSON job spec: its parser, its published schema, and the CLI flags as a second view of it. */
@@ -52,6 +55,8 @@ class JobSpecTest {
         "{\"momentum\": 0, \"weight_decay\": 0, \"warmup\": 0, \"lr\": 1e-3, \"width\": 64, \"limit_train\": 0}",
         "{\"seed\": -5, \"resume\": \"runs/old/checkpoints\", \"data\": \"/data/cifar\", \"out\": \"runs/a\", \"model\": \"resnet18\"}",
         "{\"layer_bits\": {}, \"epochs\": 100000, \"batch\": 65536, \"limit_test\": 2147483647}",
+        "{\"quantized_weight_decay\": \"auto\", \"clip_weights\": \"auto\", \"quantized_lr_scale\": \"auto\"}",
+        "{\"quantized_weight_decay\": 0, \"clip_weights\": false, \"quantized_lr_scale\": 8, \"quantized_lr_fan_in\": true}",
     })
     void validExamplesPassBothTheSchemaAndTheParser(String json) {
         List<Error> errors = schema.validate(json, InputFormat.JSON);
@@ -99,6 +104,10 @@ class JobSpecTest {
         "{\"resume\": \"\"} | $.resume",
         "{\"seed\": 1.5} | $.seed",
         "{\"seed\": \"7\"} | $.seed",
+        "{\"clip_weights\": \"yes\"} | $.clip_weights",
+        "{\"quantized_lr_scale\": \"fast\"} | $.quantized_lr_scale",
+        "{\"quantized_lr_scale\": 0} | $.quantized_lr_scale",
+        "{\"quantized_weight_decay\": -1} | $.quantized_weight_decay",
     })
     void invalidExamplesFailBothAtTheSamePath(String example) {
         String json = example.substring(0, example.lastIndexOf('|')).strip();
@@ -142,6 +151,19 @@ class JobSpecTest {
     void unknownKeysSuggestTheNearestOne() {
         BadInputException x = assertThrows(BadInputException.class, () -> JobSpec.parse("{\"weight-decay\": 0.1}", "j.json"));
         assertEquals("j.json: $.weight-decay: unknown key; did you mean \"weight_decay\"?", x.getMessage().replace("$['weight-decay']", "$.weight-decay"));
+    }
+
+    /** A sidecar keeps "auto" as auto; one written before these settings existed meant decay as the rest, no clip, lr x1. */
+    @Test
+    void sidecarsKeepTheQuantizedWeightRecipeAsWritten() {
+        TrainConfig auto = TrainConfig.builder().weightBits(2).activationBits(2).build();
+        assertEquals(auto, Checkpoint.configFrom(Checkpoint.configJson(auto)));
+        TrainConfig given = auto.toBuilder().quantizedWeightDecay(1e-4).clipWeights(false).quantizedLrScale(8.0).build();
+        assertEquals(given, Checkpoint.configFrom(Checkpoint.configJson(given)));
+        ObjectNode old = Checkpoint.configJson(auto);
+        old.remove(List.of("quantized_weight_decay", "clip_weights", "quantized_lr_scale"));
+        TrainConfig before = Checkpoint.configFrom(old);
+        assertEquals(new QuantizedWeightRecipe(auto.weightDecay(), false, 1, false), before.quantizedWeightRecipe(2));
     }
 
     @Test

@@ -121,7 +121,7 @@ class TrainerTest {
      */
     @Test
     void quantizedWeightDecayTouchesOnlyQuantizedWeights(@TempDir Path dir) {
-        TrainConfig none = config(dir.resolve("a"), 2, 2, 1, 1, 64, 0).toBuilder().weightDecay(0).quantizedWeightDecay(0).build();
+        TrainConfig none = config(dir.resolve("a"), 2, 2, 1, 1, 64, 0).toBuilder().weightDecay(0).quantizedWeightDecay(0.0).build();
         TrainConfig quantizedOnly = none.toBuilder().out(dir.resolve("b")).quantizedWeightDecay(0.05).build();
         OneRun runA = trainOnce(none), runQ = trainOnce(quantizedOnly);
         List<float[]> a = runA.after(), q = runQ.after();
@@ -144,8 +144,8 @@ class TrainerTest {
     @Test
     void quantizedLrScaleMultipliesOnlyTheQuantizedSteps(@TempDir Path dir) {
         TrainConfig plain = config(dir.resolve("a"), 2, 2, 1, 1, 64, 0).toBuilder().warmupEpochs(0).schedule(LrSchedule.Kind.CONSTANT)
-                .weightDecay(0).quantizedWeightDecay(0).build();
-        TrainConfig scaled = plain.toBuilder().out(dir.resolve("b")).quantizedLrScale(4).build();
+                .weightDecay(0).quantizedWeightDecay(0.0).quantizedLrScale(1.0).clipWeights(false).build();
+        TrainConfig scaled = plain.toBuilder().out(dir.resolve("b")).quantizedLrScale(4.0).build();
         OneRun runA = trainOnce(plain);
         List<float[]> before = runA.before(), a = runA.after(), q = trainOnce(scaled).after();
         List<Parameter> params = runA.params();
@@ -165,9 +165,49 @@ class TrainerTest {
     @Test
     void theFanInRuleScalesEachQuantizedLayerByTheRootOfItsFanIn() {
         TrainConfig c = TrainConfig.builder().quantizedLrScale(0.5).quantizedLrFanIn(true).build();
-        assertEquals(0.1 * 0.5 * 30, c.learningRate(0.1, true, 900), 1e-12);
-        assertEquals(0.1, c.learningRate(0.1, false, 900), 0.0, "full-precision layers keep --lr");
-        assertEquals(0.1 * 0.5, c.toBuilder().quantizedLrFanIn(false).build().learningRate(0.1, true, 900), 1e-12);
+        assertEquals(0.1 * 0.5 * 30, c.quantizedWeightRecipe(4).learningRate(0.1, 900), 1e-12);
+        assertEquals(0.1 * 0.5, c.toBuilder().quantizedLrFanIn(false).build().quantizedWeightRecipe(4).learningRate(0.1, 900), 1e-12);
+    }
+
+    /** Left at auto, 2-bit weights take the ternary recipe and every other bit width the baseline's; a given value wins. */
+    @Test
+    void theDefaultRecipeDependsOnTheWeightBits() {
+        TrainConfig d = TrainConfig.builder().weightDecay(3e-4).build();
+        assertEquals(new QuantizedWeightRecipe(0, true, QuantizedWeightRecipe.TERNARY_LR_SCALE, false), d.quantizedWeightRecipe(2));
+        for (int bits : new int[] {1, 4, 8}) {
+            assertEquals(new QuantizedWeightRecipe(3e-4, false, 1, false), d.quantizedWeightRecipe(bits), bits + " bits");
+        }
+        TrainConfig given = d.toBuilder().quantizedLrScale(2.0).clipWeights(false).quantizedWeightDecay(1e-5).build();
+        assertEquals(new QuantizedWeightRecipe(1e-5, false, 2, false), given.quantizedWeightRecipe(2));
+        assertEquals(new QuantizedWeightRecipe(1e-5, false, 2, false), given.quantizedWeightRecipe(4));
+        assertThrows(IllegalArgumentException.class, () -> d.quantizedWeightRecipe(32));
+    }
+
+    /**
+     * The default applies per layer. One step (same gradients in both runs) with 2-bit weights only in conv2
+     * (--layer-bits): against the baseline recipe given explicitly, only conv2's masters move differently.
+     */
+    @Test
+    void theDefaultRecipeFollowsEachLayersBits(@TempDir Path dir) {
+        TrainConfig auto = config(dir.resolve("a"), 4, 4, 1, 1, 64, 0).toBuilder().layerBits("conv2=2/4").build();
+        TrainConfig baseline = auto.toBuilder().out(dir.resolve("b")).quantizedWeightDecay(auto.weightDecay()).clipWeights(false)
+                .quantizedLrScale(1.0).build();
+        OneRun runA = trainOnce(auto);
+        List<float[]> a = runA.after(), b = trainOnce(baseline).after();
+        List<Parameter> params = runA.params();
+        int ternary = 0, others = 0;
+        for (int i = 0; i < a.size(); i++) {
+            Parameter p = params.get(i);
+            if (p.weightBits() == 2) {
+                ternary++;
+                assertFalse(java.util.Arrays.equals(a.get(i), b.get(i)), p.name() + " took the ternary recipe");
+            } else {
+                others++;
+                assertSameWeights(List.of(a.get(i)), List.of(b.get(i)));
+            }
+        }
+        assertEquals(1, ternary);
+        assertTrue(others > 1);
     }
 
     @Test
