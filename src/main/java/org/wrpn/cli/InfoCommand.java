@@ -5,8 +5,10 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Callable;
+import org.wrpn.BadInputException;
 import org.wrpn.backend.BackendSelector;
 import org.wrpn.backend.GpuDevice;
+import org.wrpn.dist.LaunchEnvironment;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -37,6 +39,15 @@ public final class InfoCommand implements Callable<Integer> {
         m.put("cpu_cores", Runtime.getRuntime().availableProcessors());
         m.put("java", System.getProperty("java.version"));
         m.put("max_heap_bytes", Runtime.getRuntime().maxMemory());
+        try {
+            LaunchEnvironment launch = LaunchEnvironment.current();
+            m.put("launch", launch.describe());
+            m.put("rank", launch.rank());
+            m.put("world_size", launch.worldSize());
+            m.put("local_rank", launch.localRank());
+        } catch (BadInputException e) {
+            m.put("launch", "not usable: " + e.getMessage()); // info still reports the rest
+        }
         if (json) {
             System.out.println(new ObjectMapper().writeValueAsString(m));
         } else {

@@ -7,8 +7,9 @@ import org.wrpn.tensor.Tensor;
 
 /**
  * Max pooling with a square window. Pools codes as codes: packed input gives packed output of the
- * same width. Keeps its choices (argmax) for backward, unless the packed policy lets it recompute
- * them from the quantized block it follows.
+ * same width. Keeps its choices (argmax) for backward; under the packed policy it keeps its packed
+ * input instead (k bits per value, less than the choices' 32 bits per output from k = 8 down at a
+ * 2x2 window) and pools it again in backward, which gives the same choices.
  */
 public final class MaxPool2d extends Layer {
     private final int window;
@@ -18,7 +19,7 @@ public final class MaxPool2d extends Layer {
     private Shape inShape;
     private Shape outShape;
     private Tensor argmax;
-    private boolean recomputeChoices;
+    private Feature savedCodes;
 
     public MaxPool2d(String name, int window, int stride, int pad) {
         super(name);
@@ -59,24 +60,12 @@ public final class MaxPool2d extends Layer {
 
     @Override
     public Feature forward(Feature x, boolean training) {
-        recomputeChoices = training && ctx.packed() && producer != null && producer.canRecompute();
-        Tensor choices = training && !recomputeChoices ? ctx.state(name + ".argmax", DType.I32, outShape)
-                : ctx.tempInts(name, outShape);
-        Feature y;
-        try (ExecutionContext.Operand xf = ctx.floats(x, name)) {
-            if (x.isPacked()) {
-                Tensor pooled = ctx.temp(name, outShape);
-                ctx.backend().maxPoolForward(xf.tensor(), pooled, choices, geometry);
-                y = ctx.packedFeature(name, outShape, x.bits());
-                ctx.backend().quantizePack(pooled, x.bits(), y.tensor(), null);
-                ctx.free(pooled);
-            } else {
-                y = ctx.feature(name, outShape);
-                ctx.backend().maxPoolForward(xf.tensor(), y.tensor(), choices, geometry);
-            }
-        }
-        x.release();
-        if (training && !recomputeChoices) {
+        boolean keepCodes = training && ctx.packed() && x.isPacked();
+        Tensor choices = training && !keepCodes ? ctx.state(name + ".argmax", DType.I32, outShape) : ctx.tempInts(name, outShape);
+        Feature y = pool(x, choices);
+        if (keepCodes) savedCodes = x;
+        else x.release();
+        if (training && !keepCodes) {
             argmax = choices;
         } else {
             ctx.free(choices);
@@ -84,16 +73,35 @@ public final class MaxPool2d extends Layer {
         return y;
     }
 
+    /** Pools x (codes as codes) and writes the choices. */
+    private Feature pool(Feature x, Tensor choices) {
+        try (ExecutionContext.Operand xf = ctx.floats(x, name)) {
+            if (!x.isPacked()) {
+                Feature y = ctx.feature(name, outShape);
+                ctx.backend().maxPoolForward(xf.tensor(), y.tensor(), choices, geometry);
+                return y;
+            }
+            Tensor pooled = ctx.temp(name, outShape);
+            ctx.backend().maxPoolForward(xf.tensor(), pooled, choices, geometry);
+            Feature y = ctx.packedFeature(name, outShape, x.bits());
+            ctx.backend().quantizePack(pooled, x.bits(), y.tensor(), null);
+            ctx.free(pooled);
+            return y;
+        }
+    }
+
     @Override
     public Feature backward(Feature dy, boolean needsInputGradient) {
         Tensor choices = argmax;
         if (choices == null) {
-            Tensor input = producer.recompute();
-            Tensor pooled = ctx.temp(name, outShape);
             choices = ctx.tempInts(name, outShape);
-            ctx.backend().maxPoolForward(input, pooled, choices, geometry);
-            ctx.free(pooled);
-            ctx.free(input);
+            try (ExecutionContext.Operand xf = ctx.floats(savedCodes, name)) {
+                Tensor pooled = ctx.temp(name, outShape);
+                ctx.backend().maxPoolForward(xf.tensor(), pooled, choices, geometry);
+                ctx.free(pooled);
+            }
+            savedCodes.release();
+            savedCodes = null;
         }
         Feature dx = ctx.feature(name + ".grad", inShape);
         ctx.backend().maxPoolBackward(dy.tensor(), choices, dx.tensor(), geometry);
