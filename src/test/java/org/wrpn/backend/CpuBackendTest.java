@@ -318,7 +318,7 @@ class CpuBackendTest {
         Tensor lw = weightCodes(127, false, new double[out * in], out, in), ly = fx.outF32(n, out);
         Tensor ldy = fx.f32(uniform(n * out), n, out), ldx = fx.outF32(n, in), ldw = fx.outF32(out, in), ldb = fx.outF32(out);
         long conv = be.convWorkspaceBytes(g, Device.ConvPass.FORWARD), linear = be.quantizedLinearWorkspaceBytes(n, in, out);
-        assertEquals(4L * ((long) n * in + (long) out * in), linear, "codes of x and w staged as floats");
+        assertEquals(4L * ((long) n * in + (long) out * in + (long) n * out), linear, "x, w and y staged at 4 bytes each");
         long base = be.allocatedBytes();
         Runnable[] passes = {() -> be.conv2dForwardQuantized(x, w, 0.5f, y, g), () -> be.conv2dBackwardDataQuantized(dy, w, 0.5f, dx, g),
             () -> be.conv2dBackwardFilterQuantized(x, 0.5f, dy, dw, g), () -> be.linearForwardQuantized(x, lw, 0.5f, null, ly),

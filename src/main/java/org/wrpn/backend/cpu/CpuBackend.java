@@ -18,7 +18,7 @@ import org.wrpn.tensor.Tensor;
  */
 public final class CpuBackend implements Backend {
     static {
-        CpuThreads.passiveOpenMp(); // before ND4J, OpenBLAS or oneDNN load an OpenMP runtime
+        CpuThreads.quietWorkers(); // before ND4J, OpenBLAS or oneDNN load and read their environment
         Integer threads = Integer.getInteger("wrpn.cpu.threads");
         if (threads != null) limitGemmThreads(threads);
     }
@@ -39,7 +39,7 @@ public final class CpuBackend implements Backend {
     private final CpuMemory mem = new CpuMemory();
     private final NdGemm gemm = new NdGemm();
     private final CpuLinear linear = new CpuLinear(gemm);
-    private final CpuQuantizedLinear quantizedLinear = new CpuQuantizedLinear(gemm, mem);
+    private final CpuQuantizedLinear quantizedLinear = new CpuQuantizedLinear(gemm, this::conv, mem);
     /** Made at the first convolution: a backend that never convolves (the GPU bundle's CPU fallback) loads no oneDNN. */
     private DnnlConvolution conv;
     private CpuQuantizedConvolution quantizedConv;

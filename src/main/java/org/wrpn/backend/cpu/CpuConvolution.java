@@ -15,8 +15,11 @@ public final class CpuConvolution {
         return 4L * ((long) g.n() * g.h() * g.w() * g.cin() + (long) g.n() * g.outH() * g.outW() * g.cout() + (long) g.cout() * g.patch());
     }
 
-    /** A quantized linear's staging: its input codes and its weight codes as floats, for the GEMM. */
+    /**
+     * A quantized linear's staging, the rule of its 1x1 convolution over n one-pixel images (the int8
+     * path): input, output and weights at 4 bytes each (the GEMM path stages input and weights as floats).
+     */
     public static long quantizedLinearWorkspaceBytes(int n, int in, int out) {
-        return 4L * ((long) n * in + (long) out * in);
+        return workspaceBytes(new ConvGeometry(n, 1, 1, in, out, 1, 1, 1, 0));
     }
 }

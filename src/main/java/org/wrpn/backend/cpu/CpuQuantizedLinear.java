@@ -2,22 +2,29 @@ package org.wrpn.backend.cpu;
 
 import static org.wrpn.backend.cpu.ArrayChecks.expectLength;
 
+import java.util.function.Supplier;
+import org.wrpn.backend.ConvGeometry;
+import org.wrpn.backend.cpu.DnnlConvolution.Pass;
 import org.wrpn.tensor.DType;
 
 /**
  * Linear layers of quantized layers on codes: packed activation codes (any shape (n, ..., c), the
- * features of a row in (..., c) order) and int8 weight codes written as floats straight into the
- * GEMM's matrices ({@link CodeStaging}), then OpenBLAS's f32 GEMM. With codes on both sides the
- * forward sum is exact ({@link ExactSplit}): y = ((float) acc · scale) + b, the bits of an int32 sum.
+ * features of a row in (..., c) order) and int8 weight codes. With codes on both sides the forward
+ * sum is exact: y = ((float) acc · scale) + b, the bits of an int32 sum. It runs as oneDNN's int8
+ * 1x1 convolution of n one-pixel images with `in` channels (u8 codes x s8 codes into s32, as the
+ * quantized convolutions) where that is exact, else as codes written as floats straight into the
+ * GEMM's matrices ({@link CodeStaging}) through OpenBLAS's f32 GEMM ({@link ExactSplit}).
  * The staged operands are the workspace of {@link CpuConvolution#quantizedLinearWorkspaceBytes},
  * counted while the op runs.
  */
 final class CpuQuantizedLinear {
     private final NdGemm gemm;
+    private final Supplier<DnnlConvolution> conv;
     private final CpuMemory memory;
 
-    CpuQuantizedLinear(NdGemm gemm, CpuMemory memory) {
+    CpuQuantizedLinear(NdGemm gemm, Supplier<DnnlConvolution> conv, CpuMemory memory) {
         this.gemm = gemm;
+        this.conv = conv;
         this.memory = memory;
     }
 
@@ -31,7 +38,11 @@ final class CpuQuantizedLinear {
         long workspace = CpuConvolution.quantizedLinearWorkspaceBytes(n, in, out);
         memory.workspaceInUse(workspace);
         try {
-            if (CodeStaging.integer(x, w)) {
+            if (CodeStaging.integer(x, w) && DnnlConvolution.int8Exact(x.bits(), CodeStaging.maxAbs(w.b))) {
+                ConvGeometry rows = new ConvGeometry(n, 1, 1, in, out, 1, 1, 1, 0); // w (out, in) is a 1x1 kernel
+                conv.get().execute(rows, Pass.FORWARD_INT8, CodeStaging.codeBytes(x), CodeStaging.bytes(w.b),
+                        CodeStaging.integerSums(y, scale));
+            } else if (CodeStaging.integer(x, w)) {
                 ExactSplit.Plan plan = ExactSplit.plan(in, x.bits(), CodeStaging.maxAbs(w.b));
                 CodeStaging.exactSums(plan, x, w, y, scale, offset -> rowSums(w.b, out, in, offset),
                         (fx, fw, o) -> gemm.gemm(n, out, in, false, fx, true, fw, o));

@@ -14,9 +14,9 @@ import java.util.concurrent.Future;
  * The CPU backend's threads: one count for the Java loops (split over a pool of blocking worker
  * threads, the caller taking the first part), oneDNN's OpenMP threads and OpenBLAS. Every split is
  * over independent outputs (pixels, channels or images), each part in the sequential order, so
- * results do not depend on the count. OpenMP workers wait passively (OMP_WAIT_POLICY, unless the
- * user set it): spinning between convolutions would take the core from the Java loops that run in
- * between.
+ * results do not depend on the count. OpenMP and OpenBLAS workers sleep soon after their work
+ * ({@link #quietWorkers}): spinning between convolutions would take the core from the Java loops that
+ * run in between.
  */
 final class CpuThreads {
     /** Blocking workers shared by every backend of the process; they hold no state between tasks. */
@@ -33,17 +33,28 @@ final class CpuThreads {
 
     private CpuThreads() {}
 
-    /** Sets OMP_WAIT_POLICY=PASSIVE in the process environment before any OpenMP runtime reads it. */
-    static void passiveOpenMp() {
-        if (System.getenv("OMP_WAIT_POLICY") != null || System.getenv("GOMP_SPINCOUNT") != null) return;
+    /**
+     * Before any OpenMP runtime or OpenBLAS reads its environment: OpenMP workers wait passively
+     * (OMP_WAIT_POLICY=PASSIVE), and OpenBLAS's workers go to sleep after a short spin
+     * (OPENBLAS_THREAD_TIMEOUT=4, 2^4 polls; its default spins about 2^28 polls, yielding, so idle
+     * GEMM threads take the cores from the Java loops that run between GEMMs). A value the user set wins.
+     */
+    static void quietWorkers() {
+        if (System.getenv("OMP_WAIT_POLICY") == null && System.getenv("GOMP_SPINCOUNT") == null) setenv("OMP_WAIT_POLICY", "PASSIVE");
+        if (System.getenv("OPENBLAS_THREAD_TIMEOUT") == null && System.getenv("GOTO_THREAD_TIMEOUT") == null) {
+            setenv("OPENBLAS_THREAD_TIMEOUT", "4");
+        }
+    }
+
+    private static void setenv(String name, String value) {
         try (var arena = java.lang.foreign.Arena.ofConfined()) {
             Linker linker = Linker.nativeLinker();
             MethodHandle setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
                     FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-            int rc = (int) setenv.invokeExact(arena.allocateFrom("OMP_WAIT_POLICY"), arena.allocateFrom("PASSIVE"), 0);
+            int rc = (int) setenv.invokeExact(arena.allocateFrom(name), arena.allocateFrom(value), 0);
             if (rc != 0) throw new IllegalStateException("setenv returned " + rc);
-        } catch (Throwable e) { // spinning OpenMP threads are slower, not wrong
-            System.getLogger(CpuThreads.class.getName()).log(System.Logger.Level.DEBUG, "OMP_WAIT_POLICY not set: " + e);
+        } catch (Throwable e) { // spinning workers are slower, not wrong
+            System.getLogger(CpuThreads.class.getName()).log(System.Logger.Level.DEBUG, name + " not set: " + e);
         }
     }
 
