@@ -200,6 +200,19 @@ extern "C" __global__ void bn_bwd_coef_f32(const double* __restrict__ partial, c
     }
 }
 
+// bn_bwd_coef_f32's coefficients from sums already made (a batch reduced chunk by chunk): the same
+// double steps on the float sums.
+extern "C" __global__ void bn_bwd_coef_sums_f32(const float* __restrict__ dgamma, const float* __restrict__ dbeta,
+                                                const float* __restrict__ gamma, const float* __restrict__ invStd,
+                                                long long rows, int C, float* __restrict__ coef) {
+    for (long long i = wrpn_thread_index(); i < C; i += wrpn_thread_count()) {
+        const int c = (int)i;
+        coef[c] = __double2float_rn(__dmul_rn((double)gamma[c], (double)invStd[c]));
+        coef[C + c] = __double2float_rn(__ddiv_rn((double)dbeta[c], (double)rows));
+        coef[2 * C + c] = __double2float_rn(__ddiv_rn((double)dgamma[c], (double)rows));
+    }
+}
+
 // dx = k * ((dy - mean(dy)) - xhat * mean(dy * xhat)), xhat = (x - mean) * invStd; float, left to right,
 // never fused. dx may be x or dy (no __restrict__ on them): each element is read before it is written,
 // and the statistics it needs were reduced by the kernels before this one.

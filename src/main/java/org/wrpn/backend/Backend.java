@@ -11,7 +11,7 @@ import org.wrpn.tensor.Tensor;
  *
  * <p>Unless a method says otherwise, outputs are overwritten, never accumulated into, and no output
  * may alias an input. The ops that may work in place say so: {@link #add}, {@link #maskGradient},
- * {@link #reluBackward} and {@link #batchNormBackward}.
+ * {@link #reluBackward}, {@link #batchNormBackward} and {@link #batchNormBackwardApply}.
  *
  * <p>Quantized layers run on codes ({@link #conv2dForwardQuantized} and its kin): packed k-bit
  * activation codes and int8 weight codes with one scale per layer, never an fp32 copy of a quantized
@@ -68,6 +68,13 @@ public interface Backend extends AutoCloseable {
     void download(Tensor src, int[] dst);
 
     void copy(Tensor src, Tensor dst);
+
+    /**
+     * Copies `images` whole images (slices along the first dimension) from src, from image srcFirst,
+     * into dst from image dstFirst: F32 or PACKED tensors of the same dtype, bits and image shape (a
+     * packed image is whole words, so images are contiguous in both layouts).
+     */
+    void copyImages(Tensor src, int srcFirst, Tensor dst, int dstFirst, int images);
 
     void fill(Tensor dst, float value);
 
@@ -194,6 +201,15 @@ public interface Backend extends AutoCloseable {
     /** dx may be x or dy (the statistics are reduced before dx is written). */
     void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
             Tensor dgamma, Tensor dbeta);
+
+    /**
+     * The elementwise half of {@link #batchNormBackward} over a slice of the batch, given the whole
+     * batch's sums dgamma = Σ dy·xhat and dbeta = Σ dy over `rows` pixels: dx = (gamma·invStd) ·
+     * ((dy − dbeta/rows) − xhat·(dgamma/rows)), the same float steps as batchNormBackward's. dx may
+     * be x or dy. With sums made chunk by chunk, a batch norm's backward never holds its whole input.
+     */
+    void batchNormBackwardApply(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dgamma,
+            Tensor dbeta, long rows, Tensor dx);
 
     /** Max pool; argmax (I32, same shape as y) records the winning input pixel index per output. */
     void maxPoolForward(Tensor x, Tensor y, Tensor argmax, PoolGeometry g);

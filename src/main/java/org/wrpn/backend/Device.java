@@ -41,7 +41,7 @@ public enum Device implements FlagEnum {
     }
 
     /** What a batch-norm op does, for its scratch rule. */
-    public enum BatchNormPass { TRAIN, INFERENCE, BACKWARD }
+    public enum BatchNormPass { TRAIN, INFERENCE, BACKWARD, BACKWARD_APPLY }
 
     /** Scratch bytes one batch-norm op over rows x channels takes inside the backend (the GPU's per-channel partial sums). */
     public long batchNormWorkspaceBytes(long rows, int channels, BatchNormPass pass) {

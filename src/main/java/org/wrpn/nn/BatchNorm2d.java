@@ -26,6 +26,8 @@ public final class BatchNorm2d extends Layer {
     private Feature savedInput;
     /** The recomputed input, held from a recompute() until backward uses it. */
     private Tensor recomputedInput;
+    /** Set by a residual block: backward walks the batch in slices, its input never whole (see {@link #slicedBackward}). */
+    private boolean slicedBackward;
 
     public BatchNorm2d(String name, int channels) {
         this(name, channels, EPS);
@@ -135,8 +137,15 @@ public final class BatchNorm2d extends Layer {
         return y;
     }
 
+    /** Asks backward to walk the batch in image slices. */
+    void slicedBackward() {
+        slicedBackward = true;
+    }
+
     @Override
     public Feature backward(Feature dy, boolean needsInputGradient) {
+        boolean sliceable = savedInput != null || recomputedInput != null || producer instanceof Conv2d;
+        if (slicedBackward && sliceable && dy.tensor().shape().dim(0) >= 2) return slicedBackward(dy);
         Tensor x;
         if (savedInput != null) {
             x = savedInput.tensor();
@@ -161,6 +170,11 @@ public final class BatchNorm2d extends Layer {
         } finally {
             ctx.ledger().endWorkspace();
         }
+        return finishBackward(dy, dx);
+    }
+
+    /** Lets go of what forward kept, and of dy; returns dx. */
+    private Feature finishBackward(Feature dy, Feature dx) {
         if (savedInput != null) savedInput.release();
         savedInput = null;
         ctx.free(saveMean);
@@ -168,6 +182,69 @@ public final class BatchNorm2d extends Layer {
         saveMean = saveInvStd = null;
         dy.release();
         return dx;
+    }
+
+    /**
+     * Backward a slice of images at a time, in two passes over the batch: each slice's sums of dy and
+     * dy·xhat (the whole op over the slice, its dx discarded), added in slice order into the
+     * parameters' gradients; then each slice's dx from the batch's sums. The input of a slice is copied
+     * from the kept input or recomputed by the producing convolution from its saved codes (twice), so
+     * no whole fp32 input exists beside dy; dx overwrites dy when nothing else holds it. The network's
+     * structure alone decides it, so both save policies take it and stay bit-identical.
+     */
+    private Feature slicedBackward(Feature dy) {
+        Shape shape = dy.tensor().shape();
+        int n = shape.dim(0), per = ExecutionContext.imagesPerSlice(n);
+        long rows = shape.elements() / channels;
+        Feature dx = dy.isExclusive() ? dy.retain() : ctx.feature(name + ".grad", shape);
+        Tensor sumDyXhat = ctx.temp(name + ".sums", Shape.of(channels)), sumDy = ctx.temp(name + ".sums", Shape.of(channels));
+        for (int pass = 0; pass < 2; pass++) {
+            for (int first = 0; first < n; first += per) {
+                int count = Math.min(per, n - first);
+                Tensor x = inputImages(first, count);
+                Tensor g = ctx.temp(name + ".grad", x.shape());
+                ctx.backend().copyImages(dy.tensor(), first, g, 0, count);
+                if (pass == 0) {
+                    boolean firstSlice = first == 0;
+                    beginWorkspace(x, Device.BatchNormPass.BACKWARD);
+                    try {
+                        ctx.backend().batchNormBackward(x, g, gamma.value(), saveMean, saveInvStd, g,
+                                firstSlice ? gamma.grad() : sumDyXhat, firstSlice ? beta.grad() : sumDy);
+                    } finally {
+                        ctx.ledger().endWorkspace();
+                    }
+                    if (!firstSlice) {
+                        ctx.backend().addInPlace(gamma.grad(), sumDyXhat);
+                        ctx.backend().addInPlace(beta.grad(), sumDy);
+                    }
+                } else {
+                    beginWorkspace(x, Device.BatchNormPass.BACKWARD_APPLY);
+                    try {
+                        ctx.backend().batchNormBackwardApply(x, g, gamma.value(), saveMean, saveInvStd, gamma.grad(), beta.grad(),
+                                rows, g);
+                    } finally {
+                        ctx.ledger().endWorkspace();
+                    }
+                    ctx.backend().copyImages(g, 0, dx.tensor(), first, count);
+                }
+                ctx.free(g);
+                ctx.free(x);
+            }
+        }
+        ctx.free(sumDyXhat);
+        ctx.free(sumDy);
+        if (recomputedInput != null) ctx.free(recomputedInput);
+        recomputedInput = null;
+        return finishBackward(dy, dx);
+    }
+
+    /** Images [first, first + count) of this layer's training input, in a scratch tensor the caller frees. */
+    private Tensor inputImages(int first, int count) {
+        Tensor whole = savedInput != null ? savedInput.tensor() : recomputedInput;
+        if (whole == null) return ((Conv2d) producer).recomputeImages(first, count);
+        Tensor x = ctx.temp(name, whole.shape().withDim(0, count));
+        ctx.backend().copyImages(whole, first, x, 0, count);
+        return x;
     }
 
     @Override

@@ -34,6 +34,8 @@ public final class Conv2d extends Layer {
     private ConvGeometry geometry;
     private Shape outShape;
     private Feature savedInput;
+    /** Set by a residual block for its branch: the input gradient overwrites dy a slice at a time where shapes allow. */
+    private boolean inPlaceInputGradient;
 
     public Conv2d(String name, int cin, int cout, int kernel, int stride, int pad, int weightBits, int inputBits) {
         super(name);
@@ -141,23 +143,23 @@ public final class Conv2d extends Layer {
         return quantizedInput() ? ctx.codes(x, inputBits, name) : ctx.floats(x, name);
     }
 
-    private Tensor convolve(Feature x, Tensor w) {
-        Tensor y = ctx.temp(name, outShape);
+    private Tensor convolve(Feature x, Tensor w, ConvGeometry g) {
+        Tensor y = ctx.temp(name, outShape.withDim(0, g.n()));
         try (ExecutionContext.Operand xo = operand(x)) {
-            inWorkspace(Device.ConvPass.FORWARD, () -> {
+            inWorkspace(g, Device.ConvPass.FORWARD, () -> {
                 if (weightCodes == null && !quantizedInput()) {
-                    ctx.backend().conv2dForward(xo.tensor(), w, y, geometry);
+                    ctx.backend().conv2dForward(xo.tensor(), w, y, g);
                 } else {
-                    ctx.backend().conv2dForwardQuantized(xo.tensor(), w, inputStep() * weightScale, y, geometry);
+                    ctx.backend().conv2dForwardQuantized(xo.tensor(), w, inputStep() * weightScale, y, g);
                 }
             });
         }
         return y;
     }
 
-    /** Runs one pass of the convolution with its backend scratch declared to the ledger. */
-    private void inWorkspace(Device.ConvPass pass, Runnable op) {
-        ctx.ledger().beginWorkspace(ctx.backend().convWorkspaceBytes(geometry, pass));
+    /** Runs one pass of the convolution over g with its backend scratch declared to the ledger. */
+    private void inWorkspace(ConvGeometry g, Device.ConvPass pass, Runnable op) {
+        ctx.ledger().beginWorkspace(ctx.backend().convWorkspaceBytes(g, pass));
         try {
             op.run();
         } finally {
@@ -167,7 +169,7 @@ public final class Conv2d extends Layer {
 
     @Override
     public Feature forward(Feature x, boolean training) {
-        Feature y = new Feature(convolve(x, weights(true)), ctx.ledger());
+        Feature y = new Feature(convolve(x, weights(true), geometry), ctx.ledger());
         if (training) savedInput = x;
         else x.release();
         return y;
@@ -180,36 +182,78 @@ public final class Conv2d extends Layer {
 
     @Override
     public Tensor recompute() {
-        return convolve(savedInput, weights(false));
+        return convolve(savedInput, weights(false), geometry);
+    }
+
+    /** The last training-mode output for images [first, first + count) only, in a scratch tensor the caller frees. */
+    public Tensor recomputeImages(int first, int count) {
+        Feature slice = ctx.images(savedInput, first, count, name);
+        try {
+            return convolve(slice, weights(false), geometry.withBatch(count));
+        } finally {
+            slice.release();
+        }
+    }
+
+    /** Asks for the input gradient to overwrite dy a slice of the batch at a time, when input and output shapes match. */
+    void inPlaceInputGradient() {
+        inPlaceInputGradient = true;
     }
 
     @Override
     public Feature backward(Feature dy, boolean needsInputGradient) {
         Feature dx = null;
         try (ExecutionContext.Operand xo = operand(savedInput)) {
-            inWorkspace(Device.ConvPass.BACKWARD_FILTER, () -> {
+            inWorkspace(geometry, Device.ConvPass.BACKWARD_FILTER, () -> {
                 if (quantizedInput()) {
                     ctx.backend().conv2dBackwardFilterQuantized(xo.tensor(), inputStep(), dy.tensor(), weight.grad(), geometry);
                 } else {
                     ctx.backend().conv2dBackwardFilter(xo.tensor(), dy.tensor(), weight.grad(), geometry);
                 }
             });
-            if (needsInputGradient) {
-                Feature grad = ctx.feature(name + ".grad", savedInput.tensor().shape());
-                dx = grad;
-                inWorkspace(Device.ConvPass.BACKWARD_DATA, () -> {
-                    if (weightCodes == null) {
-                        ctx.backend().conv2dBackwardData(dy.tensor(), weights(false), grad.tensor(), geometry);
-                    } else {
-                        ctx.backend().conv2dBackwardDataQuantized(dy.tensor(), weights(false), weightScale, grad.tensor(), geometry);
-                    }
-                });
-            }
         }
+        if (needsInputGradient) dx = inputGradient(dy);
         savedInput.release();
         savedInput = null;
         dy.release();
         return dx;
+    }
+
+    /**
+     * dx from dy and the weights. In a residual branch, where input and output shapes match, image slices
+     * of dy are staged, run and written back over dy (when nothing else holds it), so backward needs no
+     * second whole tensor. The network's structure alone decides it, so both save policies slice alike.
+     */
+    private Feature inputGradient(Feature dy) {
+        Shape inShape = savedInput.tensor().shape();
+        int n = inShape.dim(0);
+        if (!inPlaceInputGradient || !inShape.equals(outShape) || n < 2) {
+            Feature grad = ctx.feature(name + ".grad", inShape);
+            dgrad(dy.tensor(), grad.tensor(), geometry);
+            return grad;
+        }
+        Feature grad = dy.isExclusive() ? dy.retain() : ctx.feature(name + ".grad", inShape);
+        int per = ExecutionContext.imagesPerSlice(n);
+        for (int first = 0; first < n; first += per) {
+            int count = Math.min(per, n - first);
+            Tensor dyc = ctx.temp(name + ".grad", outShape.withDim(0, count)), dxc = ctx.temp(name + ".grad", inShape.withDim(0, count));
+            ctx.backend().copyImages(dy.tensor(), first, dyc, 0, count);
+            dgrad(dyc, dxc, geometry.withBatch(count));
+            ctx.free(dyc);
+            ctx.backend().copyImages(dxc, 0, grad.tensor(), first, count);
+            ctx.free(dxc);
+        }
+        return grad;
+    }
+
+    private void dgrad(Tensor dy, Tensor dx, ConvGeometry g) {
+        inWorkspace(g, Device.ConvPass.BACKWARD_DATA, () -> {
+            if (weightCodes == null) {
+                ctx.backend().conv2dBackwardData(dy, weights(false), dx, g);
+            } else {
+                ctx.backend().conv2dBackwardDataQuantized(dy, weights(false), weightScale, dx, g);
+            }
+        });
     }
 
     @Override

@@ -70,6 +70,27 @@ public final class ExecutionContext {
         ledger.free(t);
     }
 
+    /**
+     * Ops that walk a batch a slice at a time (a residual branch's in-place input gradients and
+     * chunked batch-norm backward) take this many slices: a slice's scratch is 1/32 of the tensor.
+     */
+    public static final int BATCH_SLICES = 32;
+
+    /** Images per slice of a batch of n ({@link #BATCH_SLICES}). */
+    public static int imagesPerSlice(int n) {
+        return Math.max(1, (n + BATCH_SLICES - 1) / BATCH_SLICES);
+    }
+
+    /** A scratch copy of images [first, first + count) of f, of its dtype (codes stay codes); release it. */
+    public Feature images(Feature f, int first, int count, String owner) {
+        Tensor t = f.tensor();
+        Shape s = t.shape().withDim(0, count);
+        Tensor slice = f.isPacked() ? ledger.allocatePackedOutput(Category.ACTIVATIONS, owner, s, f.bits())
+                : ledger.allocateOutput(Category.ACTIVATIONS, owner, DType.F32, s);
+        backend.copyImages(t, first, slice, 0, count);
+        return new Feature(slice, ledger);
+    }
+
     /** fp32 values of a feature: the tensor itself, or unpacked codes in a scratch tensor. */
     public Operand floats(Feature f, String owner) {
         if (!f.isPacked()) return new Operand(f.tensor(), null);

@@ -58,9 +58,25 @@ public final class ResidualBlock extends Layer {
     public void prepare(Shape in) {
         inShape = in;
         outShape = outputShape(in);
+        sliceBranchBackward();
         branch.prepare(in);
         if (shortcut != null) shortcut.prepare(in);
         if (activation != null) activation.prepare(outShape);
+    }
+
+    /**
+     * The shortcut's gradient is live through the branch's backward, so the branch works in place: its
+     * convolutions overwrite their output gradient with their input gradient slice by slice, and every
+     * batch norm but the branch's last walks the batch in slices (the last one's input, recomputed
+     * whole, becomes its output gradient). Two whole fp32 tensors of the block, not three.
+     */
+    private void sliceBranchBackward() {
+        List<BatchNorm2d> norms = new ArrayList<>();
+        for (Layer l : branch.layers()) {
+            if (l instanceof Conv2d c) c.inPlaceInputGradient();
+            if (l instanceof BatchNorm2d b) norms.add(b);
+        }
+        for (int i = 0; i < norms.size() - 1; i++) norms.get(i).slicedBackward();
     }
 
     @Override

@@ -1,5 +1,6 @@
 package org.wrpn.plan;
 
+import org.wrpn.backend.ImageSlices;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.ConvGeometry;
 import org.wrpn.backend.Device;
@@ -119,6 +120,9 @@ final class DryRunBackend implements Backend {
     @Override public void download(Tensor src, float[] dst) {}
     @Override public void download(Tensor src, int[] dst) {}
     @Override public void copy(Tensor src, Tensor dst) {}
+    @Override public void copyImages(Tensor src, int srcFirst, Tensor dst, int dstFirst, int images) {
+        ImageSlices.wordsPerImage(src, dst, srcFirst, dstFirst, images);
+    }
     @Override public void fill(Tensor dst, float value) {}
     @Override public void addInPlace(Tensor dst, Tensor src) {}
     @Override public void add(Tensor a, Tensor b, Tensor out) {}
@@ -147,6 +151,8 @@ final class DryRunBackend implements Backend {
     @Override public void batchNormApply(Tensor x, Tensor gamma, Tensor beta, Tensor mean, Tensor invStd, Tensor y) {}
     @Override public void batchNormInference(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
             float eps, Tensor y) {}
+    @Override public void batchNormBackwardApply(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+            Tensor dgamma, Tensor dbeta, long rows, Tensor dx) {}
     @Override public void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
             Tensor dgamma, Tensor dbeta) {}
     @Override public void maxPoolForward(Tensor x, Tensor y, Tensor argmax, PoolGeometry g) {}

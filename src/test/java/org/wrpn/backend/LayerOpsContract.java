@@ -252,6 +252,29 @@ public abstract class LayerOpsContract {
         assertBits("addInPlace leaves src", b, fx.floats(tb));
     }
 
+    /** Whole images move, fp32 or packed at a ragged channel count; the rest of dst stays; bad ranges are refused. */
+    @Test
+    void copyImagesMovesWholeImages() {
+        float[] a = uniform(4 * 3 * 2 * 5, -2, 2), b = uniform(3 * 3 * 2 * 5, -2, 2);
+        Tensor src = fx.f32(a, 4, 3, 2, 5), dst = fx.f32(b, 3, 3, 2, 5);
+        be.copyImages(src, 1, dst, 1, 2);
+        float[] want = b.clone();
+        System.arraycopy(a, 30, want, 30, 60);
+        assertBits("copyImages f32", want, fx.floats(dst));
+        Shape ps = Shape.nhwc(4, 2, 3, 9), qs = Shape.nhwc(2, 2, 3, 9);
+        int[] words = randomWords(ps, 2), perImage = new int[words.length / 4];
+        Tensor packed = fx.packed(words, ps, 2), slice = fx.outPacked(qs, 2);
+        be.copyImages(packed, 3, slice, 0, 1);
+        be.copyImages(packed, 0, slice, 1, 1);
+        int[] got = fx.ints(slice, 2 * perImage.length);
+        assertArrayEquals(Arrays.copyOfRange(words, 3 * perImage.length, 4 * perImage.length), Arrays.copyOfRange(got, 0, perImage.length));
+        assertArrayEquals(Arrays.copyOfRange(words, 0, perImage.length), Arrays.copyOfRange(got, perImage.length, 2 * perImage.length));
+        assertThrows(IllegalArgumentException.class, () -> be.copyImages(src, 3, dst, 0, 2), "past the end of src");
+        assertThrows(IllegalArgumentException.class, () -> be.copyImages(src, 0, dst, 2, 2), "past the end of dst");
+        assertThrows(IllegalArgumentException.class, () -> be.copyImages(src, 0, fx.outF32(2, 3, 2, 4), 0, 1), "another image shape");
+        assertThrows(IllegalArgumentException.class, () -> be.copyImages(packed, 0, fx.outPacked(qs, 4), 0, 1), "other bits");
+    }
+
     @Test
     void sumSquaresAndNonFiniteValues() {
         float[] x = uniform(1000, -3, 3);
@@ -549,6 +572,35 @@ public abstract class LayerOpsContract {
             float[] x = new float[pixels * c];
             for (int i = 0; i < x.length; i++) x[i] = off[i % c] + 1e-3f * (float) rnd.nextGaussian();
             checkBatchNormBackward("bn backward, clustered " + Arrays.toString(s), s, x);
+        }
+    }
+
+    /**
+     * dx of a slice of the batch from the whole batch's sums, in place over dy and into a separate
+     * tensor, against the reference's dx of the whole batch at those images.
+     */
+    @Test
+    void batchNormBackwardApplyOnASliceOfTheBatch() {
+        for (int[] s : new int[][] {{4, 3, 3, 7}, {5, 1, 1, 33}, {3, 2, 5, 1}}) {
+            int n = s[0], c = s[3], per = s[1] * s[2] * c, pixels = n * s[1] * s[2];
+            float[] x = bnInput(pixels, c), gamma = uniform(c, 0.5, 1.5), dy = uniform(pixels * c, -1, 1);
+            Reference.BnStats st = Reference.batchNormStats(d(x), c, 1e-5f);
+            float[] mean = Reference.toFloat(st.mean()), inv = Reference.toFloat(st.invStd());
+            Reference.BnGrads ref = Reference.batchNormBackward(d(x), d(dy), d(gamma), d(mean), d(inv));
+            int first = 1, count = n - 2;
+            int[] sliceShape = {count, s[1], s[2], c};
+            float[] xs = Arrays.copyOfRange(x, first * per, (first + count) * per), dys = Arrays.copyOfRange(dy, first * per, (first + count) * per);
+            Tensor tdg = fx.f32(Reference.toFloat(ref.dgamma()), c), tdb = fx.f32(Reference.toFloat(ref.dbeta()), c);
+            double[] want = Arrays.copyOfRange(ref.dx(), first * per, (first + count) * per);
+            Tensor dx = fx.outF32(sliceShape);
+            be.batchNormBackwardApply(fx.f32(xs, sliceShape), fx.f32(dys, sliceShape), fx.f32(gamma, c), fx.f32(mean, c), fx.f32(inv, c),
+                    tdg, tdb, pixels, dx);
+            String what = "bn backward apply " + Arrays.toString(s);
+            assertClose(what, want, fx.floats(dx), ATOL, RTOL);
+            Tensor inPlace = fx.f32(dys, sliceShape);
+            be.batchNormBackwardApply(fx.f32(xs, sliceShape), inPlace, fx.f32(gamma, c), fx.f32(mean, c), fx.f32(inv, c), tdg, tdb,
+                    pixels, inPlace);
+            assertBits(what + " in place over dy", fx.floats(dx), fx.floats(inPlace));
         }
     }
 

@@ -95,6 +95,24 @@ class MemoryPlannerTest {
         assertTrue(fp32 >= 16 * packed, "fp32 " + fp32 + " vs packed " + packed);
     }
 
+    /**
+     * Issue 13's measure on the GPU's rules: resnet20 width 2 at 2/2, batch 128, 32x32: the backward
+     * needs at most two fp32 tensors of the largest layer beyond what is kept (a residual branch works
+     * in place and in image slices), and 16 GiB hold at least 10 times the batch of the fp32 policy.
+     */
+    @Test
+    void resnet20TwoBitBackwardNeedsTwoWholeTensorsAndTenTimesTheBatchOfFp32() {
+        PlanRequest packed = new PlanRequest("resnet20", 2, PrecisionPolicy.uniform(2, 2), SavePolicy.PACKED, 128, 3, 32, 32, 10,
+                Device.CUDA);
+        long largestLayer = 4L * 128 * 32 * 32 * 32;
+        assertTrue(MemoryPlanner.plan(packed).peakTransient() <= 2 * largestLayer, "peak transient "
+                + MemoryPlanner.plan(packed).peakTransient() + " > " + 2 * largestLayer);
+        PlanRequest fp32 = new PlanRequest("resnet20", 2, PrecisionPolicy.uniform(2, 2), SavePolicy.FP32, 128, 3, 32, 32, 10, Device.CUDA);
+        long budget = 16L << 30;
+        int p = MemoryPlanner.largestBatch(packed, budget), f = MemoryPlanner.largestBatch(fp32, budget);
+        assertTrue(p >= 10L * f, "largest batch " + p + " packed against " + f + " fp32");
+    }
+
     /** The example of README.md ("What a training step keeps"), kept compiling and true. */
     @Test
     void readmeExample() {

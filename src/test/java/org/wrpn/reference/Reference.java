@@ -226,6 +226,19 @@ public final class Reference {
         return new BnGrads(dx, dgamma, dbeta);
     }
 
+    /** batchNormBackward's dx for a slice of the batch, from the whole batch's sums over `rows` pixels. */
+    public static double[] batchNormBackwardApply(double[] x, double[] dy, double[] gamma, double[] mean, double[] invStd,
+            double[] dgamma, double[] dbeta, long rows) {
+        int channels = gamma.length;
+        double[] dx = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            int c = i % channels;
+            double xhat = (x[i] - mean[c]) * invStd[c];
+            dx[i] = gamma[c] * invStd[c] / rows * (rows * dy[i] - dbeta[c] - xhat * dgamma[c]);
+        }
+        return dx;
+    }
+
     // ---- pooling -------------------------------------------------------------------------------
 
     public record MaxPool(double[] y, long[] argmax) {}

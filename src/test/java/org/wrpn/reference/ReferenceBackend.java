@@ -224,6 +224,15 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
+    public void copyImages(Tensor src, int srcFirst, Tensor dst, int dstFirst, int images) {
+        RefTensor s = t(src), d = t(dst);
+        long per = org.wrpn.backend.ImageSlices.wordsPerImage(src, dst, srcFirst, dstFirst, images);
+        int from = Math.toIntExact(srcFirst * per), to = Math.toIntExact(dstFirst * per), len = Math.toIntExact(images * per);
+        if (s.f() != null) System.arraycopy(s.f(), from, d.f(), to, len);
+        else System.arraycopy(s.i(), from, d.i(), to, len);
+    }
+
+    @Override
     public void fill(Tensor dst, float value) {
         java.util.Arrays.fill(f(dst), value);
     }
@@ -399,6 +408,12 @@ public final class ReferenceBackend implements Backend {
         set(dx, r.dx());
         set(dgamma, r.dgamma());
         set(dbeta, r.dbeta());
+    }
+
+    @Override
+    public void batchNormBackwardApply(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dgamma,
+            Tensor dbeta, long rows, Tensor dx) {
+        set(dx, Reference.batchNormBackwardApply(d(x), d(dy), d(gamma), d(saveMean), d(saveInvStd), d(dgamma), d(dbeta), rows));
     }
 
     @Override

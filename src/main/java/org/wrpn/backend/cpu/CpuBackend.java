@@ -127,6 +127,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void copyImages(Tensor src, int srcFirst, Tensor dst, int dstFirst, int images) {
+        mem.copyImages(src, srcFirst, dst, dstFirst, images);
+    }
+
+    @Override
     public void fill(Tensor dst, float value) {
         mem.fill(dst, value);
     }
@@ -264,6 +269,13 @@ public final class CpuBackend implements Backend {
             Tensor dgamma, Tensor dbeta) {
         CpuBatchNorm.backward(mem.f(x), mem.f(dy), mem.f(gamma), mem.f(saveMean), mem.f(saveInvStd), mem.f(dx),
                 mem.f(dgamma), mem.f(dbeta));
+    }
+
+    @Override
+    public void batchNormBackwardApply(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dgamma,
+            Tensor dbeta, long rows, Tensor dx) {
+        CpuBatchNorm.backwardApply(mem.f(x), mem.f(dy), mem.f(gamma), mem.f(saveMean), mem.f(saveInvStd), mem.f(dgamma),
+                mem.f(dbeta), rows, mem.f(dx));
     }
 
     @Override

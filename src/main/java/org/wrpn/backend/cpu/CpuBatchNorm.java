@@ -175,13 +175,34 @@ final class CpuBatchNorm {
             }
         });
         double[] sumDy = inOrder(partDy, c), sumDyXhat = inOrder(partDyXhat, c);
-        float[] k0 = new float[c], meanDy = new float[c], meanDyXhat = new float[c];
         for (int ch = 0; ch < c; ch++) {
             dgamma[ch] = (float) sumDyXhat[ch];
             dbeta[ch] = (float) sumDy[ch];
+        }
+        apply(x, dy, gamma, mean, invStd, sumDy, sumDyXhat, m, dx);
+    }
+
+    /** The elementwise pass of backward from the batch's sums (Σ dy·xhat, Σ dy) over `rows` pixels. */
+    static void backwardApply(float[] x, float[] dy, float[] gamma, float[] mean, float[] invStd, float[] dgamma, float[] dbeta,
+            long rows, float[] dx) {
+        int c = gamma.length;
+        double[] sumDy = new double[c], sumDyXhat = new double[c];
+        for (int ch = 0; ch < c; ch++) {
+            sumDy[ch] = dbeta[ch];
+            sumDyXhat[ch] = dgamma[ch];
+        }
+        apply(x, dy, gamma, mean, invStd, sumDy, sumDyXhat, rows, dx);
+    }
+
+    private static void apply(float[] x, float[] dy, float[] gamma, float[] mean, float[] invStd, double[] sumDy, double[] sumDyXhat,
+            long rows, float[] dx) {
+        int c = gamma.length;
+        int m = x.length / c;
+        float[] k0 = new float[c], meanDy = new float[c], meanDyXhat = new float[c];
+        for (int ch = 0; ch < c; ch++) {
             k0[ch] = gamma[ch] * invStd[ch];
-            meanDy[ch] = (float) (sumDy[ch] / m);
-            meanDyXhat[ch] = (float) (sumDyXhat[ch] / m);
+            meanDy[ch] = (float) (sumDy[ch] / rows);
+            meanDyXhat[ch] = (float) (sumDyXhat[ch] / rows);
         }
         // dx may be x or dy: the sums above are complete, and each element below reads its x and dy before writing dx.
         // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat)); in terms of xhat, not a folded

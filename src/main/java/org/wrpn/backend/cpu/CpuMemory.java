@@ -1,6 +1,7 @@
 package org.wrpn.backend.cpu;
 
 import java.util.Arrays;
+import org.wrpn.backend.ImageSlices;
 import java.util.concurrent.atomic.AtomicLong;
 import org.wrpn.quant.PackedLayout;
 import org.wrpn.tensor.DType;
@@ -128,6 +129,15 @@ final class CpuMemory {
             case F32 -> System.arraycopy(s.f, 0, d.f, 0, s.f.length);
             case I8 -> System.arraycopy(s.b, 0, d.b, 0, s.b.length);
             default -> System.arraycopy(s.i, 0, d.i, 0, s.i.length);
+        }
+    }
+
+    void copyImages(Tensor src, int srcFirst, Tensor dst, int dstFirst, int images) {
+        CpuTensor s = tensor(src), d = tensor(dst);
+        long per = ImageSlices.wordsPerImage(s, d, srcFirst, dstFirst, images);
+        switch (s.dtype()) {
+            case F32 -> System.arraycopy(s.f, Math.toIntExact(srcFirst * per), d.f, Math.toIntExact(dstFirst * per), Math.toIntExact(images * per));
+            default -> System.arraycopy(s.i, Math.toIntExact(srcFirst * per), d.i, Math.toIntExact(dstFirst * per), Math.toIntExact(images * per));
         }
     }
 

@@ -107,4 +107,21 @@ record BatchNormOps(CudaStream stream, Operands operands, DeviceMemory memory) {
                     .threads(xt.elements());
         }
     }
+
+    void batchNormBackwardApply(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dgamma,
+            Tensor dbeta, long rows, Tensor dx) {
+        CudaTensor[] t = operands.sameSizeF32("batchNormBackwardApply", x, dy, dx);
+        Channels ch = channels("batchNormBackwardApply", gamma);
+        CudaTensor mt = ch.of(saveMean, "mean"), it = ch.of(saveInvStd, "invStd");
+        CudaTensor dg = ch.of(dgamma, "dgamma"), db = ch.of(dbeta, "dbeta");
+        int c = ch.count();
+        ch.rows(t[0]);
+        if (rows <= 0) throw new IllegalArgumentException("batchNormBackwardApply over " + rows + " rows");
+        try (DeviceMemory.Scratch coef = memory.scratch(CudaSupport.batchNormScratchBytes(t[0].elements() / c, c,
+                Device.BatchNormPass.BACKWARD_APPLY))) {
+            stream.launch("bn_bwd_coef_sums_f32").ptr(dg).ptr(db).ptr(ch.gamma()).ptr(it).i64(rows).i32(c).ptr(coef.at(0)).threads(c);
+            stream.launch("bn_bwd_apply_f32").ptr(t[0]).ptr(t[1]).ptr(mt).ptr(it).ptr(coef.at(0)).ptr(t[2]).i64(t[0].elements()).i32(c)
+                    .threads(t[0].elements());
+        }
+    }
 }

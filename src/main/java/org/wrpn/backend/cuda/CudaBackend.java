@@ -163,6 +163,11 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void copyImages(Tensor src, int srcFirst, Tensor dst, int dstFirst, int images) {
+        transfers.copyImages(src, srcFirst, dst, dstFirst, images);
+    }
+
+    @Override
     public void fill(Tensor dst, float value) {
         transfers.fill(dst, value);
     }
@@ -284,6 +289,12 @@ public final class CudaBackend implements Backend {
     public void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
             Tensor dgamma, Tensor dbeta) {
         batchNorm.batchNormBackward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
+
+    @Override
+    public void batchNormBackwardApply(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dgamma,
+            Tensor dbeta, long rows, Tensor dx) {
+        batchNorm.batchNormBackwardApply(x, dy, gamma, saveMean, saveInvStd, dgamma, dbeta, rows, dx);
     }
 
     @Override

@@ -104,6 +104,7 @@ public final class CudaSupport {
             case TRAIN -> 8L * chunks * channels + 8L * channels;
             case BACKWARD -> 16L * chunks * channels + 12L * channels;
             case INFERENCE -> 8L * channels;
+            case BACKWARD_APPLY -> 12L * channels;
         };
     }
 

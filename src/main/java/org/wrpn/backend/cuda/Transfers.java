@@ -8,6 +8,7 @@ import static jcuda.driver.JCudaDriver.cuMemsetD32Async;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import jcuda.driver.CUdeviceptr;
+import org.wrpn.backend.ImageSlices;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Tensor;
 
@@ -115,6 +116,15 @@ final class Transfers implements AutoCloseable {
         if (s.dtype() != d.dtype() || s.bytes() != d.bytes()) throw new IllegalArgumentException("copy " + s + " -> " + d);
         stream.makeCurrent();
         CudaRuntime.check(cuMemcpyDtoDAsync(d.ptr(), s.ptr(), s.bytes(), stream.handle()), "cuMemcpyDtoDAsync");
+    }
+
+    void copyImages(Tensor src, int srcFirst, Tensor dst, int dstFirst, int images) {
+        CudaTensor s = operands.any(src), d = operands.any(dst);
+        long bytes = 4 * ImageSlices.wordsPerImage(s, d, srcFirst, dstFirst, images);
+        if (images == 0) return;
+        stream.makeCurrent();
+        CudaRuntime.check(cuMemcpyDtoDAsync(d.ptr().withByteOffset(dstFirst * bytes), s.ptr().withByteOffset(srcFirst * bytes),
+                images * bytes, stream.handle()), "cuMemcpyDtoDAsync");
     }
 
     void fill(Tensor dst, float value) {
