@@ -143,6 +143,11 @@ public interface Backend extends AutoCloseable {
         return Device.of(this).quantizedLinearWorkspaceBytes(n, in, out);
     }
 
+    /** Whether networks on this backend work through a residual branch's backward in image slices: {@link Device#slicesResidualBackward}. */
+    default boolean slicesResidualBackward() {
+        return Device.of(this).slicesResidualBackward();
+    }
+
     /** Scratch bytes of one batch-norm op over rows x channels: {@link Device#batchNormWorkspaceBytes}. */
     default long batchNormWorkspaceBytes(long rows, int channels, Device.BatchNormPass pass) {
         return Device.of(this).batchNormWorkspaceBytes(rows, channels, pass);

@@ -40,6 +40,20 @@ public enum Device implements FlagEnum {
         };
     }
 
+    /**
+     * Whether a residual branch's backward works in image slices (nn's ResidualBlock): two whole fp32
+     * tensors of the block instead of three, for one more forward convolution per block and many small
+     * ops. On the GPU, where memory bounds the batch; not on the CPU, where the step time is what
+     * binds and small slices run slowly on a few cores.
+     */
+    public boolean slicesResidualBackward() {
+        return switch (this) {
+            case CPU -> false;
+            case CUDA -> true;
+            case AUTO -> throw new IllegalStateException("resolve --device auto before asking for its rules");
+        };
+    }
+
     /** What a batch-norm op does, for its scratch rule. */
     public enum BatchNormPass { TRAIN, INFERENCE, BACKWARD, BACKWARD_APPLY }
 

@@ -145,7 +145,7 @@ public final class BatchNorm2d extends Layer {
     @Override
     public Feature backward(Feature dy, boolean needsInputGradient) {
         boolean sliceable = savedInput != null || recomputedInput != null || producer instanceof Conv2d;
-        if (slicedBackward && sliceable && dy.tensor().shape().dim(0) >= 2) return slicedBackward(dy);
+        if (slicedBackward && ctx.slicedResidualBackward() && sliceable && dy.tensor().shape().dim(0) >= 2) return slicedBackward(dy);
         Tensor x;
         if (savedInput != null) {
             x = savedInput.tensor();
@@ -190,7 +190,7 @@ public final class BatchNorm2d extends Layer {
      * parameters' gradients; then each slice's dx from the batch's sums. The input of a slice is copied
      * from the kept input or recomputed by the producing convolution from its saved codes (twice), so
      * no whole fp32 input exists beside dy; dx overwrites dy when nothing else holds it. The network's
-     * structure alone decides it, so both save policies take it and stay bit-identical.
+     * structure and the backend decide it, so both save policies take it and stay bit-identical.
      */
     private Feature slicedBackward(Feature dy) {
         Shape shape = dy.tensor().shape();

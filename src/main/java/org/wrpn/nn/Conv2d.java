@@ -222,12 +222,12 @@ public final class Conv2d extends Layer {
     /**
      * dx from dy and the weights. In a residual branch, where input and output shapes match, image slices
      * of dy are staged, run and written back over dy (when nothing else holds it), so backward needs no
-     * second whole tensor. The network's structure alone decides it, so both save policies slice alike.
+     * second whole tensor. The network's structure and the backend decide it, so both save policies slice alike.
      */
     private Feature inputGradient(Feature dy) {
         Shape inShape = savedInput.tensor().shape();
         int n = inShape.dim(0);
-        if (!inPlaceInputGradient || !inShape.equals(outShape) || n < 2) {
+        if (!inPlaceInputGradient || !ctx.slicedResidualBackward() || !inShape.equals(outShape) || n < 2) {
             Feature grad = ctx.feature(name + ".grad", inShape);
             dgrad(dy.tensor(), grad.tensor(), geometry);
             return grad;

@@ -12,11 +12,23 @@ public final class ExecutionContext {
     private final Backend backend;
     private final MemoryLedger ledger;
     private final SavePolicy policy;
+    private boolean slicedResidualBackward;
 
     public ExecutionContext(Backend backend, SavePolicy policy) {
         this.backend = backend;
         this.ledger = new MemoryLedger(backend);
         this.policy = policy;
+        this.slicedResidualBackward = backend.slicesResidualBackward();
+    }
+
+    /** Whether residual branches work through backward in image slices (the backend's choice unless set). */
+    public boolean slicedResidualBackward() {
+        return slicedResidualBackward;
+    }
+
+    /** Overrides the backend's choice (tests run both ways on one backend). */
+    public void sliceResidualBackward(boolean v) {
+        slicedResidualBackward = v;
     }
 
     public Backend backend() {

@@ -119,6 +119,9 @@ final class DryRunBackend implements Backend {
     @Override public void upload(int[] src, Tensor dst) {}
     @Override public void download(Tensor src, float[] dst) {}
     @Override public void download(Tensor src, int[] dst) {}
+    @Override public boolean slicesResidualBackward() {
+        return target.slicesResidualBackward();
+    }
     @Override public void copy(Tensor src, Tensor dst) {}
     @Override public void copyImages(Tensor src, int srcFirst, Tensor dst, int dstFirst, int images) {
         ImageSlices.wordsPerImage(src, dst, srcFirst, dstFirst, images);

@@ -25,10 +25,11 @@ import org.wrpn.tensor.Tensor;
  */
 class NetworkGradientCheckTest {
 
-    @ParameterizedTest(name = "{0} width {1}")
-    @CsvSource({"lenet, 0.5, 12", "resnet20, 0.25, 16", "resnet20, 0.5, 8", "resnet18, 0.125, 8"})
-    void gradientsMatchFiniteDifferences(String model, double width, int side) {
-        check(Models.build(model, width, PrecisionPolicy.uniform(32, 32), side, side, 1, 10), side);
+    @ParameterizedTest(name = "{0} width {1}, residual backward sliced: {3}")
+    @CsvSource({"lenet, 0.5, 12, false", "resnet20, 0.25, 16, false", "resnet20, 0.5, 8, false", "resnet18, 0.125, 8, false",
+        "resnet20, 0.25, 16, true", "resnet18, 0.125, 8, true"})
+    void gradientsMatchFiniteDifferences(String model, double width, int side, boolean sliced) {
+        check(Models.build(model, width, PrecisionPolicy.uniform(32, 32), side, side, 1, 10), side, sliced);
     }
 
     /**
@@ -59,9 +60,14 @@ class NetworkGradientCheckTest {
     }
 
     private static void check(Network network, int side) {
+        check(network, side, false);
+    }
+
+    private static void check(Network network, int side, boolean sliced) {
         int batch = 4;
         try (CpuBackend backend = new CpuBackend(); Network net = network) {
             net.initialize(backend, SavePolicy.FP32, 11);
+            net.context().sliceResidualBackward(sliced);
             net.prepare(batch);
             SplittableRandom r = new SplittableRandom(3);
             float[] images = new float[batch * side * side];

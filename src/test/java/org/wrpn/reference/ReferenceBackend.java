@@ -130,6 +130,11 @@ public final class ReferenceBackend implements Backend {
         return "reference";
     }
 
+    @Override
+    public boolean slicesResidualBackward() {
+        return false; // tests ask for it through ExecutionContext.sliceResidualBackward
+    }
+
     /** The reference computes in plain arrays of the tensors themselves: no scratch. */
     @Override
     public long convWorkspaceBytes(ConvGeometry g, org.wrpn.backend.Device.ConvPass pass) {
