@@ -45,6 +45,46 @@ extern "C" __global__ void maxpool_fwd_f32(const float* __restrict__ x, float* _
     }
 }
 
+// Max pool of packed k-bit codes into packed codes (codes rise with their values, so the same choices
+// and the same codes as pooling the values and packing them). One thread per output word: it pools the
+// word's 32/k channels and writes the word whole; argmax as maxpool_fwd_f32's.
+extern "C" __global__ void maxpool_fwd_packed(const unsigned* __restrict__ x, unsigned* __restrict__ y, int* __restrict__ argmax,
+                                              int N, int H, int W, int C, int window, int stride, int pad, int OH, int OW,
+                                              int k) {
+    const int per = 32 / k, wpp = (C + per - 1) / per;
+    const unsigned mask = (1u << k) - 1u;
+    const long long total = (long long)N * OH * OW * wpp;
+    wrpn_digits at(wrpn_thread_index(), wrpn_thread_count(), wpp, OW, OH);  // (word, ox, oy, n)
+    for (long long o = wrpn_thread_index(); o < total; o += wrpn_thread_count(), at.step()) {
+        const int wd = at.x0, ox = at.x1, oy = at.x2;
+        const long long image = at.x3 * H;
+        const long long outPixel = (at.x3 * OH + oy) * OW + ox;
+        const int c0 = wd * per, cn = min(per, C - c0);
+        unsigned word = 0;
+        for (int j = 0; j < cn; j++) {
+            unsigned best = 0;
+            long long bestIdx = -1;
+            for (int ky = 0; ky < window; ky++) {
+                const int iy = oy * stride - pad + ky;
+                if (iy < 0 || iy >= H) continue;
+                for (int kx = 0; kx < window; kx++) {
+                    const int ix = ox * stride - pad + kx;
+                    if (ix < 0 || ix >= W) continue;
+                    const long long pixel = (image + iy) * W + ix;
+                    const unsigned code = (x[pixel * wpp + wd] >> (j * k)) & mask;
+                    if (bestIdx < 0 || code > best) {
+                        best = code;
+                        bestIdx = pixel * C + c0 + j;
+                    }
+                }
+            }
+            word |= best << (j * k);
+            argmax[outPixel * C + c0 + j] = (int)(unsigned)bestIdx;  // modulo 2^32: see the header
+        }
+        y[o] = word;
+    }
+}
+
 // One thread per input element: dx = sum of dy over the outputs that chose it.
 extern "C" __global__ void maxpool_bwd_f32(const float* __restrict__ dy, const int* __restrict__ argmax,
                                            float* __restrict__ dx, int N, int H, int W, int C, int window, int stride,

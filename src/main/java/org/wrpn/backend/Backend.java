@@ -219,6 +219,13 @@ public interface Backend extends AutoCloseable {
     /** Max pool; argmax (I32, same shape as y) records the winning input pixel index per output. */
     void maxPoolForward(Tensor x, Tensor y, Tensor argmax, PoolGeometry g);
 
+    /**
+     * Max pool of PACKED k-bit activation codes into PACKED codes of the same k, with the argmax of
+     * {@link #maxPoolForward}: bit for bit quantizePack(maxPoolForward(unpackValues(x))), since values
+     * rise with codes, without the fp32 tensors.
+     */
+    void maxPoolPacked(Tensor x, Tensor y, Tensor argmax, PoolGeometry g);
+
     void maxPoolBackward(Tensor dy, Tensor argmax, Tensor dx, PoolGeometry g);
 
     /** (n, h, w, c) to (n, c). */

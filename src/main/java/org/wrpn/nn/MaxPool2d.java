@@ -75,19 +75,14 @@ public final class MaxPool2d extends Layer {
 
     /** Pools x (codes as codes) and writes the choices. */
     private Feature pool(Feature x, Tensor choices) {
-        try (ExecutionContext.Operand xf = ctx.floats(x, name)) {
-            if (!x.isPacked()) {
-                Feature y = ctx.feature(name, outShape);
-                ctx.backend().maxPoolForward(xf.tensor(), y.tensor(), choices, geometry);
-                return y;
-            }
-            Tensor pooled = ctx.temp(name, outShape);
-            ctx.backend().maxPoolForward(xf.tensor(), pooled, choices, geometry);
+        if (x.isPacked()) {
             Feature y = ctx.packedFeature(name, outShape, x.bits());
-            ctx.backend().quantizePack(pooled, x.bits(), y.tensor(), null);
-            ctx.free(pooled);
+            ctx.backend().maxPoolPacked(x.tensor(), y.tensor(), choices, geometry);
             return y;
         }
+        Feature y = ctx.feature(name, outShape);
+        ctx.backend().maxPoolForward(x.tensor(), y.tensor(), choices, geometry);
+        return y;
     }
 
     @Override
@@ -95,11 +90,7 @@ public final class MaxPool2d extends Layer {
         Tensor choices = argmax;
         if (choices == null) {
             choices = ctx.tempInts(name, outShape);
-            try (ExecutionContext.Operand xf = ctx.floats(savedCodes, name)) {
-                Tensor pooled = ctx.temp(name, outShape);
-                ctx.backend().maxPoolForward(xf.tensor(), pooled, choices, geometry);
-                ctx.free(pooled);
-            }
+            pool(savedCodes, choices).release(); // the choices again; the pooled codes are not needed
             savedCodes.release();
             savedCodes = null;
         }

@@ -159,6 +159,7 @@ final class DryRunBackend implements Backend {
     @Override public void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd, Tensor dx,
             Tensor dgamma, Tensor dbeta) {}
     @Override public void maxPoolForward(Tensor x, Tensor y, Tensor argmax, PoolGeometry g) {}
+    @Override public void maxPoolPacked(Tensor x, Tensor y, Tensor argmax, PoolGeometry g) {}
     @Override public void maxPoolBackward(Tensor dy, Tensor argmax, Tensor dx, PoolGeometry g) {}
     @Override public void globalAvgPoolForward(Tensor x, Tensor y) {}
     @Override public void globalAvgPoolBackward(Tensor dy, Tensor dx) {}

@@ -101,7 +101,7 @@ public abstract class LayerOpsContract {
         }
     }
 
-    private static long[] toLong(int[] a) {
+    static long[] toLong(int[] a) {
         long[] l = new long[a.length];
         for (int i = 0; i < a.length; i++) l[i] = a[i];
         return l;

@@ -142,6 +142,41 @@ public abstract class QuantizedOpsContract extends LayerOpsContract {
         assertBits(what + " leaves dy", dy, fx.floats(tdy));
     }
 
+    /**
+     * Pooling codes as codes: the words and the argmax of maxPoolPacked equal unpacking, pooling the
+     * values and packing them again, on this backend and on the reference, at every bit width (random
+     * codes, and the highest codes only, so ties abound).
+     */
+    @Test
+    void maxPoolOfPackedCodesEqualsPoolingTheirValues() {
+        for (int k : BITS) {
+            for (PoolGeometry g : POOLS) {
+                for (boolean high : new boolean[] {false, true}) {
+                    Shape xs = Shape.nhwc(g.n(), g.h(), g.w(), g.c()), ys = Shape.nhwc(g.n(), g.outH(), g.outW(), g.c());
+                    long[] u = activationCodes((int) xs.elements(), k, high);
+                    Tensor x = packedCodes(u, xs, k);
+                    Tensor y = fx.outPacked(ys, k), arg = fx.outI32(ys.dims());
+                    be.maxPoolPacked(x, y, arg, g);
+                    Tensor values = fx.outF32(xs.dims()), pooled = fx.outF32(ys.dims()), arg2 = fx.outI32(ys.dims()), y2 = fx.outPacked(ys, k);
+                    be.unpackValues(x, values);
+                    be.maxPoolForward(values, pooled, arg2, g);
+                    be.quantizePack(pooled, k, y2, null);
+                    String what = "maxPoolPacked k=" + k + (high ? " high" : "") + " " + g;
+                    int words = BackendFixture.packedWords(ys, k), outs = (int) ys.elements();
+                    assertArrayEquals(fx.ints(y2, words), fx.ints(y, words), what + " codes");
+                    assertArrayEquals(fx.ints(arg2, outs), fx.ints(arg, outs), what + " argmax");
+                    double[] v = new double[u.length];
+                    for (int i = 0; i < u.length; i++) v[i] = Reference.activationValue(u[i], k);
+                    Reference.MaxPool ref = Reference.maxPoolForward(v, g);
+                    long[] refCodes = new long[ref.y().length];
+                    for (int i = 0; i < refCodes.length; i++) refCodes[i] = Math.round(ref.y()[i] * Quantizer.activationLevels(k));
+                    assertArrayEquals(Reference.pack(refCodes, (int) ys.pixels(), ys.channels(), k), fx.ints(y, words), what + " reference codes");
+                    assertArrayEquals(ref.argmax(), toLong(fx.ints(arg, outs)), what + " reference argmax");
+                }
+            }
+        }
+    }
+
     @Test
     void quantizedLinearOnCodesAtEveryBitWidth() {
         int[][] dims = {{3, 1, 1, 17, 10}, {5, 2, 3, 7, 33}, {2, 1, 1, 100, 1}, {7, 3, 3, 9, 20}, {3, 2, 1, 32, 12}};

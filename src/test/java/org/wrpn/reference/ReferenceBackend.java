@@ -430,6 +430,23 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
+    public void maxPoolPacked(Tensor x, Tensor y, Tensor argmax, PoolGeometry g) {
+        RefTensor p = t(x);
+        long[] u = Reference.unpack(p.i(), (int) p.shape().pixels(), p.shape().channels(), p.bits());
+        double[] values = new double[u.length];
+        for (int k = 0; k < u.length; k++) values[k] = Reference.activationValue(u[k], p.bits());
+        Reference.MaxPool r = Reference.maxPoolForward(values, g);
+        float[] pooled = new float[r.y().length];
+        for (int k = 0; k < pooled.length; k++) pooled[k] = (float) r.y()[k];
+        RefTensor out = t(y);
+        int pixels = (int) out.shape().pixels(), channels = out.shape().channels();
+        System.arraycopy(Reference.pack(Reference.activationCodes(pooled, p.bits()), pixels, channels, p.bits()), 0, out.i(), 0,
+                out.i().length);
+        int[] a = t(argmax).i();
+        for (int k = 0; k < a.length; k++) a[k] = (int) r.argmax()[k];
+    }
+
+    @Override
     public void maxPoolBackward(Tensor dy, Tensor argmax, Tensor dx, PoolGeometry g) {
         int[] a = t(argmax).i();
         long[] arg = new long[a.length];

@@ -9,6 +9,14 @@ final class ArrayChecks {
     }
 
     static void expectLength(float[] a, long n, String what) {
-        if (a.length != n) throw new IllegalArgumentException(what + ": expected " + n + " elements, got " + a.length);
+        expectLength(a.length, n, what);
+    }
+
+    static void expectLength(int[] a, long n, String what) {
+        expectLength(a.length, n, what);
+    }
+
+    private static void expectLength(int length, long n, String what) {
+        if (length != n) throw new IllegalArgumentException(what + ": expected " + n + " elements, got " + length);
     }
 }

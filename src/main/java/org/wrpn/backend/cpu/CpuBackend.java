@@ -284,6 +284,13 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void maxPoolPacked(Tensor x, Tensor y, Tensor argmax, PoolGeometry g) {
+        CpuTensor xt = mem.packed(x), yt = mem.packed(y);
+        if (xt.bits() != yt.bits()) throw new IllegalArgumentException("maxPoolPacked: " + xt + " into " + yt);
+        CpuPooling.maxForwardPacked(xt.i, yt.i, mem.ints(argmax), g, xt.bits());
+    }
+
+    @Override
     public void maxPoolBackward(Tensor dy, Tensor argmax, Tensor dx, PoolGeometry g) {
         CpuPooling.maxBackward(mem.f(dy), mem.ints(argmax), mem.f(dx));
     }

@@ -4,6 +4,7 @@ import static org.wrpn.backend.cpu.ArrayChecks.expectLength;
 
 import java.util.Arrays;
 import org.wrpn.backend.PoolGeometry;
+import org.wrpn.quant.PackedLayout;
 import org.wrpn.tensor.Shape;
 
 /** Max pooling (with the argmax its backward scatters through) and global average pooling, NHWC. */
@@ -52,6 +53,54 @@ final class CpuPooling {
                                 }
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /** maxForward on packed k-bit codes (codes compare as their values do); y is packed codes too. */
+    static void maxForwardPacked(int[] x, int[] y, int[] arg, PoolGeometry g, int k) {
+        int oh = g.outH(), ow = g.outW(), c = g.c(), wpp = PackedLayout.wordsPerPixel(c, k);
+        expectLength(x, (long) g.n() * g.h() * g.w() * wpp, "maxPoolPacked input words");
+        expectLength(y, (long) g.n() * oh * ow * wpp, "maxPoolPacked output words");
+        expectLength(arg, (long) g.n() * oh * ow * c, "maxPoolPacked argmax");
+        CpuThreads.forRange(g.n(), Math.max(1, CpuElementwise.GRAIN / Math.max(1, g.h() * g.w() * c)),
+                (n0, n1) -> maxForwardPacked(x, y, arg, g, k, n0, n1));
+    }
+
+    private static void maxForwardPacked(int[] x, int[] y, int[] arg, PoolGeometry g, int k, int n0, int n1) {
+        int oh = g.outH(), ow = g.outW(), c = g.c(), per = 32 / k, wpp = PackedLayout.wordsPerPixel(c, k), mask = (1 << k) - 1;
+        int[] best = new int[c];
+        for (int n = n0; n < n1; n++) {
+            for (int oy = 0; oy < oh; oy++) {
+                for (int ox = 0; ox < ow; ox++) {
+                    int op = (n * oh + oy) * ow + ox, o = op * c;
+                    boolean first = true;
+                    for (int ky = 0; ky < g.window(); ky++) {
+                        int iy = oy * g.stride() - g.pad() + ky;
+                        if (iy < 0 || iy >= g.h()) continue;
+                        for (int kx = 0; kx < g.window(); kx++) {
+                            int ix = ox * g.stride() - g.pad() + kx;
+                            if (ix < 0 || ix >= g.w()) continue;
+                            int pixel = (n * g.h() + iy) * g.w() + ix, words = pixel * wpp, base = pixel * c;
+                            for (int w = 0, ch = 0; w < wpp; w++) {
+                                int word = x[words + w];
+                                for (int shift = 0; shift < 32 && ch < c; shift += k, ch++) {
+                                    int code = word >>> shift & mask;
+                                    // code > best without a branch (the first maximum wins, as on the values)
+                                    int m = first ? -1 : (best[ch] - code) >> 31;
+                                    best[ch] ^= (best[ch] ^ code) & m;
+                                    arg[o + ch] ^= (arg[o + ch] ^ (base + ch)) & m;
+                                }
+                            }
+                            first = false;
+                        }
+                    }
+                    for (int w = 0; w < wpp; w++) {
+                        int word = 0;
+                        for (int j = 0, ch = w * per; j < per && ch < c; j++, ch++) word |= best[ch] << (j * k);
+                        y[op * wpp + w] = word;
                     }
                 }
             }

@@ -303,6 +303,11 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void maxPoolPacked(Tensor x, Tensor y, Tensor argmax, PoolGeometry g) {
+        poolLoss.maxPoolPacked(x, y, argmax, g);
+    }
+
+    @Override
     public void maxPoolBackward(Tensor dy, Tensor argmax, Tensor dx, PoolGeometry g) {
         poolLoss.maxPoolBackward(dy, argmax, dx, g);
     }

@@ -7,6 +7,7 @@ import java.nio.ByteBuffer;
 import jcuda.driver.CUdeviceptr;
 import org.wrpn.backend.LossResult;
 import org.wrpn.backend.PoolGeometry;
+import org.wrpn.quant.PackedLayout;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
@@ -39,6 +40,18 @@ final class PoolLossOps implements AutoCloseable {
         checkPool(xt, yt, g, "maxPoolForward");
         Operands.sameElements("maxPoolForward argmax", yt, at);
         stream.launch("maxpool_fwd_f32").ptr(xt).ptr(yt).ptr(at).pool(g).threads(yt.elements());
+    }
+
+    void maxPoolPacked(Tensor x, Tensor y, Tensor argmax, PoolGeometry g) {
+        CudaTensor xt = operands.any(x), yt = operands.any(y);
+        CudaTensor at = operands.of(argmax, DType.I32, "maxPoolPacked argmax");
+        int k = xt.bits();
+        boolean ok = xt.dtype() == DType.PACKED && yt.dtype() == DType.PACKED && yt.bits() == k
+                && xt.shape().equals(Shape.nhwc(g.n(), g.h(), g.w(), g.c())) && yt.shape().equals(Shape.nhwc(g.n(), g.outH(), g.outW(), g.c()))
+                && at.elements() == yt.shape().elements();
+        if (!ok) throw new IllegalArgumentException("maxPoolPacked: " + xt + " into " + yt + " and " + at + " for " + g);
+        long words = (long) g.n() * g.outH() * g.outW() * PackedLayout.wordsPerPixel(g.c(), k);
+        stream.launch("maxpool_fwd_packed").ptr(xt).ptr(yt).ptr(at).pool(g).i32(k).threads(words);
     }
 
     void maxPoolBackward(Tensor dy, Tensor argmax, Tensor dx, PoolGeometry g) {
