@@ -8,5 +8,5 @@ WRPN_HOME="${WRPN_HOME:-/opt/wrpn}"
 JAVA="${WRPN_JAVA:-$WRPN_HOME/jre/bin/java}"
 JAR="${WRPN_JAR:-$WRPN_HOME/wrpn.jar}"
 cd "${WRPN_RUNS:-/runs}"
-exec "$JAVA" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
+exec "$JAVA" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
   ${WRPN_JAVA_OPTS:-} -jar "$JAR" "$@"

@@ -7,6 +7,7 @@ import java.util.Objects;
 import java.util.concurrent.Callable;
 import org.wrpn.backend.BackendSelector;
 import org.wrpn.backend.GpuDevice;
+import org.wrpn.quant.PackedActivations;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -35,6 +36,7 @@ public final class InfoCommand implements Callable<Integer> {
         }
         m.put("ptx", cuda.ptx());
         m.put("cpu_cores", Runtime.getRuntime().availableProcessors());
+        m.put("cpu_pack", PackedActivations.implementation()); // quantize+pack on the Vector API or the plain loops
         m.put("java", System.getProperty("java.version"));
         m.put("max_heap_bytes", Runtime.getRuntime().maxMemory());
         if (json) {

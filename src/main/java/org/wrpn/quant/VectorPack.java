@@ -49,8 +49,8 @@ final class VectorPack {
     private static final VectorSpecies<Integer> WORDS8 = B.withLanes(int.class);
     /** L/2 ints: the 2-bit codes' second join. */
     private static final VectorSpecies<Integer> HALF = VectorSpecies.of(int.class, VectorShape.forBitSize(16 * L));
-    /** Up to 16 bytes, read back as a long (C2 has no vectors of one long). */
-    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
+    /** Up to 16 bytes, read back as a long (C2 has no vector of one long), and 8 bytes, stored as 2 ints. */
+    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128, B64 = ByteVector.SPECIES_64;
     /** 2^23: (v + 2^23) - 2^23 rounds v in [0, 2^22] half to even, as Quantizer.roundHalfEven. */
     private static final float ROUNDER = 8388608f;
     /** Per lane j, the shift of its code in its word (k = 2: 2j; k = 4: 4j mod 32). */
@@ -146,7 +146,13 @@ final class VectorPack {
             FloatVector r = zero.blend(v, above0).blend(1f, atLeast1).mul(15f).add(ROUNDER);
             LongVector pairs = (LongVector) r.reinterpretAsInts().and(15).reinterpretAsLongs();
             LongVector bytes = pairs.or(pairs.lanewise(LSHR, 28)).and(0xFFL);
-            put(words, wi, 4 * c, ((ByteVector) bytes.convertShape(L2B, B128, 0)).reinterpretAsLongs().lane(0), 4 * L, wi + wpp);
+            if (n < L) {
+                put(words, wi, 4 * c, ((ByteVector) bytes.convertShape(L2B, B128, 0)).reinterpretAsLongs().lane(0), 4 * L, wi + wpp);
+            } else if (L == 16) { // a whole group is whole words: stored as a vector, or a lane (L = 8), not through put
+                ((ByteVector) bytes.convertShape(L2B, B64, 0)).reinterpretAsInts().intoArray(words, wi + c / 8);
+            } else {
+                words[wi + c / 8] = ((ByteVector) bytes.convertShape(L2B, B128, 0)).reinterpretAsInts().lane(0);
+            }
             if (maskWords != null) put(maskWords, mi, c, above0.andNot(atLeast1).toLong(), L, 0);
             if ((c += L) >= channels) {
                 c = 0;
@@ -172,7 +178,14 @@ final class VectorPack {
             LongVector nibbles = pairs.or(pairs.lanewise(LSHR, 30)).and(0xFL);
             LongVector quads = (LongVector) nibbles.convertShape(L2I, HALF, 0).reinterpretAsLongs();
             LongVector bytes = quads.or(quads.lanewise(LSHR, 28)).and(0xFFL);
-            put(words, wi, 2 * c, ((ByteVector) bytes.convertShape(L2B, B128, 0)).reinterpretAsLongs().lane(0), 2 * L, wi + wpp);
+            // L = 16: 4 bytes, narrowed; L = 8: 2, read as lanes (C2 has no vector of 2 bytes)
+            int group = L == 16 ? ((ByteVector) bytes.convertShape(L2B, B128, 0)).reinterpretAsInts().lane(0)
+                    : (int) (bytes.lane(0) | bytes.lane(1) << 8);
+            if (L == 16 && n == L) { // a whole group is a word
+                words[wi + c / 16] = group;
+            } else {
+                put(words, wi, 2 * c, group & 0xFFFFFFFFL, 2 * L, wi + wpp);
+            }
             if (maskWords != null) put(maskWords, mi, c, above0.andNot(atLeast1).toLong(), L, 0);
             if ((c += L) >= channels) {
                 c = 0;
