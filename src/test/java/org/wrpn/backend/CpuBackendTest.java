@@ -248,7 +248,7 @@ class CpuBackendTest {
                 CpuBackend.limitGemmThreads(t);
                 for (int k : new int[] {1, 2, 4, 8}) {
                     for (int c : new int[] {5, 17, 33, 64}) {
-                        Shape s = Shape.nhwc(16, 41, 43, c); // >= 4 parts' worth of elements
+                        Shape s = Shape.nhwc(1, 1, (3 << 18) / c + 77, c); // 3 parts' worth: the pack grain is 2^18 elements
                         int pixels = (int) s.pixels();
                         float[] x = uniform(pixels * c);
                         for (int i = 0; i < x.length; i++) {
