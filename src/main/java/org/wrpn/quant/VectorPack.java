@@ -21,21 +21,23 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Quantize+pack and unpack with the JDK's Vector API (jdk.incubator.vector), the fast path of
  * {@link PackedActivations} where the module is present: the same codes, mask and words as {@link Quantizer}
- * and {@link PackedLayout}, bit for bit (VectorPackTest compares them).
+ * and {@link PackedLayout}, bit for bit (VectorPackTest compares them with the test reference).
  *
  * <p>One pass over the floats, a group of L channels (a vector: 8 or 16 floats) at a time, each pixel's groups in
  * order, the last one ragged where L does not divide C (a masked load: its missing lanes read as 0, which gives
- * code 0 and mask 0, the padding). A group's codes are computed as Quantizer does (clamp, scale, add and take away
- * 2^23, convert); 8-bit codes narrow to L bytes, stored as L/4 words; k &lt; 8 codes become L k bits of a long (1
- * bit: one compare, x &gt; 1/2; 2 and 4 bits: the int lanes read as long lanes, so that a shift and an OR join two
- * neighbours' codes, narrowed and joined again down to bytes), which {@link #put} stores. The STE mask is two
- * compares, 0 &lt; x &lt; 1, as L bits. Unpacking broadcasts each group's bits to the lanes and shifts each lane's
- * code down (8-bit codes: L bytes widened), then divides by 2^k - 1 as Quantizer.activationValue does. Where no
- * stream has padding (C a multiple of L and of 32/k, and of 32 with the mask) a range of pixels is one long pixel.
+ * code 0 and mask 0, the padding). Codes as Quantizer computes them, without a conversion (see the loops);
+ * 8-bit codes narrow to L bytes, stored as L/4 words; k &lt; 8 codes become L k bits (1 bit: one compare, x &gt;
+ * 1/2; 2 and 4 bits: the int lanes read as long lanes, so that a shift and an OR join two neighbours' codes,
+ * narrowed and joined again down to bytes), stored as whole words where a group fills them, else by
+ * {@link #put}. The STE mask is two compares, 0 &lt; x &lt; 1, as L bits. Unpacking broadcasts each group's bits
+ * to the lanes and shifts each lane's code down (8-bit codes: L bytes widened), then divides by 2^k - 1 as
+ * Quantizer.activationValue does. Where no stream has padding (C a multiple of L and of 32/k, and of 32 with the
+ * mask) a range of pixels is one long pixel.
  *
- * <p>No allocation and no branch per element. No vector crosses a method boundary (each group method loads and
- * stores its own): C2 boxes a vector that crosses a call it did not inline, which costs a hundred times the work,
- * and whether it inlines depends on profiles that other bit widths share.
+ * <p>No allocation and no branch per element. No vector crosses a method boundary (each loop loads and stores
+ * its own), and each k has a loop of its own: C2 boxes a vector that crosses a call it did not inline, which
+ * costs a hundred times the work, and whether it inlines depends on profiles that a shared loop shares between
+ * bit widths.
  */
 final class VectorPack {
     private VectorPack() {}
@@ -123,7 +125,7 @@ final class VectorPack {
             } else {
                 w.intoArray(words, at, WORDS8.indexInRange(at, wi + wpp));
             }
-            if (maskWords != null) put(maskWords, mi, c, above0.andNot(atLeast1).toLong(), L, 0);
+            if (maskWords != null) put(maskWords, mi, c, 1, above0.andNot(atLeast1).toLong(), 0);
             if ((c += L) >= channels) {
                 c = 0;
                 p++;
@@ -147,13 +149,13 @@ final class VectorPack {
             LongVector pairs = (LongVector) r.reinterpretAsInts().and(15).reinterpretAsLongs();
             LongVector bytes = pairs.or(pairs.lanewise(LSHR, 28)).and(0xFFL);
             if (n < L) {
-                put(words, wi, 4 * c, ((ByteVector) bytes.convertShape(L2B, B128, 0)).reinterpretAsLongs().lane(0), 4 * L, wi + wpp);
+                put(words, wi, c, 4, ((ByteVector) bytes.convertShape(L2B, B128, 0)).reinterpretAsLongs().lane(0), wi + wpp);
             } else if (L == 16) { // a whole group is whole words: stored as a vector, or a lane (L = 8), not through put
                 ((ByteVector) bytes.convertShape(L2B, B64, 0)).reinterpretAsInts().intoArray(words, wi + c / 8);
             } else {
                 words[wi + c / 8] = ((ByteVector) bytes.convertShape(L2B, B128, 0)).reinterpretAsInts().lane(0);
             }
-            if (maskWords != null) put(maskWords, mi, c, above0.andNot(atLeast1).toLong(), L, 0);
+            if (maskWords != null) put(maskWords, mi, c, 1, above0.andNot(atLeast1).toLong(), 0);
             if ((c += L) >= channels) {
                 c = 0;
                 p++;
@@ -184,9 +186,9 @@ final class VectorPack {
             if (L == 16 && n == L) { // a whole group is a word
                 words[wi + c / 16] = group;
             } else {
-                put(words, wi, 2 * c, group & 0xFFFFFFFFL, 2 * L, wi + wpp);
+                put(words, wi, c, 2, group & 0xFFFFFFFFL, wi + wpp);
             }
-            if (maskWords != null) put(maskWords, mi, c, above0.andNot(atLeast1).toLong(), L, 0);
+            if (maskWords != null) put(maskWords, mi, c, 1, above0.andNot(atLeast1).toLong(), 0);
             if ((c += L) >= channels) {
                 c = 0;
                 p++;
@@ -204,8 +206,8 @@ final class VectorPack {
         for (int p = 0, c = 0, xp = xOffset, wi = wordOffset, mi = maskOffset; p < pixels;) {
             int n = Math.min(L, channels - c);
             FloatVector v = n == L ? FloatVector.fromArray(F, x, xp + c) : FloatVector.fromArray(F, x, xp + c, F.indexInRange(0, n));
-            put(words, wi, c, v.compare(GT, 0.5f).toLong(), L, 0);
-            if (maskWords != null) put(maskWords, mi, c, v.compare(GT, 0f).andNot(v.compare(GE, 1f)).toLong(), L, 0);
+            put(words, wi, c, 1, v.compare(GT, 0.5f).toLong(), 0);
+            if (maskWords != null) put(maskWords, mi, c, 1, v.compare(GT, 0f).andNot(v.compare(GE, 1f)).toLong(), 0);
             if ((c += L) >= channels) {
                 c = 0;
                 p++;
@@ -217,18 +219,19 @@ final class VectorPack {
     }
 
     /**
-     * Stores the g bits (8, 16, 32 or 64) of a group from bit `bit` of a pixel's words (from words[w], up to
-     * before words[end]). Groups fill a pixel's bits in order and g divides 32 or 32 divides g, so every word
-     * starts a group: that group writes it whole, the next ones OR into it.
+     * Stores the L k bits of the group at channel c (k &lt; 8; 8, 16, 32 or 64 bits) in a pixel's words, from
+     * words[w] up to before words[end] (in words, not bits: no overflow at 2^29 elements). Groups fill a pixel's
+     * bits in order and either divides the other with 32, so every word starts a group: that group writes it
+     * whole, the next ones OR into it.
      */
-    private static void put(int[] words, int w, int bit, long bits, int g, int end) {
-        int at = w + (bit >>> 5), shift = bit & 31;
+    private static void put(int[] words, int w, int c, int k, long bits, int end) {
+        int per = 32 / k, at = w + c / per, shift = c % per * k;
         if (shift == 0) {
             words[at] = (int) bits;
         } else {
             words[at] |= (int) bits << shift;
         }
-        if (g == 64 && at + 1 < end) words[at + 1] = (int) (bits >>> 32);
+        if (L * k == 64 && at + 1 < end) words[at + 1] = (int) (bits >>> 32);
     }
 
     /**
@@ -285,7 +288,7 @@ final class VectorPack {
         int wpp = PackedLayout.wordsPerPixel(channels, 4);
         for (int p = 0, c = 0, op = outOffset, wi = wordOffset; p < pixels;) {
             int n = Math.min(L, channels - c);
-            long bits = get(words, wi, 4 * c, 4 * L, wi + wpp);
+            long bits = get(words, wi, c, 4, wi + wpp);
             IntVector u = IntVector.broadcast(I, (int) bits);
             if (L == 16) u = u.blend((int) (bits >>> 32), SECOND_WORD);
             FloatVector y = ((FloatVector) u.lanewise(LSHR, SHIFT4).and(15).convert(I2F, 0)).div(15f);
@@ -307,7 +310,7 @@ final class VectorPack {
         int wpp = PackedLayout.wordsPerPixel(channels, 2);
         for (int p = 0, c = 0, op = outOffset, wi = wordOffset; p < pixels;) {
             int n = Math.min(L, channels - c);
-            IntVector u = IntVector.broadcast(I, (int) get(words, wi, 2 * c, 2 * L, wi + wpp)).lanewise(LSHR, SHIFT2).and(3);
+            IntVector u = IntVector.broadcast(I, (int) get(words, wi, c, 2, wi + wpp)).lanewise(LSHR, SHIFT2).and(3);
             FloatVector y = ((FloatVector) u.convert(I2F, 0)).div(3f);
             if (n == L) {
                 y.intoArray(out, op + c);
@@ -329,7 +332,7 @@ final class VectorPack {
         FloatVector zero = FloatVector.zero(F);
         for (int p = 0, c = 0, op = outOffset, wi = wordOffset; p < pixels;) {
             int n = Math.min(L, channels - c);
-            FloatVector y = zero.blend(1f, VectorMask.fromLong(F, get(words, wi, c, L, wi + wpp)));
+            FloatVector y = zero.blend(1f, VectorMask.fromLong(F, get(words, wi, c, 1, wi + wpp)));
             if (n == L) {
                 y.intoArray(out, op + c);
             } else {
@@ -344,10 +347,10 @@ final class VectorPack {
         }
     }
 
-    /** The bits of a group from bit `bit` of a pixel's words (put's inverse; above the group's g bits, anything). */
-    private static long get(int[] words, int w, int bit, int g, int end) {
-        int at = w + (bit >>> 5);
-        long bits = (words[at] & 0xFFFFFFFFL) >>> (bit & 31);
-        return g == 64 && at + 1 < end ? bits | (long) words[at + 1] << 32 : bits;
+    /** The bits of the group at channel c, as put stores them (above the group's L k bits, anything). */
+    private static long get(int[] words, int w, int c, int k, int end) {
+        int per = 32 / k, at = w + c / per;
+        long bits = (words[at] & 0xFFFFFFFFL) >>> (c % per * k);
+        return L * k == 64 && at + 1 < end ? bits | (long) words[at + 1] << 32 : bits;
     }
 }
