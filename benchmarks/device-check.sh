@@ -33,8 +33,9 @@ BUNDLE="${BUNDLE:-$ROOT/bundle}"
 BUILD_DIR="${BUILD_DIR:-$ROOT/target}"
 LIMIT_MIB=60
 # Runtime modules: docker/jlink-runtime.sh, profile gpu-bundle (java.base, java.logging for JCuda and
-# JUnit, jdk.unsupported for Jackson, java.management for JMX beans; not java.desktop: only
-# log4j-core needs it, so the bundle logs through log4j-api's simple logger).
+# JUnit, jdk.unsupported for Jackson, java.management for JMX beans, jdk.incubator.vector that every
+# launcher adds for the CPU's quantize+pack; not java.desktop: only log4j-core needs it, so the bundle
+# logs through log4j-api's simple logger).
 
 die() { echo "device-check: $*" >&2; exit 1; }
 

@@ -13,7 +13,7 @@ BUILD_DIR="${BUILD_DIR:-$ROOT/target}"
 B="$ROOT/bundle"
 DRIVER="$BUILD_DIR/device-check-emulated/driver"
 [[ -f "$DRIVER/libcuda.so.1" && -x "$B/jre/bin/java" ]] || { echo "run benchmarks/device-check.sh --emulated first" >&2; exit 2; }
-JOPTS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
+JOPTS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
   -Dlog4j2.provider=org.apache.logging.log4j.simple.internal.SimpleProvider
   -Dorg.apache.logging.log4j.simplelog.StatusLogger.level=OFF)
 TEST_CP="$B/test-classes$(printf ':%s' "$B"/lib/*.jar)"

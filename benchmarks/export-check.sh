@@ -21,7 +21,7 @@ mvn -B -q org.apache.maven.plugins:maven-dependency-plugin:3.9.0:build-classpath
 # The classpath goes in an argument file: ONNX Runtime 1.29's Java environment crashes (SIGSEGV, no
 # hs_err file) when the process's command line passes about 4 KB, which a plain -cp of it does.
 echo "-cp target/test-classes:target/classes:$(cat "$TMP/classpath.txt")" >"$TMP/java-args"
-"$JAVA_HOME/bin/java" -Xmx4g --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow @"$TMP/java-args" \
+"$JAVA_HOME/bin/java" -Xmx4g --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow @"$TMP/java-args" \
   org.wrpn.export.ExportMeasurement "$TMP" "$TMP/w4" "$TMP/w2" "$TMP/w1"
 mkdir -p "$OUT"
 cp "$TMP/export-cpu.csv" "$TMP/export-qdq.csv" "$OUT/"

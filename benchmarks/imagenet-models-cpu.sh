@@ -10,7 +10,7 @@ OUT=benchmarks/results/imagenet-models-cpu.txt
 JAVA="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-"$JAVA" -cp target/wrpn-0.1.0-SNAPSHOT-all.jar benchmarks/image-folder.java "$work/photos" 2 4 1 224 224
+"$JAVA" --add-modules jdk.incubator.vector -cp target/wrpn-0.1.0-SNAPSHOT-all.jar benchmarks/image-folder.java "$work/photos" 2 4 1 224 224
 {
   echo "# $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs) x$(nproc)"
   echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); DIR: 2 classes x 4 training and 1 validation JPEG of 224x224"

@@ -5,12 +5,13 @@
 # gpu-bundle: what the bundle's GPU path needs (no ND4J, no log4j-core, no plots).
 # image:      the whole shaded jar: log4j-core and XChart need java.desktop, Jackson java.sql,
 #             Log4j's JNDI lookup classes java.naming, ND4J java.management and jdk.unsupported.
+# Both hold jdk.incubator.vector: every launcher adds it (--add-modules), for the CPU's quantize+pack.
 set -euo pipefail
 JDK="${1:?JDK}"
 OUT="${2:?output directory}"
 case "${3:?profile}" in
-  gpu-bundle) MODULES=java.base,java.logging,jdk.unsupported,java.management ;;
-  image) MODULES=java.base,java.logging,jdk.unsupported,java.management,java.desktop,java.naming,java.sql,java.xml ;;
+  gpu-bundle) MODULES=java.base,java.logging,jdk.unsupported,java.management,jdk.incubator.vector ;;
+  image) MODULES=java.base,java.logging,jdk.unsupported,java.management,java.desktop,java.naming,java.sql,java.xml,jdk.incubator.vector ;;
   *) echo "jlink-runtime: unknown profile $3 (gpu-bundle or image)" >&2; exit 2 ;;
 esac
 rm -rf "$OUT"

@@ -90,7 +90,7 @@ CP="$B/lib/*"
 # The JUnit launcher's --class-path does not expand "*": list the jars.
 TEST_CP="$B/test-classes$(printf ':%s' "$B"/lib/*.jar)"
 # log4j-api without log4j-core (core needs java.desktop): its simple logger prints to stderr.
-JOPTS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
+JOPTS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
   -Dlog4j2.provider=org.apache.logging.log4j.simple.internal.SimpleProvider
   -Dorg.apache.logging.log4j.simplelog.StatusLogger.level=OFF
   -Djava.io.tmpdir="${TMPDIR:-/tmp}")

@@ -26,7 +26,7 @@ left() { echo $(( BUDGET - ($(date +%s) - START) )); }
 JAVA="$B/jre/bin/java"
 CP="$B/lib/*"
 TEST_CP="$B/test-classes$(printf ':%s' "$B"/lib/*.jar)"
-JOPTS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
+JOPTS=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow
   -Dlog4j2.provider=org.apache.logging.log4j.simple.internal.SimpleProvider
   -Dorg.apache.logging.log4j.simplelog.StatusLogger.level=OFF
   -Djava.io.tmpdir="${TMPDIR:-/tmp}")

@@ -29,7 +29,7 @@ CP="$JB/classes:$(cat "$JB/classpath.txt"):$JAR"
 mkdir -p "$OUT"
 RAW="$JB/$NAME-raw.json"
 LOAD0="$(head -1 /proc/stat)"; SELF0="$(date +%s)"
-"$JDK/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -cp "$CP" \
+"$JDK/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -cp "$CP" \
   org.openjdk.jmh.Main "${JMH_ARGS[@]}" -rf json -rff "$RAW" "$@"
 LOAD1="$(head -1 /proc/stat)"
 

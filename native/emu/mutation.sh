@@ -179,7 +179,7 @@ if (( JAVA_PART )); then
     cp "$copy"/target/classes/ptx/*.ptx "$copy/fake/ptx/"
     bash "$copy/native/emu/build-fake-driver.sh" "$copy/fake/driver" "$copy/fake/ptx" >"$copy/fake.log" 2>&1
     junit="$(ls "$HOME"/.m2/repository/org/junit/platform/junit-platform-console-standalone/*/junit-platform-console-standalone-*.jar | head -1)"
-    LD_LIBRARY_PATH="$copy/fake/driver" "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED \
+    LD_LIBRARY_PATH="$copy/fake/driver" "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
       --sun-misc-unsafe-memory-access=allow -Dwrpn.requireGpu=true -jar "$junit" execute \
       --class-path "$copy/target/test-classes:$copy/target/classes:$(cat "$copy/cp.txt")" \
       --select-class org.wrpn.backend.cuda.CudaDriverContractGpuTest --disable-banner --disable-ansi-colors \

@@ -8,6 +8,7 @@ import java.util.SplittableRandom;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.wrpn.backend.Backend;
+import org.wrpn.quant.PackedActivations;
 import org.wrpn.quant.PackedLayout;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
@@ -63,6 +64,7 @@ public final class KernelBench {
         try (KernelClock clock = KernelClock.of(be)) {
             table.config.put("timing", clock.method());
             table.config.put("warmup_runs", cfg.warmup());
+            if (be.name().equals("cpu")) table.config.put("cpu_pack", PackedActivations.implementation());
             int done = 0;
             for (Object[] w : work) {
                 String model = (String) w[0];

@@ -9,6 +9,7 @@ import org.wrpn.BadInputException;
 import org.wrpn.backend.BackendSelector;
 import org.wrpn.backend.GpuDevice;
 import org.wrpn.dist.LaunchEnvironment;
+import org.wrpn.quant.PackedActivations;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -37,6 +38,7 @@ public final class InfoCommand implements Callable<Integer> {
         }
         m.put("ptx", cuda.ptx());
         m.put("cpu_cores", Runtime.getRuntime().availableProcessors());
+        m.put("cpu_pack", PackedActivations.implementation()); // quantize+pack on the Vector API or the plain loops
         m.put("java", System.getProperty("java.version"));
         m.put("max_heap_bytes", Runtime.getRuntime().maxMemory());
         try {

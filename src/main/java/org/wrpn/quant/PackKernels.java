@@ -18,8 +18,10 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
 /**
- * The fast quantize+pack and unpack loops behind {@link PackedActivations}: the same codes and words as
- * {@link Quantizer} and {@link PackedLayout}, bit for bit (PackKernelsTest compares them).
+ * The quantize+pack and unpack loops behind {@link PackedActivations} where {@link VectorPack} does not run (a
+ * JVM without jdk.incubator.vector, vectors of neither 8 nor 16 floats), and its code bytes for the integer
+ * kernels everywhere: the same codes and words as {@link Quantizer} and {@link PackedLayout}, bit for bit
+ * (VectorPackTest compares them with the test reference).
  *
  * <p>Plain Java loops that C2 vectorises, over chunks of pixels small enough to stay in L1: (1) one float
  * loop writes a code byte per element (for k &lt;= 4 with the mask bit in the same byte), branch-free and

@@ -11,6 +11,29 @@ public final class PackedActivations {
 
     private PackedActivations() {}
 
+    /**
+     * Whether quantize+pack and unpack run on {@link VectorPack}: where the JVM was started with
+     * {@code --add-modules jdk.incubator.vector} (every launcher of the project adds it), on a little-endian
+     * machine with 8- or 16-float vectors, unless {@code -Dwrpn.vectorPack=false}. Elsewhere {@link PackKernels}
+     * (plain loops, the same results, slower).
+     */
+    static final boolean VECTOR = vectorPackUsable();
+
+    private static boolean vectorPackUsable() {
+        if (!Boolean.parseBoolean(System.getProperty("wrpn.vectorPack", "true"))) return false;
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) return false;
+        try {
+            return VectorPack.usable();
+        } catch (LinkageError e) { // the module resolved but not readable here: the plain loops
+            return false;
+        }
+    }
+
+    /** Which implementation packs here: "vector (N floats)", "loops" or "scalar" (for `wrpn info` and benchmarks). */
+    public static String implementation() {
+        return VECTOR ? "vector (" + VectorPack.L + " floats)" : PackKernels.LITTLE_ENDIAN ? "loops" : "scalar";
+    }
+
     private static int pixelsPerChunk(int channels) {
         return Math.max(1, CHUNK / channels);
     }
@@ -33,6 +56,10 @@ public final class PackedActivations {
     public static void quantizePackBlock(float[] x, int xOffset, int pixels, int channels, int k, int[] words, int firstPixel,
             int[] maskWords) {
         PackedLayout.checkBits(k);
+        if (VECTOR) {
+            VectorPack.quantizePack(x, xOffset, pixels, channels, k, words, firstPixel, maskWords);
+            return;
+        }
         if (PackKernels.LITTLE_ENDIAN) {
             PackKernels.quantizePack(x, xOffset, pixels, channels, k, words, firstPixel, maskWords);
             return;
@@ -66,6 +93,10 @@ public final class PackedActivations {
     /** The values of the pixels [firstPixel, firstPixel + pixels) of words into out from outOffset. */
     public static void unpackValuesBlock(int[] words, int firstPixel, int pixels, int channels, int k, float[] out, int outOffset) {
         PackedLayout.checkBits(k);
+        if (VECTOR) {
+            VectorPack.unpackValues(words, firstPixel, pixels, channels, k, out, outOffset);
+            return;
+        }
         if (PackKernels.LITTLE_ENDIAN) {
             PackKernels.unpackValues(words, firstPixel, pixels, channels, k, out, outOffset);
             return;

@@ -236,6 +236,43 @@ class CpuBackendTest {
         }
     }
 
+    /**
+     * quantizePack (with and without the mask) and unpackValues split over 2 and 3 threads, each part a pixel
+     * range that starts mid-word for ragged channel counts: the reference's words, mask and values, bit for bit.
+     */
+    @Test
+    void packedActivationsSplitOverThreadsMatchTheReference() {
+        int before = CpuBackend.threads();
+        try {
+            for (int t : new int[] {2, 3}) {
+                CpuBackend.limitGemmThreads(t);
+                for (int k : new int[] {1, 2, 4, 8}) {
+                    for (int c : new int[] {5, 17, 33, 64}) {
+                        Shape s = Shape.nhwc(1, 1, (3 << 18) / c + 77, c); // 3 parts' worth: the pack grain is 2^18 elements
+                        int pixels = (int) s.pixels();
+                        float[] x = uniform(pixels * c);
+                        for (int i = 0; i < x.length; i++) {
+                            x[i] = i % 97 == 0 ? Float.NaN : i % 89 == 0 ? (i % 3 + 0.5f) / ((1 << k) - 1) : x[i] * 0.75f + 0.5f;
+                        }
+                        Tensor tx = fx.f32(x, s.dims()), codes = fx.outPacked(s, k), mask = fx.outPacked(s, 1), y = fx.outF32(s.dims());
+                        String what = t + " threads, k=" + k + " C=" + c;
+                        int[] ref = Reference.pack(Reference.activationCodes(x, k), pixels, c, k);
+                        be.quantizePack(tx, k, codes, null);
+                        assertArrayEquals(ref, fx.ints(codes, BackendFixture.packedWords(s, k)), what + ": codes");
+                        be.quantizePack(tx, k, codes, mask);
+                        assertArrayEquals(ref, fx.ints(codes, BackendFixture.packedWords(s, k)), what + ": codes with the mask");
+                        assertArrayEquals(Reference.pack(Reference.maskCodes(x), pixels, c, 1), fx.ints(mask, BackendFixture.packedWords(s, 1)),
+                                what + ": mask");
+                        be.unpackValues(codes, y);
+                        assertBits(what + ": values", Reference.quantizeActivations(x, k), fx.floats(y));
+                    }
+                }
+            }
+        } finally {
+            CpuBackend.limitGemmThreads(before);
+        }
+    }
+
     // ---- quantized ops on codes ------------------------------------------------------------------
 
     /** Packed k-bit codes near the top of the range (high) or uniform, as the tensor and as doubles. */

@@ -7,9 +7,11 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * The fast pack/unpack loops of {@link PackedActivations} against the scalar contract (Quantizer's codes
- * and mask, PackedLayout's words), bit for bit: every k, aligned and ragged channel counts, chunk
- * boundaries, blocks at an offset, and the inputs where rounding and the mask are delicate.
+ * {@link PackedActivations} (whichever implementation this JVM runs: VectorPack under the test JVM's
+ * --add-modules; VectorPackTest checks it and PackKernels each directly) against the scalar contract
+ * (Quantizer's codes and mask, PackedLayout's words), bit for bit: every k, aligned and ragged channel
+ * counts, chunk boundaries, blocks at an offset, the inputs where rounding and the mask are delicate, and
+ * PackKernels' SWAR steps.
  */
 class PackKernelsTest {
     private static final int[] BITS = {1, 2, 4, 8};

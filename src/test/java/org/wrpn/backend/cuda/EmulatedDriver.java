@@ -55,7 +55,7 @@ final class EmulatedDriver {
     /** A child JVM on this test classpath with the emulated driver, running MAIN ARGS. */
     static List<String> java(Path tmp, String... mainAndArgs) {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx2g",
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + tmp,
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Djava.io.tmpdir=" + tmp,
                 "-Dwrpn.poisonUninitialized=" + UninitializedMemory.POISON, "-cp", System.getProperty("java.class.path")));
         cmd.addAll(List.of(mainAndArgs));
         return cmd;
