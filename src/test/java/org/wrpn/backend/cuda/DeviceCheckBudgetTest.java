@@ -138,10 +138,18 @@ class DeviceCheckBudgetTest {
             int deadline = mode.getKey().equals("quick") ? 8 : 15;
             assertTrue(r.seconds() <= deadline + 3, mode.getKey() + " took " + r.seconds() + " s:\n" + r.output());
             assertEquals(1, r.exit(), r.output());
+            // A loaded machine can make a killed step overrun its limit by a second; the steps after it may
+            // then be skipped for want of time, which is the deadline doing its job: each step is in the
+            // report either way, and most are killed.
+            int killed = 0;
             for (Step st : table(s, mode.getValue())) {
-                assertTrue(r.report().contains("## " + st.name() + ": killed at its"), st.name() + " in the report:\n" + r.report());
-                assertTrue(r.output().contains("| " + st.name() + " | killed at its"), st.name() + " in the summary:\n" + r.output());
+                boolean k = r.report().contains("## " + st.name() + ": killed at its");
+                assertTrue(k || r.report().contains("## " + st.name() + ": skipped: "), st.name() + " in the report:\n" + r.report());
+                assertTrue(r.output().contains("| " + st.name() + " | " + (k ? "killed at its" : "skipped: ")),
+                        st.name() + " in the summary:\n" + r.output());
+                if (k) killed++;
             }
+            assertTrue(killed >= table(s, mode.getValue()).size() - 2, killed + " steps killed:\n" + r.report());
             assertTrue(r.report().contains("## Summary: FAIL"), r.report());
         }
     }
