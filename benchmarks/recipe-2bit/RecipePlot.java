@@ -19,7 +19,7 @@ import org.wrpn.bench.BenchPlots;
  * <pre>java -cp target/wrpn-*-all.jar benchmarks/recipe-2bit/RecipePlot.java benchmarks/results/recipe-2bit</pre>
  */
 public class RecipePlot {
-    /** Today's recipe (weight decay 5e-4 on every weight) and 1x fp32, seed 1, from sweep-fashion-cpu-cells.csv. */
+    /** Today's recipe (weight decay 5e-4 on every weight) and 1x fp32, seed 1, from sweep-fashion-before-recipe-cpu-cells.csv. */
     static final Map<Integer, Double> TODAY = Map.of(1, 0.8565, 2, 0.8677);
     static final double FP32_1X = 0.9176;
 
