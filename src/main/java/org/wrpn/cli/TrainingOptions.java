@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
 import org.wrpn.job.JobSpec;
+import org.wrpn.train.QuantizedWeightRecipe;
 import org.wrpn.train.TrainConfig;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Model.CommandSpec;
@@ -132,7 +133,7 @@ public final class TrainingOptions {
     static final class AutoNumber implements ITypeConverter<Double> {
         @Override
         public Double convert(String v) {
-            if (v.equals("auto")) return null;
+            if (v.equals(QuantizedWeightRecipe.AUTO)) return null;
             try {
                 return Double.valueOf(v);
             } catch (NumberFormatException e) {
@@ -145,8 +146,8 @@ public final class TrainingOptions {
     static final class AutoBoolean implements ITypeConverter<Boolean> {
         @Override
         public Boolean convert(String v) {
+            if (v.equals(QuantizedWeightRecipe.AUTO)) return null;
             return switch (v) {
-                case "auto" -> null;
                 case "true" -> true;
                 case "false" -> false;
                 default -> throw new TypeConversionException("'" + v + "' is not true, false or auto");
@@ -173,7 +174,7 @@ public final class TrainingOptions {
             Object v = key.equals("resume") && !matched ? JobSpec.RESUME_NEVER : opt.getValue();
             switch (v) {
                 case null -> {
-                    if (takesAuto(opt)) o.put(key, "auto");
+                    if (takesAuto(opt)) o.put(key, QuantizedWeightRecipe.AUTO);
                 }
                 case Integer i -> o.put(key, i);
                 case Boolean b -> o.put(key, b);

@@ -30,6 +30,7 @@ import org.wrpn.nn.SaveChoice;
 import org.wrpn.nn.models.Models;
 import org.wrpn.quant.Quantizer;
 import org.wrpn.train.LrSchedule;
+import org.wrpn.train.QuantizedWeightRecipe;
 import org.wrpn.train.TrainConfig;
 
 /**
@@ -279,7 +280,7 @@ final class JobSpecReader {
 
     /** Reads "auto" as null (the setting's per-bit-width default), anything else as {@code as} does. */
     private static <T> BiFunction<JsonNode, String, T> autoOr(BiFunction<JsonNode, String, T> as) {
-        return (n, at) -> n.isTextual() && n.asText().equals("auto") ? null : as.apply(n, at);
+        return (n, at) -> n.isTextual() && n.asText().equals(QuantizedWeightRecipe.AUTO) ? null : as.apply(n, at);
     }
 
     private static boolean asBoolean(JsonNode n, String at) {

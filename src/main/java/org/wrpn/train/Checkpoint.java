@@ -174,7 +174,7 @@ public final class Checkpoint {
 
     /** "auto" for a setting left to its per-bit-width default (null). */
     private static void putOrAuto(ObjectNode o, String key, Object v) {
-        if (v == null) o.put(key, AUTO);
+        if (v == null) o.put(key, QuantizedWeightRecipe.AUTO);
         else if (v instanceof Boolean b) o.put(key, b);
         else o.put(key, ((Number) v).doubleValue());
     }
@@ -183,10 +183,8 @@ public final class Checkpoint {
     private static <T> T orAuto(JsonNode o, String key, T missing, java.util.function.Function<JsonNode, T> as) {
         JsonNode n = o.get(key);
         if (n == null) return missing;
-        return n.isTextual() && AUTO.equals(n.asText()) ? null : as.apply(n);
+        return n.isTextual() && QuantizedWeightRecipe.AUTO.equals(n.asText()) ? null : as.apply(n);
     }
-
-    private static final String AUTO = "auto";
 
     private static String text(JsonNode o, String key) {
         JsonNode v = o.get(key);

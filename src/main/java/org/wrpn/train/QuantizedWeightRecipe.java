@@ -20,6 +20,9 @@ import org.wrpn.quant.Quantizer;
  */
 public record QuantizedWeightRecipe(double weightDecay, boolean clip, double lrScale, boolean lrFanIn) {
 
+    /** How flags, job specs and sidecars write a setting left to this per-bit-width default. */
+    public static final String AUTO = "auto";
+
     /** The learning-rate multiplier of the default recipe at k = 2. */
     public static final double TERNARY_LR_SCALE = 64;
 

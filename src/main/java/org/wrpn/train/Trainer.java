@@ -187,6 +187,9 @@ public final class Trainer implements AutoCloseable {
                 config.batch(), batchesPerEpoch);
 
         List<Parameter> params = net.trainableParameters();
+        // each parameter's recipe (null: not quantized), resolved once for the run
+        QuantizedWeightRecipe[] recipes = params.stream()
+                .map(p -> p.isQuantizedWeight() ? config.quantizedWeightRecipe(p.weightBits()) : null).toArray(QuantizedWeightRecipe[]::new);
         params.stream().filter(Parameter::isQuantizedWeight).mapToInt(Parameter::weightBits).distinct().sorted()
                 .forEach(bits -> LOG.info("{}-bit weights' masters: {}", bits, config.quantizedWeightRecipe(bits).describe()));
         List<EpochResult> results = new ArrayList<>();
@@ -239,8 +242,9 @@ public final class Trainer implements AutoCloseable {
                                     net.savePolicy().flag(), Bytes.format(net.lastSavedBytes()), Bytes.format(ledger.peakTotal()),
                                     Bytes.format(backend.peakAllocatedBytes()));
                         }
-                        for (Parameter p : params) {
-                            QuantizedWeightRecipe recipe = p.isQuantizedWeight() ? config.quantizedWeightRecipe(p.weightBits()) : null;
+                        for (int i = 0; i < params.size(); i++) {
+                            Parameter p = params.get(i);
+                            QuantizedWeightRecipe recipe = recipes[i];
                             double decay = !p.hasWeightDecay() ? 0 : recipe != null ? recipe.weightDecay() : config.weightDecay();
                             double rate = recipe != null ? recipe.learningRate(lr, p.fanIn()) : lr;
                             backend.sgdStep(p.value(), p.grad(), p.velocity(), (float) rate, (float) config.momentum(), (float) decay);

@@ -1,8 +1,8 @@
 package org.wrpn.backend.cpu;
 
 import java.util.Arrays;
-import org.wrpn.backend.ImageSlices;
 import java.util.concurrent.atomic.AtomicLong;
+import org.wrpn.backend.ImageSlices;
 import org.wrpn.quant.PackedLayout;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
