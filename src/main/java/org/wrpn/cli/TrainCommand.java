@@ -7,7 +7,9 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.wrpn.BadInputException;
 import org.wrpn.data.DataSplit;
+import org.wrpn.dist.LaunchEnvironment;
 import org.wrpn.job.JobProcess;
+import org.wrpn.job.LocalRanks;
 import org.wrpn.job.JobSpec;
 import org.wrpn.train.Checkpoint;
 import org.wrpn.train.Trainer;
@@ -22,6 +24,7 @@ import picocli.CommandLine.Spec;
         description = {"Train a WRPN network (defaults: lenet, width 2, w4/a4, 1 epoch on Fashion-MNIST).",
             "Exit codes: 0 done, 1 internal error, 2 bad input, 3 out of memory (with the largest batch that fits),",
             "4 numerical failure, 5 run directory busy (locked by another process), 6 storage failure (disk full, ...),",
+            "7 a rank of a data-parallel job was lost (died, hung past --rank-timeout, unreachable),",
             "130/143 stopped by SIGINT/SIGTERM after a checkpoint."})
 public final class TrainCommand implements Callable<Integer> {
     /** Every training setting. */
@@ -53,8 +56,10 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        JobProcess.Options options = new JobProcess.Options(status.equals("json"), statusFile, !noProgress,
-                parent != null && parent.ownsProcess(), null);
+        // Only rank 0 of a data-parallel job reports: the others' events would repeat its own.
+        boolean follower = LaunchEnvironment.current().rank() > 0;
+        JobProcess.Options options = new JobProcess.Options(status.equals("json") && !follower, follower ? null : statusFile,
+                !noProgress && !follower, parent != null && parent.ownsProcess(), null);
         JobSpec job;
         try {
             if (!status.equals("text") && !status.equals("json")) throw new BadInputException("--status must be text or json; got " + status);
@@ -78,6 +83,10 @@ public final class TrainCommand implements Callable<Integer> {
         if (printSpec) {
             System.out.println(job.toJsonString());
             return Main.EXIT_OK;
+        }
+        if (job.config().nproc() > 1 && !LaunchEnvironment.current().isDistributed()) { // this process launches the ranks
+            return LocalRanks.run(job.config().nproc(), List.of(command.root().commandLine().getParseResult().originalArgs().toArray(String[]::new)),
+                    job.config().rankTimeoutSeconds(), command.commandLine().getErr());
         }
         return JobProcess.run(job, options, System.out, command.commandLine().getErr());
     }

@@ -101,6 +101,18 @@ public final class TrainingOptions {
             description = "threads decoding an image folder; 0 = one per core (default: ${DEFAULT-VALUE}); results do not depend on it")
     int decodeThreads = D.decodeThreads();
 
+    @Option(names = "--nproc", paramLabel = "N",
+            description = "start N local ranks, each training its share of every global batch of --batch x ranks images, gradients summed over them (default: ${DEFAULT-VALUE}; ranks from torchrun or srun need none)")
+    int nproc = D.nproc();
+
+    @Option(names = "--sync-batch-norm", arity = "0..1", fallbackValue = "true", paramLabel = "true|false",
+            description = "batch norm over the global batch of a data-parallel job, not each rank's batch (default: ${DEFAULT-VALUE})")
+    boolean syncBatchNorm = D.syncBatchNorm();
+
+    @Option(names = "--rank-timeout", paramLabel = "SECONDS",
+            description = "how long a rank waits for the others before the job stops with exit code 7 (default: ${DEFAULT-VALUE})")
+    int rankTimeout = D.rankTimeoutSeconds();
+
     @Option(names = "--device", description = "auto, cpu or cuda (default: ${DEFAULT-VALUE})")
     String device = D.device().flag();
 

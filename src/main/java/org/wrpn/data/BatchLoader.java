@@ -42,6 +42,10 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
     private final int epoch;
     private final int batches;
     private final int[] order;
+    /** This loader's positions: the whole epoch, or a rank's share of every global batch. */
+    private final int count;
+    private final int shardRank;
+    private final int shards;
     private final int threads;
     private final AtomicLong rendered = new AtomicLong();
     private final AtomicLong renderNanos = new AtomicLong();
@@ -70,18 +74,40 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
 
     /** Batches of samples rendered by {@code threads} threads. */
     public BatchLoader(Samples samples, int batchSize, boolean shuffle, long seed, int epoch, boolean dropLast, int threads) {
+        this(samples, batchSize, shuffle, seed, epoch, dropLast, threads, 0, 1);
+    }
+
+    /**
+     * Rank {@code shardRank}'s share of an epoch split over {@code shards} data-parallel ranks: global
+     * batch g (of batchSize x shards images, in the seeded order) gives this rank its images
+     * [shardRank x batchSize, (shardRank + 1) x batchSize), rendered exactly as a single process with the
+     * global batch renders them; the last incomplete global batch is dropped.
+     */
+    public BatchLoader(Samples samples, int batchSize, boolean shuffle, long seed, int epoch, boolean dropLast, int threads,
+            int shardRank, int shards) {
         this.samples = Objects.requireNonNull(samples, "samples");
         if (batchSize <= 0) throw new IllegalArgumentException("batch size must be positive: " + batchSize);
         if (epoch < 0) throw new IllegalArgumentException("epoch must be >= 0: " + epoch);
         if (threads <= 0) throw new IllegalArgumentException("threads must be positive: " + threads);
-        int count = samples.count();
+        if (shards < 1 || shardRank < 0 || shardRank >= shards) throw new IllegalArgumentException("rank " + shardRank + " of " + shards);
+        if (shards > 1 && !dropLast) throw new IllegalArgumentException("a sharded epoch drops its last incomplete batch");
+        int total = samples.count();
         this.imageSize = samples.imageSize();
         this.batchSize = batchSize;
         this.seed = seed;
         this.epoch = epoch;
         this.threads = threads;
+        this.shardRank = shardRank;
+        this.shards = shards;
+        this.count = shards == 1 ? total : total / (batchSize * shards) * batchSize;
         this.batches = dropLast ? count / batchSize : (count + batchSize - 1) / batchSize;
-        this.order = shuffle ? permutation(count, seed, epoch) : identity(count);
+        this.order = shuffle ? permutation(total, seed, epoch) : identity(total);
+    }
+
+    /** The epoch position (in the single-process order) of this loader's position. */
+    private int global(int position) {
+        if (shards == 1) return position;
+        return position / batchSize * batchSize * shards + shardRank * batchSize + position % batchSize;
     }
 
     public int batchesPerEpoch() {
@@ -126,7 +152,7 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
 
     /** The dataset index of the sample at position {@code position} of this epoch. */
     public int sampleAt(int position) {
-        return order[position];
+        return order[global(position)];
     }
 
     @Override
@@ -161,7 +187,7 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
         Objects.checkIndex(index, batches);
         Pending p = new Pending(index);
         try (Samples.Renderer r = samples.open()) {
-            for (int i = 0; i < p.size; i++) p.labels[i] = r.render(order[p.from + i], seed, epoch, p.from + i, p.images, i * imageSize);
+            for (int i = 0; i < p.size; i++) p.labels[i] = r.render(order[global(p.from + i)], seed, epoch, global(p.from + i), p.images, i * imageSize);
         }
         return new Batch(p.images, p.labels, p.size, index);
     }
@@ -199,7 +225,7 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
 
         Pending(int index) {
             from = index * batchSize;
-            size = Math.min(batchSize, samples.count() - from);
+            size = Math.min(batchSize, count - from);
             images = new float[size * imageSize];
             labels = new int[size];
             missing = size;
@@ -225,7 +251,7 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
         Pipeline(int from) {
             consumed = from;
             claim = from * batchSize;
-            end = Math.min(batches * batchSize, samples.count());
+            end = Math.min(batches * batchSize, count);
             int n = Math.max(1, Math.min(threads, end - claim));
             workers = new Thread[n];
             busyOn = new String[n];
@@ -253,12 +279,12 @@ public final class BatchLoader implements Iterator<BatchLoader.Batch>, AutoClose
                             p = new Pending(batch);
                             pending.put(batch, p);
                         }
-                        busyOn[id] = samples.describe(order[position]);
+                        busyOn[id] = samples.describe(order[global(position)]);
                     }
                     long t0 = System.nanoTime();
                     long c0 = CPU.getCurrentThreadCpuTime();
                     int i = position - p.from;
-                    int label = r.render(order[position], seed, epoch, position, p.images, i * imageSize);
+                    int label = r.render(order[global(position)], seed, epoch, global(position), p.images, i * imageSize);
                     long t1 = System.nanoTime();
                     renderCpuNanos.addAndGet(CPU.getCurrentThreadCpuTime() - c0);
                     renderNanos.addAndGet(t1 - t0);

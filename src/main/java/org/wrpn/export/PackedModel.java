@@ -171,7 +171,8 @@ public final class PackedModel {
             Checkpoint.Loaded loaded = new Checkpoint.Loaded(file, file, Checkpoint.configFrom(d.get("config")),
                     new Checkpoint.Progress(pr.get("epoch").asInt(), pr.get("step_in_epoch").asInt(), pr.get("global_step").asLong()),
                     new Normalization(Architecture.inputStatistic(arch, "mean"), Architecture.inputStatistic(arch, "std")),
-                    net.inputHeight(), net.inputWidth(), net.inputChannels(), net.classes(), List.of(), Map.of(), c, arch);
+                    net.inputHeight(), net.inputWidth(), net.inputChannels(), net.classes(), List.of(), Map.of(), c, arch,
+                    pr.path("ranks").asInt(1));
             return new PackedModel(loaded, values);
         }
     }

@@ -1,6 +1,7 @@
 package org.wrpn.job;
 
 import org.wrpn.BadInputException;
+import org.wrpn.dist.RankLostException;
 import org.wrpn.train.NumericalFailureException;
 import org.wrpn.train.RunLock;
 import org.wrpn.train.StorageException;
@@ -24,6 +25,11 @@ public final class ExitCode {
     public static final int BUSY = 5;
     /** A file of the run could not be written (disk full, permission, read-only, vanished directory). */
     public static final int STORAGE = 6;
+    /**
+     * A rank of a data-parallel job died, hung past --rank-timeout or could not be reached; the
+     * message names it where the rendezvous store can tell. Relaunching the same command resumes.
+     */
+    public static final int RANK_LOST = 7;
     /** Stopped by SIGINT (128 + 2) after writing a checkpoint. */
     public static final int INTERRUPTED = 130;
     /** Stopped by SIGTERM (128 + 15) or {@link JobHandle#cancel()} after writing a checkpoint. */
@@ -36,6 +42,7 @@ public final class ExitCode {
         if (failure instanceof NumericalFailureException) return NUMERICAL;
         if (failure instanceof RunLock.HeldException) return BUSY;
         if (failure instanceof StorageException) return STORAGE;
+        if (failure instanceof RankLostException) return RANK_LOST;
         if (failure instanceof OutOfMemoryFailure || isOutOfMemory(failure)) return OUT_OF_MEMORY;
         return INTERNAL;
     }
@@ -49,6 +56,7 @@ public final class ExitCode {
             case OUT_OF_MEMORY -> "out of memory: " + m;
             case BUSY -> "busy: " + m;
             case STORAGE -> "storage: " + m;
+            case RANK_LOST -> "rank lost: " + m;
             default -> "internal: " + failure.getClass().getSimpleName() + ": " + m
                     + " (run with -Dwrpn.logLevel=debug for the stack trace)";
         };
@@ -62,6 +70,7 @@ public final class ExitCode {
             case NUMERICAL -> "numerical";
             case BUSY -> "busy";
             case STORAGE -> "storage";
+            case RANK_LOST -> "rank_lost";
             default -> "internal";
         };
     }

@@ -2,6 +2,7 @@ package org.wrpn.job;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import org.apache.logging.log4j.LogManager;
@@ -14,6 +15,9 @@ import org.wrpn.backend.Device;
 import org.wrpn.data.DataSource;
 import org.wrpn.data.DataSplit;
 import org.wrpn.data.ImageSet;
+import org.wrpn.dist.Collective;
+import org.wrpn.dist.Collectives;
+import org.wrpn.dist.LaunchEnvironment;
 import org.wrpn.plan.MemoryPlanner;
 import org.wrpn.plan.PlanRequest;
 import org.wrpn.train.Checkpoint;
@@ -40,6 +44,10 @@ final class JobRun {
     private int stopCode;
     private PlanRequest planRequest;
     private long budgetBytes;
+    /** This process's place in a data-parallel job (one process unless the environment says otherwise). */
+    private LaunchEnvironment launch = LaunchEnvironment.single();
+    /** What rank 0 tells the other ranks once all have joined. */
+    private static final long VERDICT_TRAIN = 0, VERDICT_NOTHING_LEFT = 1;
 
     JobRun(JobSpec spec, JobListener listener, Trainer.BatchHook batchHook, boolean progressBar) {
         this.spec = spec;
@@ -102,6 +110,13 @@ final class JobRun {
      * explicit checkpoint of another run is refused first, before the run directory is even made.
      */
     private JobResult execute() {
+        LaunchEnvironment launch = LaunchEnvironment.current();
+        if (launch.isDistributed() && spec.config().nproc() > 1) {
+            throw new BadInputException("--nproc " + spec.config().nproc() + " in a job whose ranks come from the environment ("
+                    + launch.source().description() + "): use one or the other");
+        }
+        this.launch = launch;
+        if (launch.rank() > 0) return executeFollower();
         Checkpoint.Loaded explicit = isAutoOrNever(spec.resume()) ? null : resumePoint();
         if (explicit != null) checkSameRun(explicit); // an explicit checkpoint continues its own run: the settings given must be its
         try (RunLock lock = lockRun(spec)) {
@@ -124,7 +139,14 @@ final class JobRun {
             update(s -> s.withCheckpoint(sidecar));
         }
         RunFiles.Previous old = otherRun(resume);
+        if (resume != null) checkRanks(resume);
         if (resume != null && resume.progress().epoch() >= config.epochs()) {
+            if (launch.isDistributed()) {
+                try (Backend backend = BackendSelector.select(config.device()); Collective c = join(backend)) {
+                    c.broadcast(new long[] {VERDICT_NOTHING_LEFT}, 0);
+                    c.barrier();
+                }
+            }
             Checkpoint.Progress p = resume.progress();
             update(s -> s.withState(JobState.RUNNING).at(p.epoch(), p.stepInEpoch(), p.globalStep()).withTotalSteps(p.globalStep()));
             emit(new JobEvent.Started(spec, "none", resume.sidecar(), p.epoch(), p.stepInEpoch(), p.globalStep(), p.globalStep()));
@@ -134,7 +156,12 @@ final class JobRun {
         if (resume != null) Trainer.checkInput(resume, split);
         checkMemory(config, split.train());
         try (Backend backend = BackendSelector.select(config.device());
+                Collective collective = launch.isDistributed() ? join(backend) : null;
                 Trainer t = new Trainer(config, backend, split, resume == null ? null : resume.normalization())) {
+            if (collective != null) {
+                collective.broadcast(new long[] {VERDICT_TRAIN}, 0);
+                t.dataParallel(collective, config.syncBatchNorm());
+            }
             if (!progressBar) t.quiet();
             t.checkpointDir(spec.checkpoints()).batchHook(batchHook).listener(events(backend.describe(), resume)).replacing(old);
             attach(t);
@@ -148,6 +175,55 @@ final class JobRun {
             String summary = stopped ? "stopped; restart the same spec to resume" : "completed";
             return finish(stopped ? JobState.STOPPED : JobState.COMPLETED, stopped ? stopCode() : ExitCode.OK, r.epochs(),
                     r.last(), summary);
+        }
+    }
+
+    /**
+     * A rank other than 0: it trains what rank 0 decides (start point and weights come from rank 0 by
+     * broadcast) and writes nothing into the run's directories, so it takes no lock.
+     */
+    private JobResult executeFollower() {
+        TrainConfig config = spec.config();
+        DataSplit split = DataSource.open(config.data(), config.imageSize(), config.decodeThreads());
+        checkMemory(config, split.train());
+        try (Backend backend = BackendSelector.select(config.device()); Collective collective = join(backend)) {
+            long[] verdict = new long[1];
+            collective.broadcast(verdict, 0);
+            if (verdict[0] == VERDICT_NOTHING_LEFT) {
+                collective.barrier();
+                emit(new JobEvent.Started(spec, "none", null, config.epochs(), 0, 0, 0));
+                return finish(JobState.COMPLETED, ExitCode.OK, List.of(), null, "nothing left to train");
+            }
+            try (Trainer t = new Trainer(config, backend, split, null)) {
+                t.quiet().dataParallel(collective, config.syncBatchNorm()).listener(events(backend.describe(), null));
+                attach(t);
+                Trainer.Result r;
+                try {
+                    r = t.run(null);
+                } finally {
+                    detach();
+                }
+                boolean stopped = t.stoppedEarly();
+                return finish(stopped ? JobState.STOPPED : JobState.COMPLETED, stopped ? stopCode() : ExitCode.OK, r.epochs(), r.last(),
+                        stopped ? "stopped with the other ranks" : "completed");
+            }
+        }
+    }
+
+    private Collective join(Backend backend) {
+        LOG.info("joining the data-parallel job: {}", launch.describe());
+        return Collectives.join(launch, backend, Duration.ofSeconds(spec.config().rankTimeoutSeconds()));
+    }
+
+    /** Refuses to resume with another global batch: the steps, the data order and the schedule would not be the run's. */
+    private void checkRanks(Checkpoint.Loaded resume) {
+        int ranks = launch.worldSize();
+        long theirs = (long) resume.ranks() * resume.config().batch(), ours = (long) ranks * spec.config().batch();
+        if (theirs != ours) {
+            throw new BadInputException(String.format(Locale.ROOT,
+                    "checkpoint %s was trained with a global batch of %d (%d rank(s) x %d); this run's is %d (%d x %d):"
+                            + " resume with ranks x --batch = %d", resume.sidecar(), theirs, resume.ranks(), resume.config().batch(), ours,
+                    ranks, spec.config().batch(), theirs));
         }
     }
 

@@ -66,6 +66,9 @@ public record JobSpec(TrainConfig config, Path checkpointDir, String resume, boo
             new Field("limit_test", "--limit-test", Type.NON_NEGATIVE_INT),
             new Field("image_size", "--image-size", Type.INT),
             new Field("decode_threads", "--decode-threads", Type.NON_NEGATIVE_INT),
+            new Field("nproc", "--nproc", Type.INT),
+            new Field("sync_batch_norm", "--sync-batch-norm", Type.BOOLEAN),
+            new Field("rank_timeout", "--rank-timeout", Type.INT),
             new Field("resume", "--resume", Type.STRING),
             new Field("overwrite", "--overwrite", Type.BOOLEAN));
 
@@ -107,7 +110,7 @@ public record JobSpec(TrainConfig config, Path checkpointDir, String resume, boo
 
     /** Keys that may differ between a run and the checkpoint it resumes: they do not change the weights. */
     private static final Set<String> SAME_RUN_IGNORES = Set.of("out", "data", "device", "limit_test", "resume", "checkpoint_dir",
-            "checkpoint_every", "decode_threads",
+            "checkpoint_every", "decode_threads", "nproc", "rank_timeout",
             "keep_checkpoints", "overwrite");
 
     /**

@@ -141,6 +141,9 @@ final class JobSpecReader {
                     .keepCheckpoints(v.integer("keep_checkpoints", d.keepCheckpoints()))
                     .imageSize(v.integer("image_size", d.imageSize()))
                     .decodeThreads(v.integer("decode_threads", d.decodeThreads()))
+                    .nproc(v.integer("nproc", d.nproc()))
+                    .syncBatchNorm(v.read("sync_batch_norm", d.syncBatchNorm(), JobSpecReader::asBoolean))
+                    .rankTimeoutSeconds(v.integer("rank_timeout", d.rankTimeoutSeconds()))
                     .build();
         } catch (BadInputException e) {
             throw located(e, v::where);

@@ -78,13 +78,39 @@ public final class BatchNorm2d extends Layer {
     private void train(Feature x, Tensor y) {
         saveMean = ctx.state(name + ".mean", DType.F32, Shape.of(channels));
         saveInvStd = ctx.state(name + ".invstd", DType.F32, Shape.of(channels));
+        boolean sync = synchronizes();
+        float[] runningBefore = sync ? runningStatistics() : null;
         beginWorkspace(x.tensor(), Device.BatchNormPass.TRAIN);
         try {
-            ctx.backend().batchNormTrain(x.tensor(), gamma.value(), beta.value(), y, saveMean, saveInvStd,
+            ctx.backend().batchNormTrain(x.tensor(), gamma.value(), beta.value(), sync ? null : y, saveMean, saveInvStd,
                     runningMean.value(), runningVar.value(), MOMENTUM, eps);
         } finally {
             ctx.ledger().endWorkspace();
         }
+        if (sync) {
+            SynchronizedBatchNorm.statistics(ctx, saveMean, saveInvStd, runningMean.value(), runningVar.value(), runningBefore,
+                    x.tensor().shape().elements() / channels, MOMENTUM, eps);
+            if (y != null) ctx.backend().batchNormApply(x.tensor(), gamma.value(), beta.value(), saveMean, saveInvStd, y);
+        }
+    }
+
+    /** Whether this step's statistics are those of every replica's batch together. */
+    private boolean synchronizes() {
+        return ctx.replicas() != null && ctx.replicas().synchronizesBatchNorm();
+    }
+
+    private float[] runningStatistics() {
+        float[] both = new float[2 * channels], part = new float[channels];
+        ctx.backend().download(runningMean.value(), part);
+        System.arraycopy(part, 0, both, 0, channels);
+        ctx.backend().download(runningVar.value(), part);
+        System.arraycopy(part, 0, both, channels, channels);
+        return both;
+    }
+
+    /** gamma and beta, whose gradients this layer sums over the replicas itself when it synchronises. */
+    List<Parameter> affineParameters() {
+        return List.of(gamma, beta);
     }
 
     /** Declares the backend's scratch for one op over x (the GPU's per-channel partial sums). */
@@ -163,6 +189,10 @@ public final class BatchNorm2d extends Layer {
         } else {
             dx = ctx.feature(name + ".grad", x.shape());
         }
+        if (synchronizes()) {
+            synchronizedBackward(x, dy.tensor(), dx.tensor());
+            return finishBackward(dy, dx);
+        }
         beginWorkspace(x, Device.BatchNormPass.BACKWARD);
         try {
             ctx.backend().batchNormBackward(x, dy.tensor(), gamma.value(), saveMean, saveInvStd, dx.tensor(), gamma.grad(),
@@ -171,6 +201,29 @@ public final class BatchNorm2d extends Layer {
             ctx.ledger().endWorkspace();
         }
         return finishBackward(dy, dx);
+    }
+
+    /**
+     * Backward with the sums of dy and dy·xhat over every replica: this replica's sums (the whole op,
+     * its dx into scratch), summed over the replicas, then dx from them over the global batch's rows.
+     */
+    private void synchronizedBackward(Tensor x, Tensor dy, Tensor dx) {
+        Tensor scratch = ctx.temp(name + ".grad", x.shape());
+        beginWorkspace(x, Device.BatchNormPass.BACKWARD);
+        try {
+            ctx.backend().batchNormBackward(x, dy, gamma.value(), saveMean, saveInvStd, scratch, gamma.grad(), beta.grad());
+        } finally {
+            ctx.ledger().endWorkspace();
+        }
+        ctx.free(scratch);
+        SynchronizedBatchNorm.sumGradients(ctx, gamma.grad(), beta.grad());
+        long rows = x.shape().elements() / channels * ctx.replicas().count();
+        beginWorkspace(x, Device.BatchNormPass.BACKWARD_APPLY);
+        try {
+            ctx.backend().batchNormBackwardApply(x, dy, gamma.value(), saveMean, saveInvStd, gamma.grad(), beta.grad(), rows, dx);
+        } finally {
+            ctx.ledger().endWorkspace();
+        }
     }
 
     /** Lets go of what forward kept, and of dy; returns dx. */
@@ -198,7 +251,9 @@ public final class BatchNorm2d extends Layer {
         long rows = shape.elements() / channels;
         Feature dx = dy.isExclusive() ? dy.retain() : ctx.feature(name + ".grad", shape);
         Tensor sumDyXhat = ctx.temp(name + ".sums", Shape.of(channels)), sumDy = ctx.temp(name + ".sums", Shape.of(channels));
+        if (synchronizes()) rows *= ctx.replicas().count();
         for (int pass = 0; pass < 2; pass++) {
+            if (pass == 1 && synchronizes()) SynchronizedBatchNorm.sumGradients(ctx, gamma.grad(), beta.grad());
             for (int first = 0; first < n; first += per) {
                 int count = Math.min(per, n - first);
                 Tensor x = inputImages(first, count);

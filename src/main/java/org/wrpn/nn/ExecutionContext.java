@@ -1,5 +1,6 @@
 package org.wrpn.nn;
 
+import java.util.List;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.MemoryLedger;
 import org.wrpn.backend.MemoryLedger.Category;
@@ -13,6 +14,7 @@ public final class ExecutionContext {
     private final MemoryLedger ledger;
     private final SavePolicy policy;
     private boolean slicedResidualBackward;
+    private Replicas replicas;
 
     public ExecutionContext(Backend backend, SavePolicy policy) {
         this.backend = backend;
@@ -29,6 +31,23 @@ public final class ExecutionContext {
     /** Overrides the backend's choice (tests run both ways on one backend). */
     public void sliceResidualBackward(boolean v) {
         slicedResidualBackward = v;
+    }
+
+    /** The other replicas of a data-parallel job, or null when this network trains alone. */
+    public Replicas replicas() {
+        return replicas;
+    }
+
+    public void replicas(Replicas r) {
+        replicas = r;
+    }
+
+    /** Tells the replicas (if any) that layer's backward is done: its parameter gradients are final. */
+    void backwardDone(Layer layer) {
+        if (replicas != null) {
+            List<Parameter> ps = layer.parameters();
+            if (!ps.isEmpty()) replicas.gradientsReady(ps);
+        }
     }
 
     public Backend backend() {

@@ -205,6 +205,25 @@ public final class Network implements AutoCloseable {
         return total;
     }
 
+    /**
+     * Every batch norm's gamma and beta: under synchronised batch norm the layers sum their gradients
+     * over the replicas themselves, during backward, so a data-parallel step must not sum them again.
+     */
+    public List<Parameter> batchNormAffineParameters() {
+        List<Parameter> ps = new ArrayList<>();
+        collectBatchNormAffine(root, ps);
+        return ps;
+    }
+
+    private static void collectBatchNormAffine(Layer l, List<Parameter> into) {
+        if (l instanceof BatchNorm2d bn) into.addAll(bn.affineParameters());
+        else if (l instanceof Sequential s) for (Layer c : s.layers()) collectBatchNormAffine(c, into);
+        else if (l instanceof ResidualBlock b) {
+            collectBatchNormAffine(b.branch(), into);
+            if (b.shortcut() != null) collectBatchNormAffine(b.shortcut(), into);
+        }
+    }
+
     public long parameterCount() {
         long n = 0;
         for (Parameter p : trainableParameters()) n += p.shape().elements();

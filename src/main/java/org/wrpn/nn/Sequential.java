@@ -63,6 +63,7 @@ public class Sequential extends Layer {
         Feature g = dy;
         for (int i = layers.size() - 1; i >= 0 && g != null; i--) {
             g = layers.get(i).backward(g, i > 0 || needsInputGradient);
+            ctx.backwardDone(layers.get(i));
         }
         return g;
     }

@@ -49,7 +49,7 @@ public final class Checkpoint {
     /** A loaded sidecar, weights not yet applied. */
     public record Loaded(Path sidecar, Path weights, TrainConfig config, Progress progress, Normalization normalization,
             int height, int imageWidth, int channels, int classes, List<String> classNames, Map<String, Object> metrics,
-            Safetensors.Contents contents, JsonNode architecture) {
+            Safetensors.Contents contents, JsonNode architecture, int ranks) {
         /** The network this checkpoint holds: from its architecture, or (older sidecars) from its config. */
         public Network network() {
             return architecture != null ? Architecture.build(architecture)
@@ -64,9 +64,12 @@ public final class Checkpoint {
         return weights.resolveSibling(n.substring(0, n.length() - ".safetensors".length()) + ".json");
     }
 
-    /** Writes a checkpoint into dir and returns the sidecar path; classNames (may be empty) are the data's, by index. */
+    /**
+     * Writes a checkpoint into dir and returns the sidecar path; classNames (may be empty) are the
+     * data's, by index; ranks: the data-parallel ranks that trained it (global batch = ranks x batch).
+     */
     public static Path save(Path dir, Network net, TrainConfig config, Progress progress, Normalization norm,
-            List<String> classNames, Map<String, Object> metrics) throws IOException {
+            List<String> classNames, Map<String, Object> metrics, int ranks) throws IOException {
         Files.createDirectories(dir);
         String stem = String.format("ckpt-e%03d-s%08d", progress.epoch(), progress.globalStep());
         Path weights = dir.resolve(stem + ".safetensors");
@@ -114,6 +117,7 @@ public final class Checkpoint {
         prog.put("epoch", progress.epoch());
         prog.put("step_in_epoch", progress.stepInEpoch());
         prog.put("global_step", progress.globalStep());
+        prog.put("ranks", ranks);
         root.set("metrics", JSON.valueToTree(metrics));
         root.set("architecture", architecture);
         AtomicFiles.writeString(sidecar, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root));
@@ -150,6 +154,9 @@ public final class Checkpoint {
         o.put("keep_checkpoints", c.keepCheckpoints());
         o.put("image_size", c.imageSize());
         o.put("decode_threads", c.decodeThreads());
+        o.put("nproc", c.nproc());
+        o.put("sync_batch_norm", c.syncBatchNorm());
+        o.put("rank_timeout", c.rankTimeoutSeconds());
         return o;
     }
 
@@ -169,7 +176,9 @@ public final class Checkpoint {
                 .quantizedLrScale(orAuto(o, "quantized_lr_scale", 1.0, JsonNode::asDouble))
                 .quantizedLrFanIn(o.path("quantized_lr_fan_in").asBoolean(false))
                 .imageSize(o.path("image_size").asInt(TrainConfig.defaults().imageSize()))
-                .decodeThreads(o.path("decode_threads").asInt(0)).build();
+                .decodeThreads(o.path("decode_threads").asInt(0)).nproc(o.path("nproc").asInt(1))
+                .syncBatchNorm(o.path("sync_batch_norm").asBoolean(false))
+                .rankTimeoutSeconds(o.path("rank_timeout").asInt(TrainConfig.DEFAULT_RANK_TIMEOUT_SECONDS)).build();
     }
 
     /** "auto" for a setting left to its per-bit-width default (null). */
@@ -292,7 +301,7 @@ public final class Checkpoint {
             }
             return new Loaded(sidecar, weights, config, progress, new Normalization(mean, std), in.get("height").asInt(),
                     in.get("width").asInt(), in.get("channels").asInt(), in.get("classes").asInt(), strings(in.path("class_names")),
-                    metrics == null ? Map.of() : metrics, contents, architecture);
+                    metrics == null ? Map.of() : metrics, contents, architecture, prog.path("ranks").asInt(1));
         } catch (BadInputException e) {
             throw e;
         } catch (IOException | RuntimeException e) {

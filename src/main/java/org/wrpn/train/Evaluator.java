@@ -18,6 +18,14 @@ public final class Evaluator {
     private Evaluator() {}
 
     public static Result evaluate(Network net, ImageSet data, Normalization norm, int batch) {
+        return evaluateShare(net, data, norm, batch, 0, 1);
+    }
+
+    /**
+     * Rank {@code rank}'s share of the test set for a data-parallel job: batches rank, rank + ranks,
+     * ...; the ranks' results, weighted by count, make the whole set's.
+     */
+    public static Result evaluateShare(Network net, ImageSet data, Normalization norm, int batch, int rank, int ranks) {
         Backend b = net.backend();
         int total = 0;
         int correct = 0;
@@ -26,8 +34,13 @@ public final class Evaluator {
             int prepared = -1;
             Tensor images = null, labels = null;
             try {
-                while (loader.hasNext()) {
-                    BatchLoader.Batch batchData = loader.next();
+                for (int index = rank; index < loader.batchesPerEpoch(); index += ranks) {
+                    BatchLoader.Batch batchData;
+                    if (ranks == 1) {
+                        batchData = loader.next();
+                    } else {
+                        batchData = loader.batch(index);
+                    }
                     int n = batchData.size();
                     if (n != prepared) {
                         if (images != null) {

@@ -30,6 +30,10 @@ import org.wrpn.quant.Quantizer;
  *     with the layer's fan-in (batch norm divides by the output's spread), its flip threshold does not
  * @param imageSize the side of the square images an image folder is decoded to
  * @param decodeThreads threads decoding an image folder (0 = one per core); results do not depend on it
+ * @param nproc local ranks `wrpn train` starts, each a process training a share of every global batch
+ *     (--batch per rank); ranks from the environment (torchrun, Slurm) need none
+ * @param syncBatchNorm batch norm over the global batch of a data-parallel job, not each rank's batch
+ * @param rankTimeoutSeconds how long a rank waits for the others in any collective before the job stops
  */
 public record TrainConfig(
         String model,
@@ -58,10 +62,14 @@ public record TrainConfig(
         Double quantizedLrScale,
         boolean quantizedLrFanIn,
         int imageSize,
-        int decodeThreads) {
+        int decodeThreads,
+        int nproc,
+        boolean syncBatchNorm,
+        int rankTimeoutSeconds) {
 
     public static final String DEFAULT_MODEL = "lenet";
     public static final int DEFAULT_KEEP_CHECKPOINTS = 3;
+    public static final int DEFAULT_RANK_TIMEOUT_SECONDS = 30;
 
     public TrainConfig {
         if (!Models.NAMES.contains(model)) {
@@ -90,6 +98,10 @@ public record TrainConfig(
         Objects.requireNonNull(device, "device");
         if (imageSize < 8 || imageSize > 4096) throw new BadInputException("--image-size must be between 8 and 4096, got " + imageSize);
         if (decodeThreads < 0 || decodeThreads > 1024) throw new BadInputException("--decode-threads must be between 0 (one per core) and 1024, got " + decodeThreads);
+        if (nproc < 1 || nproc > 1024) throw new BadInputException("--nproc must be between 1 and 1024, got " + nproc);
+        if (rankTimeoutSeconds < 1 || rankTimeoutSeconds > 86400) {
+            throw new BadInputException("--rank-timeout must be between 1 and 86400 seconds, got " + rankTimeoutSeconds);
+        }
         layerBits = layerBits == null ? "" : layerBits;
         save = save == null ? SaveChoice.AUTO : save;
         precisionPolicy(weightBits, activationBits, layerBits); // validates overrides early
@@ -134,7 +146,8 @@ public record TrainConfig(
                 .checkpointEvery(checkpointEvery).limitTrain(limitTrain).limitTest(limitTest).device(device).keepCheckpoints(keepCheckpoints)
                 .quantizedWeightDecay(quantizedWeightDecay).clipWeights(clipWeights).quantizedLrScale(quantizedLrScale)
                 .quantizedLrFanIn(quantizedLrFanIn)
-                .imageSize(imageSize).decodeThreads(decodeThreads);
+                .imageSize(imageSize).decodeThreads(decodeThreads).nproc(nproc).syncBatchNorm(syncBatchNorm)
+                .rankTimeoutSeconds(rankTimeoutSeconds);
     }
 
     /** Sets any of the components; {@link #build()} validates them together. */
@@ -166,6 +179,9 @@ public record TrainConfig(
         private boolean quantizedLrFanIn;
         private int imageSize = ImageFolder.DEFAULT_SIZE;
         private int decodeThreads;
+        private int nproc = 1;
+        private boolean syncBatchNorm;
+        private int rankTimeoutSeconds = DEFAULT_RANK_TIMEOUT_SECONDS;
 
         private Builder() {}
 
@@ -199,12 +215,15 @@ public record TrainConfig(
         public Builder quantizedLrFanIn(boolean v) { quantizedLrFanIn = v; return this; }
         public Builder imageSize(int v) { imageSize = v; return this; }
         public Builder decodeThreads(int v) { decodeThreads = v; return this; }
+        public Builder nproc(int v) { nproc = v; return this; }
+        public Builder syncBatchNorm(boolean v) { syncBatchNorm = v; return this; }
+        public Builder rankTimeoutSeconds(int v) { rankTimeoutSeconds = v; return this; }
 
         public TrainConfig build() {
             return new TrainConfig(model, widthMultiplier, weightBits, activationBits, layerBits, save, data, batch, epochs, lr,
                     momentum, weightDecay, schedule, warmupEpochs, seed, out, checkpointEvery, limitTrain, limitTest, device,
                     keepCheckpoints, quantizedWeightDecay, clipWeights, quantizedLrScale, quantizedLrFanIn, imageSize,
-                    decodeThreads);
+                    decodeThreads, nproc, syncBatchNorm, rankTimeoutSeconds);
         }
     }
 }

@@ -20,6 +20,8 @@ import org.wrpn.data.BatchLoader;
 import org.wrpn.data.DataSplit;
 import org.wrpn.data.ImageSet;
 import org.wrpn.data.Normalization;
+import org.wrpn.dist.Collective;
+import org.wrpn.dist.GradientBuckets;
 import org.wrpn.nn.Feature;
 import org.wrpn.nn.Layer;
 import org.wrpn.nn.Network;
@@ -87,6 +89,8 @@ public final class Trainer implements AutoCloseable {
     private RunFiles.Previous replacing;
     private Path resumedFrom;
     private Path kept;
+    private Collective collective;
+    private boolean synchronizeBatchNorm;
 
     public Trainer(TrainConfig config, Backend backend, DataSplit split) {
         this(config, backend, split, null);
@@ -137,6 +141,18 @@ public final class Trainer implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Trains as one rank of a data-parallel job: this rank's share of every global batch of
+     * batch x ranks images, gradients summed over the ranks during backward, batch norm over each
+     * rank's batch or (synchronizeBatchNorm) over the global batch. Only rank 0 writes metrics and
+     * checkpoints; every rank starts from rank 0's weights.
+     */
+    public Trainer dataParallel(Collective c, boolean synchronizeBatchNorm) {
+        collective = c;
+        this.synchronizeBatchNorm = synchronizeBatchNorm;
+        return this;
+    }
+
     /** Overwrite another run's files: deleted, and its metrics replaced, once this run's first checkpoint is durable. */
     public Trainer replacing(RunFiles.Previous old) {
         replacing = old;
@@ -162,7 +178,14 @@ public final class Trainer implements AutoCloseable {
 
     /** Trains from scratch, or from a loaded checkpoint when resume is not null. */
     public Result run(Checkpoint.Loaded resume) {
-        int batchesPerEpoch = train.count() / config.batch();
+        int ranks = collective == null ? 1 : collective.worldSize();
+        int rank = collective == null ? 0 : collective.rank();
+        boolean lead = rank == 0;
+        if ((long) config.batch() * ranks > train.count()) {
+            throw new BadInputException("--batch " + config.batch() + " on " + ranks + " ranks is a global batch of " + config.batch() * ranks
+                    + ", larger than the " + train.count() + " training images");
+        }
+        int batchesPerEpoch = train.count() / (config.batch() * ranks);
         long totalSteps = (long) batchesPerEpoch * config.epochs();
         LrSchedule schedule = new LrSchedule(config.schedule(), config.lr(),
                 Math.round(config.warmupEpochs() * batchesPerEpoch), totalSteps);
@@ -180,9 +203,25 @@ public final class Trainer implements AutoCloseable {
             globalStep = resume.progress().globalStep();
             LOG.info("resumed from {} at epoch {} step {} (global step {})", resume.sidecar(), startEpoch + 1, startStep, globalStep);
         }
+        GradientBuckets buckets = null;
+        if (collective != null) { // every rank starts where rank 0 starts, from its weights
+            long[] at = {startEpoch, startStep, globalStep};
+            collective.broadcast(at, 0);
+            startEpoch = (int) at[0];
+            startStep = (int) at[1];
+            globalStep = at[2];
+            broadcastFromLead(net.parameters(), true);
+            buckets = new GradientBuckets(collective, net.trainableParameters(),
+                    synchronizeBatchNorm ? net.batchNormAffineParameters() : List.of(), GradientBuckets.DEFAULT_BUCKET_BYTES,
+                    synchronizeBatchNorm);
+            net.context().replicas(buckets);
+            LOG.info("data parallel: {}; global batch {} ({} x {}), {} gradient bucket(s), batch norm {}", collective.describe(),
+                    config.batch() * ranks, ranks, config.batch(), buckets.bucketCount(),
+                    synchronizeBatchNorm ? "over the global batch" : "per rank");
+        }
         LOG.info("model {} width {} ({} parameters), {}", config.model(), config.widthMultiplier(), net.parameterCount(),
                 Models.describePrecision(net));
-        LOG.info("backend {}; {} training and {} test images of {}x{}x{}; batch {}, {} steps per epoch",
+        LOG.info("backend {}; {} training and {} test images of {}x{}x{}; batch {} per rank, {} steps per epoch",
                 backend.describe(), train.count(), test.count(), train.height(), train.width(), train.channels(),
                 config.batch(), batchesPerEpoch);
 
@@ -203,10 +242,12 @@ public final class Trainer implements AutoCloseable {
         boolean memoryLogged = false;
         stoppedEarly = false;
         listener.started(new Checkpoint.Progress(startEpoch, startStep, globalStep), totalSteps, batchesPerEpoch);
-        try (MetricsLog metrics = new MetricsLog(out.resolve(replacing != null ? RunFiles.PENDING_METRICS : RunFiles.METRICS),
-                replacing != null)) {
+        boolean stopAgreed = false; // every rank's stop request, as the ranks agreed at the last step
+        try (MetricsLog metrics = lead ? new MetricsLog(out.resolve(replacing != null ? RunFiles.PENDING_METRICS : RunFiles.METRICS),
+                replacing != null) : null) {
             for (int epoch = startEpoch; epoch < config.epochs(); epoch++) {
-                if (stopRequested && epoch > startEpoch) { // the previous epoch's checkpoint is the resume point
+                if ((collective == null ? stopRequested : stopAgreed) && epoch > startEpoch) { // the previous epoch's checkpoint is the resume point
+                    if (collective != null) collective.barrier();
                     LOG.info("stopped after epoch {}; checkpoint {}", epoch, lastCheckpoint);
                     stoppedEarly = true;
                     return new Result(results, lastCheckpoint, ledger.peakTotal(), net.lastSavedBytes());
@@ -218,10 +259,10 @@ public final class Trainer implements AutoCloseable {
                 long t0 = System.nanoTime();
                 ProgressBar bar = new ProgressBar(System.err, String.format("epoch %d/%d", epoch + 1, config.epochs()),
                         batchesPerEpoch);
-                if (!showProgress) bar.disabled();
+                if (!showProgress || !lead) bar.disabled();
                 int firstStep = epoch == startEpoch ? startStep : 0;
                 try (BatchLoader loader = new BatchLoader(train.samples(norm, true), config.batch(), true, config.seed(), epoch,
-                        true, train.loaderThreads())) {
+                        true, train.loaderThreads(), rank, ranks)) {
                     loader.startAt(firstStep);
                     for (int step = firstStep; step < batchesPerEpoch; step++) {
                         BatchLoader.Batch batch = loader.next();
@@ -229,10 +270,19 @@ public final class Trainer implements AutoCloseable {
                         double lr = schedule.at(globalStep);
                         backend.upload(batch.images(), images);
                         backend.upload(batch.labels(), labels);
-                        LossResult r = net.forwardBackward(images, labels, 1f / config.batch());
+                        LossResult r = net.forwardBackward(images, labels, 1f / (config.batch() * ranks));
+                        boolean stopNow = stopRequested;
+                        if (collective != null) { // the global batch's gradient, loss and accuracy, and whether any rank stops
+                            buckets.finish();
+                            double[] sums = {r.lossSum(), r.correct(), r.count(), stopRequested ? 1 : 0};
+                            collective.sum(sums);
+                            r = new LossResult(sums[0], (int) sums[1], (int) sums[2]);
+                            stopNow = stopAgreed = sums[3] > 0;
+                        }
                         // Checked before the update, so the weights (and the last checkpoint) stay finite. A NaN
                         // that a quantizer hides from the loss still reaches the first layer's gradient through
                         // backward, so one reduction per step suffices; all layers are searched only on failure.
+                        // Across ranks both are sums, so every rank sees a failure of any.
                         if (!Double.isFinite(r.lossSum()) || !Double.isFinite(backend.sumSquares(params.get(0).grad()))) {
                             throw numericalFailure(r.lossSum(), images, params, batch.images(), epoch, step, globalStep);
                         }
@@ -258,18 +308,21 @@ public final class Trainer implements AutoCloseable {
                         double seconds = (System.nanoTime() - t0) / 1e9;
                         bar.update(step + 1 - firstStep, seen / seconds, "img", lossSum / seen, correct / (double) seen,
                                 loaderNote(loader, seconds));
-                        if (globalStep % METRICS_EVERY == 0) {
+                        if (metrics != null && globalStep % METRICS_EVERY == 0) {
                             metrics.write(record("step", epoch + 1, globalStep, Map.of("loss", r.meanLoss(), "accuracy",
                                     r.correct() / (double) r.count(), "lr", lr, "images_per_second", seen / seconds)), kept);
                         }
                         boolean lastStep = step + 1 == batchesPerEpoch;
                         boolean periodic = config.checkpointEvery() > 0 && globalStep % config.checkpointEvery() == 0 && !lastStep;
-                        boolean stop = stopRequested && !lastStep;
+                        boolean stop = stopNow && !lastStep;
                         if (periodic || stop) {
                             Checkpoint.Progress at = new Checkpoint.Progress(epoch, step + 1, globalStep);
-                            lastCheckpoint = save(ckptDir, at, Map.of("train_loss", lossSum / seen));
-                            listener.checkpointWritten(lastCheckpoint, at, stop ? CheckpointReason.STOP : CheckpointReason.PERIODIC);
+                            if (lead) {
+                                lastCheckpoint = save(ckptDir, at, Map.of("train_loss", lossSum / seen));
+                                listener.checkpointWritten(lastCheckpoint, at, stop ? CheckpointReason.STOP : CheckpointReason.PERIODIC);
+                            }
                             if (stop) {
+                                if (collective != null) collective.barrier(); // rank 0's checkpoint is durable before any rank ends
                                 LOG.info("stopped at epoch {} step {}; checkpoint {}", epoch + 1, step + 1, lastCheckpoint);
                                 stoppedEarly = true;
                                 return new Result(results, lastCheckpoint, ledger.peakTotal(), net.lastSavedBytes());
@@ -281,7 +334,16 @@ public final class Trainer implements AutoCloseable {
                 double trainLoss = seen == 0 ? Double.NaN : lossSum / seen;
                 double trainAcc = seen == 0 ? Double.NaN : correct / (double) seen;
                 // Evaluating at the training batch size keeps the memory high-water mark that of a training step.
-                Evaluator.Result eval = Evaluator.evaluate(net, test, norm, Math.min(config.batch(), test.count()));
+                Evaluator.Result eval;
+                if (collective == null) {
+                    eval = Evaluator.evaluate(net, test, norm, Math.min(config.batch(), test.count()));
+                } else { // rank 0's running statistics (as DDP's buffers), each rank a share of the test set
+                    broadcastFromLead(net.parameters(), false);
+                    eval = Evaluator.evaluateShare(net, test, norm, Math.min(config.batch(), test.count()), rank, ranks);
+                    double[] sums = {eval.loss() * eval.count(), eval.accuracy() * eval.count(), eval.count()};
+                    collective.sum(sums);
+                    eval = new Evaluator.Result(sums[0] / Math.max(1, sums[2]), sums[1] / Math.max(1, sums[2]), (int) sums[2]);
+                }
                 EpochResult er = new EpochResult(epoch + 1, trainLoss, trainAcc, eval.loss(), eval.accuracy(), seconds,
                         seen / seconds);
                 results.add(er);
@@ -295,17 +357,34 @@ public final class Trainer implements AutoCloseable {
                 m.put("test_accuracy", eval.accuracy());
                 m.put("seconds", seconds);
                 m.put("images_per_second", seen / seconds);
-                metrics.write(record("epoch", epoch + 1, globalStep, m), kept);
+                if (metrics != null) metrics.write(record("epoch", epoch + 1, globalStep, m), kept);
                 listener.epochEnded(er, globalStep);
                 Checkpoint.Progress at = new Checkpoint.Progress(epoch + 1, 0, globalStep);
-                lastCheckpoint = save(ckptDir, at, m);
-                listener.checkpointWritten(lastCheckpoint, at, CheckpointReason.EPOCH);
+                if (lead) {
+                    lastCheckpoint = save(ckptDir, at, m);
+                    listener.checkpointWritten(lastCheckpoint, at, CheckpointReason.EPOCH);
+                }
             }
+            if (collective != null) collective.barrier(); // no rank leaves while another may still need it
         } finally {
             ledger.free(images);
             ledger.free(labels);
         }
         return new Result(results, lastCheckpoint, ledger.peakTotal(), net.lastSavedBytes());
+    }
+
+    /**
+     * Overwrites every rank's tensors with rank 0's: all parameters with their velocities (at the
+     * start), or only the batch-norm running statistics (before evaluating and saving).
+     */
+    private void broadcastFromLead(List<Parameter> parameters, boolean everything) {
+        List<Tensor> tensors = new ArrayList<>();
+        for (Parameter p : parameters) {
+            if (p.isTrainable() && !everything) continue;
+            tensors.add(p.value());
+            if (everything && p.velocity() != null) tensors.add(p.velocity());
+        }
+        if (!tensors.isEmpty()) collective.broadcast(tensors, 0);
     }
 
     /** What the progress bar says of a decoding loader: what it can deliver, and the share of the time training waited for it. */
@@ -388,7 +467,8 @@ public final class Trainer implements AutoCloseable {
         try {
             // A vanished run directory is an error, not something to recreate behind the lock's back.
             if (!Files.isDirectory(config.out())) throw new NoSuchFileException(config.out().toString());
-            sidecar = Checkpoint.save(dir, net, config, progress, norm, train.classNames(), metrics);
+            sidecar = Checkpoint.save(dir, net, config, progress, norm, train.classNames(), metrics,
+                    collective == null ? 1 : collective.worldSize());
         } catch (IOException e) {
             throw StorageException.of("cannot write checkpoint to " + dir, dir, e, kept);
         }

@@ -1,0 +1,21 @@
+package org.wrpn.dist;
+
+import java.time.Duration;
+import org.wrpn.BadInputException;
+import org.wrpn.backend.Backend;
+import org.wrpn.backend.Device;
+import org.wrpn.dist.gloo.GlooCollective;
+
+/** Picks the collective engine for a backend: Gloo between CPU processes. */
+public final class Collectives {
+    private Collectives() {}
+
+    /** Joins the job env describes (blocking until every rank has joined, at most timeout). */
+    public static Collective join(LaunchEnvironment env, Backend backend, Duration timeout) {
+        if (Device.of(backend) == Device.CUDA) {
+            throw new BadInputException("data-parallel training on GPUs (NCCL) is not available yet; train with --device cpu"
+                    + " or one rank");
+        }
+        return GlooCollective.join(env, backend, timeout);
+    }
+}
