@@ -59,6 +59,18 @@ public final class BackendSelector {
         return new Choice("cuda", "CUDA on " + s.device().describe());
     }
 
+    /**
+     * The CPU backend's BLAS (OpenBLAS's configuration, kernel core and threads), or why it cannot
+     * load (the GPU bundle carries no JavaCPP libraries).
+     */
+    public static String cpuBlas() {
+        try {
+            return CpuBackend.blasLibrary();
+        } catch (LinkageError | RuntimeException e) {
+            return "not available: " + e;
+        }
+    }
+
     /** The device --device auto stands for here (what {@link #autoChoice} picks); CPU and CUDA are themselves. */
     public static Device resolve(Device device) {
         return device == Device.AUTO ? Device.parse(autoChoice().backend()) : device;

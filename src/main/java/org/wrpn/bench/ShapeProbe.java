@@ -22,7 +22,7 @@ import org.wrpn.tensor.Tensor;
  * The tensor shapes a model really hands its backend in one training step: every quantize+pack
  * (quantized activations, and max pools that re-pack their output) and the convolutions. It runs the real layer code on a backend
  * that only records, so the kernel benchmarks time exactly the shapes training uses, on any
- * machine (no ND4J, no GPU).
+ * machine (no native library, no GPU).
  */
 public final class ShapeProbe {
     /** A distinct (shape, with or without the STE mask) in first-seen order, with how many calls use it. */

@@ -39,6 +39,7 @@ public final class InfoCommand implements Callable<Integer> {
         m.put("ptx", cuda.ptx());
         m.put("cpu_cores", Runtime.getRuntime().availableProcessors());
         m.put("cpu_pack", PackedActivations.implementation()); // quantize+pack on the Vector API or the plain loops
+        m.put("cpu_blas", BackendSelector.cpuBlas()); // the CPU backend's OpenBLAS: version, build, kernel core, threads
         m.put("java", System.getProperty("java.version"));
         m.put("max_heap_bytes", Runtime.getRuntime().maxMemory());
         try {

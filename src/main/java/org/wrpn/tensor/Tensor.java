@@ -1,7 +1,7 @@
 package org.wrpn.tensor;
 
 /**
- * A backend-owned buffer. Callers never see where it lives (Java heap, ND4J, GPU memory); they pass
+ * A backend-owned buffer. Callers never see where it lives (Java heap, off-heap memory, GPU memory); they pass
  * it back to the backend that made it. Closing frees it at once.
  */
 public interface Tensor extends AutoCloseable {

@@ -5,10 +5,11 @@ import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 import com.tngtech.archunit.lang.ArchRule;
 
 /**
- * Who may import whom (docs/DESIGN.md, "Packages"). Only backend/cpu knows ND4J (and the JavaCPP
- * libraries under it), only backend/cuda knows JCuda, only data/decode knows OpenCV (through
- * JavaCPP); above backend/, code talks to the Backend interface and never names an implementation.
- * bench/ times backend internals (GPU events) and may name them, but not ND4J or JCuda themselves.
+ * Who may import whom (docs/DESIGN.md, "Packages"). Only backend/cpu knows the JavaCPP native
+ * libraries (OpenBLAS, oneDNN, JavaCPP itself), only backend/cuda knows JCuda, only data/decode knows
+ * OpenCV (through JavaCPP); above backend/, code talks to the Backend interface and never names an
+ * implementation. bench/ times backend internals (GPU events) and may name them, but not the native
+ * libraries or JCuda themselves.
  */
 final class ArchitectureRules {
     private ArchitectureRules() {}
@@ -22,18 +23,18 @@ final class ArchitectureRules {
     static final ArchRule NOTHING_ABOVE_BACKENDS_NAMES_AN_IMPLEMENTATION = noClasses()
             .that().resideInAnyPackage(ABOVE_BACKENDS).and().resideOutsideOfPackage(DECODER)
             .should().dependOnClassesThat().resideInAnyPackage("org.wrpn.backend.cpu..", "org.wrpn.backend.cuda..",
-                    "org.nd4j..", "org.bytedeco..", "jcuda..")
-            .because("only backend/cpu knows ND4J, only backend/cuda knows JCuda, and layers, trainer, planner, jobs,"
+                    "org.bytedeco..", "jcuda..")
+            .because("only backend/cpu knows OpenBLAS and oneDNN, only backend/cuda knows JCuda, and layers, trainer, planner, jobs,"
                     + " sweeps and the CLI talk to the Backend interface");
 
-    static final ArchRule ONLY_THE_CPU_BACKEND_KNOWS_ND4J = noClasses()
+    static final ArchRule ONLY_THE_CPU_BACKEND_KNOWS_NATIVE_LIBRARIES = noClasses()
             .that().resideOutsideOfPackage("org.wrpn.backend.cpu..").and().resideOutsideOfPackage(DECODER)
-            .should().dependOnClassesThat().resideInAnyPackage("org.nd4j..", "org.bytedeco..")
-            .because("ND4J is the CPU backend's GEMM, nobody else's");
+            .should().dependOnClassesThat().resideInAnyPackage("org.bytedeco..")
+            .because("OpenBLAS, oneDNN and JavaCPP (org.bytedeco) are the CPU backend's GEMMs and convolutions, nobody else's");
 
     static final ArchRule THE_DECODER_KNOWS_ONLY_OPENCV = noClasses()
             .that().resideInAPackage(DECODER)
-            .should().dependOnClassesThat().resideInAnyPackage("org.nd4j..", "org.bytedeco.openblas..", "org.bytedeco.dnnl..",
+            .should().dependOnClassesThat().resideInAnyPackage("org.bytedeco.openblas..", "org.bytedeco.dnnl..",
                     "org.wrpn.backend..", "org.wrpn.nn..", "org.wrpn.train..", "jcuda..")
             .because("the image decoder is the data layer's: OpenCV through JavaCPP, and no backend");
 
@@ -57,7 +58,7 @@ final class ArchitectureRules {
             .should().dependOnClassesThat().resideInAnyPackage("org.wrpn.backend..", "org.wrpn.nn..", "org.wrpn.train..")
             .because("the quantization contract and the tensor formats are the bottom layer every backend builds on");
 
-    static final ArchRule[] ALL = {NOTHING_ABOVE_BACKENDS_NAMES_AN_IMPLEMENTATION, ONLY_THE_CPU_BACKEND_KNOWS_ND4J,
+    static final ArchRule[] ALL = {NOTHING_ABOVE_BACKENDS_NAMES_AN_IMPLEMENTATION, ONLY_THE_CPU_BACKEND_KNOWS_NATIVE_LIBRARIES,
         ONLY_THE_CUDA_BACKEND_KNOWS_JCUDA, THE_CUDA_BACKEND_DOES_NOT_IMPORT_THE_CPU_BACKEND, THE_CPU_BACKEND_DOES_NOT_IMPORT_CUDA,
         CONTRACTS_STAND_ALONE, THE_DECODER_KNOWS_ONLY_OPENCV};
 }

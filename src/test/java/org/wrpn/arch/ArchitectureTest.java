@@ -37,7 +37,7 @@ class ArchitectureTest {
         for (ArchRule rule : ArchitectureRules.ALL) rule.check(production);
     }
 
-    /** The test of the test: a class in train/ that names the CPU backend and ND4J breaks two rules. */
+    /** The test of the test: a class in train/ that names the CPU backend and OpenBLAS breaks two rules. */
     @Test
     void aForbiddenImportFailsTheRules() {
         JavaClasses bad = new ClassFileImporter().importClasses(ForbiddenImportFixture.class);
@@ -45,7 +45,7 @@ class ArchitectureTest {
                 () -> ArchitectureRules.NOTHING_ABOVE_BACKENDS_NAMES_AN_IMPLEMENTATION.check(bad));
         assertTrue(e.getMessage().contains("ForbiddenImportFixture"), e.getMessage());
         assertTrue(e.getMessage().contains("org.wrpn.backend.cpu.CpuBackend"), e.getMessage());
-        assertThrows(AssertionError.class, () -> ArchitectureRules.ONLY_THE_CPU_BACKEND_KNOWS_ND4J.check(bad));
+        assertThrows(AssertionError.class, () -> ArchitectureRules.ONLY_THE_CPU_BACKEND_KNOWS_NATIVE_LIBRARIES.check(bad));
         assertFalse(ArchitectureRules.ONLY_THE_CUDA_BACKEND_KNOWS_JCUDA.evaluate(bad).hasViolation());
     }
 
@@ -53,7 +53,7 @@ class ArchitectureTest {
     @Test
     void openCvOutsideTheDecoderFailsTheRules() {
         JavaClasses bad = new ClassFileImporter().importClasses(OpenCvImportFixture.class);
-        AssertionError e = assertThrows(AssertionError.class, () -> ArchitectureRules.ONLY_THE_CPU_BACKEND_KNOWS_ND4J.check(bad));
+        AssertionError e = assertThrows(AssertionError.class, () -> ArchitectureRules.ONLY_THE_CPU_BACKEND_KNOWS_NATIVE_LIBRARIES.check(bad));
         assertTrue(e.getMessage().contains("org.bytedeco.opencv"), e.getMessage());
         assertThrows(AssertionError.class, () -> ArchitectureRules.NOTHING_ABOVE_BACKENDS_NAMES_AN_IMPLEMENTATION.check(bad));
     }

@@ -15,7 +15,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.nd4j.linalg.factory.Nd4j;
 import org.wrpn.backend.cpu.CpuBackend;
 import org.wrpn.reference.Reference;
 import org.wrpn.tensor.DType;
@@ -412,10 +411,10 @@ class CpuBackendTest {
     /** One GEMM thread for the whole process (several jobs on few cores), and back. */
     @Test
     void gemmThreadsCanBeLimited() {
-        int before = Nd4j.factory().blas().getMaxThreads();
+        int before = CpuBackend.threads();
         try {
             CpuBackend.limitGemmThreads(0);
-            assertEquals(1, Nd4j.factory().blas().getMaxThreads(), "at least one thread");
+            assertEquals(1, CpuBackend.threads(), "at least one thread");
             ConvGeometry g = new ConvGeometry(2, 9, 9, 16, 24, 3, 3, 1, 1);
             Tensor[] in = convInputs(g);
             float[][] got = conv(be, fx, in, g);
@@ -424,6 +423,6 @@ class CpuBackendTest {
         } finally {
             CpuBackend.limitGemmThreads(before);
         }
-        assertEquals(before, Nd4j.factory().blas().getMaxThreads());
+        assertEquals(before, CpuBackend.threads());
     }
 }

@@ -10,7 +10,7 @@ import org.wrpn.tensor.Tensor;
 
 /**
  * The executable specification as a Backend: every op computes through {@link Reference} (double
- * loops, exact integer code paths) and rounds its result to float once. Pure Java without ND4J, so
+ * loops, exact integer code paths) and rounds its result to float once. Pure Java without native libraries, so
  * the GPU bundle can run a whole training step on it beside the CUDA backend.
  *
  * <p>Where the Backend contract fixes float arithmetic, it is followed: batch norm normalises with

@@ -1,6 +1,6 @@
 package org.wrpn.train;
 
-import org.nd4j.linalg.factory.Nd4j;
+import org.bytedeco.openblas.global.openblas_nolapack;
 import org.wrpn.backend.cpu.CpuBackend;
 
 /** Breaks the package rules on purpose, for ArchitectureTest's test of the test; never run. */
@@ -8,6 +8,6 @@ public final class ForbiddenImportFixture {
     private ForbiddenImportFixture() {}
 
     static Object breaches() {
-        return new Object[] {new CpuBackend(), Nd4j.class};
+        return new Object[] {new CpuBackend(), openblas_nolapack.class};
     }
 }

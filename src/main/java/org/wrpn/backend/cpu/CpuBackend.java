@@ -9,7 +9,7 @@ import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
 
 /**
- * The CPU backend: Java loops for element-wise work, oneDNN for convolutions, ND4J/OpenBLAS for
+ * The CPU backend: Java loops for element-wise work, oneDNN for convolutions, OpenBLAS for
  * the GEMMs of linear layers. Deterministic for a given thread count: fixed summation orders in
  * Java, oneDNN's and OpenBLAS's static work splits.
  * A facade: it checks tensors out of {@link CpuMemory} and hands their arrays to the room of each
@@ -18,7 +18,7 @@ import org.wrpn.tensor.Tensor;
  */
 public final class CpuBackend implements Backend {
     static {
-        CpuThreads.quietWorkers(); // before ND4J, OpenBLAS or oneDNN load and read their environment
+        CpuThreads.quietWorkers(); // before OpenBLAS or oneDNN load and read their environment
         Integer threads = Integer.getInteger("wrpn.cpu.threads");
         if (threads != null) limitGemmThreads(threads);
     }
@@ -28,7 +28,7 @@ public final class CpuBackend implements Backend {
      * CPU jobs on N cores run faster single-threaded. Convolution and GEMM results depend on the count.
      */
     public static void limitGemmThreads(int threads) {
-        org.nd4j.linalg.factory.Nd4j.factory().blas().setMaxThreads(Math.max(1, threads));
+        OpenBlas.setThreads(Math.max(1, threads));
     }
 
     /** The threads the backend computes with (Java loops, oneDNN, OpenBLAS). */
@@ -36,8 +36,13 @@ public final class CpuBackend implements Backend {
         return CpuThreads.get();
     }
 
+    /** The OpenBLAS the GEMMs run on: its build configuration, kernel core and thread count (loads it). */
+    public static String blasLibrary() {
+        return OpenBlas.describe();
+    }
+
     private final CpuMemory mem = new CpuMemory();
-    private final NdGemm gemm = new NdGemm();
+    private final BlasGemm gemm = new BlasGemm();
     private final CpuLinear linear = new CpuLinear(gemm);
     private final CpuQuantizedLinear quantizedLinear = new CpuQuantizedLinear(gemm, this::conv, mem);
     /** Made at the first convolution: a backend that never convolves (the GPU bundle's CPU fallback) loads no oneDNN. */

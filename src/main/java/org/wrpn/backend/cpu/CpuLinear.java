@@ -2,11 +2,11 @@ package org.wrpn.backend.cpu;
 
 import static org.wrpn.backend.cpu.ArrayChecks.expectLength;
 
-/** Linear layers: GEMMs on ND4J/OpenBLAS, bias and its gradient in Java. */
+/** Linear layers: GEMMs on OpenBLAS, bias and its gradient in Java. */
 final class CpuLinear {
-    private final NdGemm gemm;
+    private final BlasGemm gemm;
 
-    CpuLinear(NdGemm gemm) {
+    CpuLinear(BlasGemm gemm) {
         this.gemm = gemm;
     }
 

@@ -18,11 +18,11 @@ import org.wrpn.tensor.DType;
  * counted while the op runs.
  */
 final class CpuQuantizedLinear {
-    private final NdGemm gemm;
+    private final BlasGemm gemm;
     private final Supplier<DnnlConvolution> conv;
     private final CpuMemory memory;
 
-    CpuQuantizedLinear(NdGemm gemm, Supplier<DnnlConvolution> conv, CpuMemory memory) {
+    CpuQuantizedLinear(BlasGemm gemm, Supplier<DnnlConvolution> conv, CpuMemory memory) {
         this.gemm = gemm;
         this.conv = conv;
         this.memory = memory;

@@ -25,7 +25,7 @@ final class CpuThreads {
         t.setDaemon(true);
         return t;
     });
-    /** omp_set_num_threads of the OpenMP runtime that ND4J/oneDNN loaded (looked up on first use, after they load). */
+    /** omp_set_num_threads of the OpenMP runtime that oneDNN loaded (looked up on first use, after it loads). */
     private static final class OpenMp {
         static final MethodHandle SET_NUM_THREADS = SymbolLookup.loaderLookup().find("omp_set_num_threads")
                 .map(f -> Linker.nativeLinker().downcallHandle(f, FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT))).orElse(null);
@@ -59,12 +59,13 @@ final class CpuThreads {
     }
 
     /**
-     * The count: OpenBLAS's process-wide thread limit, where it has always lived (all cores unless
-     * OPENBLAS_NUM_THREADS, -Dwrpn.cpu.threads or CpuBackend.limitGemmThreads said otherwise), so
-     * the backend keeps no mutable static state of its own.
+     * The count: OpenBLAS's process-wide thread count, where it has always lived, so the backend
+     * keeps no mutable static state of its own. OpenBLAS starts with OPENBLAS_NUM_THREADS,
+     * GOTO_NUM_THREADS or OMP_NUM_THREADS (the first set), else the CPUs the process may run on;
+     * -Dwrpn.cpu.threads and CpuBackend.limitGemmThreads change it.
      */
     static int get() {
-        return Math.max(1, org.nd4j.linalg.factory.Nd4j.factory().blas().getMaxThreads());
+        return Math.max(1, OpenBlas.threads());
     }
 
     /** Gives the calling thread's OpenMP parallel regions (oneDNN's) the current thread count. */

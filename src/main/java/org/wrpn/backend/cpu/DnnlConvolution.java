@@ -10,12 +10,10 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerPointer;
-import org.bytedeco.dnnl.const_dnnl_op_desc_t;
-import org.bytedeco.dnnl.dnnl_convolution_desc_t;
 import org.bytedeco.dnnl.dnnl_engine;
 import org.bytedeco.dnnl.dnnl_exec_arg_t;
 import org.bytedeco.dnnl.dnnl_memory;
-import org.bytedeco.dnnl.dnnl_memory_desc_t;
+import org.bytedeco.dnnl.dnnl_memory_desc;
 import org.bytedeco.dnnl.dnnl_primitive;
 import org.bytedeco.dnnl.dnnl_primitive_attr;
 import org.bytedeco.dnnl.dnnl_primitive_desc;
@@ -89,13 +87,10 @@ final class DnnlConvolution implements AutoCloseable {
         if (status != dnnl_success) throw new IllegalStateException("oneDNN " + what + " failed: status " + status);
     }
 
-    private static dnnl_memory_desc_t md(long[] dims, int tag) {
-        return md(dims, dnnl_f32, tag);
-    }
-
-    private static dnnl_memory_desc_t md(long[] dims, int type, int tag) {
-        dnnl_memory_desc_t d = new dnnl_memory_desc_t();
-        check(dnnl_memory_desc_init_by_tag(d, dims.length, dims, type, tag), "memory desc");
+    /** A memory descriptor (an opaque oneDNN handle the caller destroys with dnnl_memory_desc_destroy). */
+    private static dnnl_memory_desc md(long[] dims, int type, int tag) {
+        dnnl_memory_desc d = new dnnl_memory_desc();
+        check(dnnl_memory_desc_create_with_tag(d, dims.length, dims, type, tag), "memory desc");
         return d;
     }
 
@@ -123,21 +118,19 @@ final class DnnlConvolution implements AutoCloseable {
 
     private Prim create(ConvGeometry g, Pass pass) {
         boolean int8 = pass == Pass.FORWARD_INT8;
-        dnnl_memory_desc_t ux = md(src(g), int8 ? dnnl_u8 : dnnl_f32, dnnl_nhwc), uw = md(weights(g), int8 ? dnnl_s8 : dnnl_f32, dnnl_ohwi),
+        dnnl_memory_desc ux = md(src(g), int8 ? dnnl_u8 : dnnl_f32, dnnl_nhwc), uw = md(weights(g), int8 ? dnnl_s8 : dnnl_f32, dnnl_ohwi),
                 uy = md(dst(g), int8 ? dnnl_s32 : dnnl_f32, dnnl_nhwc);
         // activations stay NHWC (oneDNN's brgconv/jit kernels take it); weights in whatever layout the kernel wants, reordered per call
-        dnnl_memory_desc_t x = ux, w = md(weights(g), int8 ? dnnl_s8 : dnnl_f32, dnnl_format_tag_any), y = uy;
+        dnnl_memory_desc w = md(weights(g), int8 ? dnnl_s8 : dnnl_f32, dnnl_format_tag_any);
         long[] strides = {g.stride(), g.stride()};
         long[] padL = {g.pad(), g.pad()};
         long[] padR = {padRight(g.h(), g.kh(), g.outH(), g), padRight(g.w(), g.kw(), g.outW(), g)};
-        dnnl_convolution_desc_t fwd = new dnnl_convolution_desc_t();
-        check(dnnl_convolution_forward_desc_init(fwd, int8 ? dnnl_forward_inference : dnnl_forward_training, dnnl_convolution_direct,
-                x, w, null, y, strides, padL, padR), "convolution forward desc");
         dnnl_primitive_attr attr = new dnnl_primitive_attr();
         check(dnnl_primitive_attr_create(attr), "attr");
         check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad mode");
         dnnl_primitive_desc fwdPd = new dnnl_primitive_desc();
-        check(dnnl_primitive_desc_create(fwdPd, new const_dnnl_op_desc_t(fwd), attr, engine, null), "convolution forward");
+        check(dnnl_convolution_forward_primitive_desc_create(fwdPd, engine, int8 ? dnnl_forward_inference : dnnl_forward_training,
+                dnnl_convolution_direct, ux, w, null, uy, strides, (long[]) null, padL, padR, attr), "convolution forward");
         Prim p = new Prim();
         long xs = (long) g.n() * g.h() * g.w() * g.cin(), ys = (long) g.n() * g.outH() * g.outW() * g.cout(), ws = (long) g.cout() * g.patch();
         p.floats = switch (pass) {
@@ -145,32 +138,31 @@ final class DnnlConvolution implements AutoCloseable {
             case BACKWARD_DATA -> new long[] {ys, ws, xs};
             case BACKWARD_WEIGHTS -> new long[] {xs, ys, ws};
         };
-        dnnl_memory_desc_t[] users;
+        dnnl_memory_desc[] users;
         int[] queries;
         if (int8) p.elementBytes = new int[] {1, 1, 4};
         if (pass == Pass.FORWARD || int8) {
             p.pd = fwdPd;
             p.ops = new Operand[] {new Operand(DNNL_ARG_SRC, false), new Operand(DNNL_ARG_WEIGHTS, false), new Operand(DNNL_ARG_DST, true)};
-            users = new dnnl_memory_desc_t[] {ux, uw, uy};
+            users = new dnnl_memory_desc[] {ux, uw, uy};
             queries = new int[] {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
         } else {
-            dnnl_convolution_desc_t bwd = new dnnl_convolution_desc_t();
             p.pd = new dnnl_primitive_desc();
             if (pass == Pass.BACKWARD_DATA) {
-                check(dnnl_convolution_backward_data_desc_init(bwd, dnnl_convolution_direct, x, w, y, strides, padL, padR), "backward data desc");
+                check(dnnl_convolution_backward_data_primitive_desc_create(p.pd, engine, dnnl_convolution_direct, ux, w, uy, strides,
+                        (long[]) null, padL, padR, fwdPd, attr), "convolution " + pass);
                 p.ops = new Operand[] {new Operand(DNNL_ARG_DIFF_DST, false), new Operand(DNNL_ARG_WEIGHTS, false),
                     new Operand(DNNL_ARG_DIFF_SRC, true)};
-                users = new dnnl_memory_desc_t[] {uy, uw, ux};
+                users = new dnnl_memory_desc[] {uy, uw, ux};
                 queries = new int[] {dnnl_query_diff_dst_md, dnnl_query_weights_md, dnnl_query_diff_src_md};
             } else {
-                check(dnnl_convolution_backward_weights_desc_init(bwd, dnnl_convolution_direct, x, w, null, y, strides, padL, padR),
-                        "backward weights desc");
+                check(dnnl_convolution_backward_weights_primitive_desc_create(p.pd, engine, dnnl_convolution_direct, ux, w, null, uy,
+                        strides, (long[]) null, padL, padR, fwdPd, attr), "convolution " + pass);
                 p.ops = new Operand[] {new Operand(DNNL_ARG_SRC, false), new Operand(DNNL_ARG_DIFF_DST, false),
                     new Operand(DNNL_ARG_DIFF_WEIGHTS, true)};
-                users = new dnnl_memory_desc_t[] {ux, uy, uw};
+                users = new dnnl_memory_desc[] {ux, uy, uw};
                 queries = new int[] {dnnl_query_src_md, dnnl_query_diff_dst_md, dnnl_query_diff_weights_md};
             }
-            check(dnnl_primitive_desc_create(p.pd, new const_dnnl_op_desc_t(bwd), attr, engine, fwdPd), "convolution " + pass);
             dnnl_primitive_desc_destroy(fwdPd);
         }
         dnnl_primitive_attr_destroy(attr);
@@ -179,7 +171,7 @@ final class DnnlConvolution implements AutoCloseable {
         for (int i = 0; i < 3; i++) {
             Operand o = p.ops[i];
             check(dnnl_memory_create(o.user, users[i], engine, (Pointer) null), "memory");
-            dnnl_memory_desc_t want = dnnl_primitive_desc_query_md(p.pd, queries[i], 0);
+            dnnl_memory_desc want = dnnl_primitive_desc_query_md(p.pd, queries[i], 0); // the primitive descriptor's own: not destroyed here
             if (dnnl_memory_desc_equal(want, users[i]) == 0) {
                 o.inner = new dnnl_memory();
                 check(dnnl_memory_create(o.inner, want, engine, (Pointer) null), "memory");
@@ -196,8 +188,10 @@ final class DnnlConvolution implements AutoCloseable {
                 o.reorderArgs.position(0);
             }
         }
-        dnnl_memory_desc_t sp = dnnl_primitive_desc_query_md(p.pd, dnnl_query_scratchpad_md, 0);
-        p.scratchBytes = sp == null ? 0 : dnnl_memory_desc_get_size(sp);
+        // the memories keep their own copies of the descriptors (oneDNN 3)
+        for (dnnl_memory_desc d : new dnnl_memory_desc[] {ux, uw, uy, w}) check(dnnl_memory_desc_destroy(d), "memory desc destroy");
+        dnnl_memory_desc sp = dnnl_primitive_desc_query_md(p.pd, dnnl_query_scratchpad_md, 0);
+        p.scratchBytes = sp == null || sp.isNull() ? 0 : dnnl_memory_desc_get_size(sp);
         p.nargs = p.scratchBytes > 0 ? 4 : 3;
         p.args = new dnnl_exec_arg_t(p.nargs);
         for (int i = 0; i < 3; i++) {

@@ -16,7 +16,7 @@ import org.wrpn.nn.SavePolicy;
 /**
  * A whole training step on the GPU (Network.forwardBackward: every layer's forward, the loss, every
  * backward with the packed policy's recomputation, then SGD) against the same step on the reference
- * backend, which stands in for the CPU backend here (the GPU bundle carries no ND4J;
+ * backend, which stands in for the CPU backend here (the GPU bundle carries no JavaCPP libraries;
  * BackendStepAgreementTest holds the CPU backend to the same check in CI). The reference follows the
  * GPU's discrete decisions where its own pre-activation sits on a quantizer boundary (see
  * TrainingStep.Decisions); then the loss must agree within 1e-4 relative and every gradient, BN
