@@ -60,7 +60,7 @@ public final class LocalRanks {
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(MAIN);
-        cmd.addAll(args);
+        cmd.addAll(withoutNproc(args));
         cmd.add("--nproc");
         cmd.add("1");
         ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO().redirectError(ProcessBuilder.Redirect.PIPE);
@@ -102,6 +102,17 @@ public final class LocalRanks {
         } catch (IOException e) {
             // the rank ended; its exit code says the rest
         }
+    }
+
+    /** args less any --nproc N (picocli refuses a repeated option). */
+    static List<String> withoutNproc(List<String> args) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < args.size(); i++) {
+            String a = args.get(i);
+            if (a.equals("--nproc")) i++;
+            else if (!a.startsWith("--nproc=")) out.add(a);
+        }
+        return out;
     }
 
     /** MASTER_PORT if the user set one, else a port free now on loopback. */

@@ -69,7 +69,7 @@ public final class GlooCollective implements Collective {
         } catch (RuntimeException e) {
             throw new RankLostException("rank " + rank + " could not connect to its peers (" + firstLine(e) + ")", e);
         }
-        watch = new RankWatch((TCPStore) store.clone(), rank, worldSize);
+        watch = new RankWatch(store.clone(), rank, worldSize);
         describe = "Gloo (PyTorch c10d) over TCP, " + env.describe() + ", timeout " + timeout.toSeconds() + " s";
     }
 

@@ -2,7 +2,7 @@ package org.wrpn.dist.gloo;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.bytedeco.pytorch.TCPStore;
+import org.bytedeco.pytorch.Store;
 
 /**
  * Each rank counts up its own key in the rendezvous store about once a second; when a collective
@@ -14,13 +14,13 @@ final class RankWatch implements AutoCloseable {
     /** How long a key may stand still before its rank counts as lost: several beats. */
     static final long SILENCE_MILLIS = 2500;
 
-    private final TCPStore store;
+    private final Store store;
     private final int rank;
     private final int worldSize;
     private final Thread beater;
     private volatile boolean closed;
 
-    RankWatch(TCPStore store, int rank, int worldSize) {
+    RankWatch(Store store, int rank, int worldSize) {
         this.store = store;
         this.rank = rank;
         this.worldSize = worldSize;
