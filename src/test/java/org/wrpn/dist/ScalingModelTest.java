@@ -277,20 +277,73 @@ class ScalingModelTest {
         assertTrue(err.startsWith("error: ") && err.toLowerCase().contains(fragment.toLowerCase()), err);
     }
 
+    /** benchmarks/results/scaling-model.json is what the model computes now with the defaults: regenerate it when they change. */
     @Test
-    void theCommandPrintsTheTableAsJson() throws IOException {
+    void theCommittedTableIsTheModelsCurrentOutput() throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        JsonNode committed = json.readTree(Path.of("benchmarks/results/scaling-model.json").toFile()).get("rows");
+        JsonNode now = json.readTree(stdout("plan", "scaling", "--json")).get("rows");
+        assertEquals(now.size(), committed.size(), "rows");
+        for (int i = 0; i < now.size(); i++) {
+            JsonNode a = now.get(i);
+            JsonNode b = committed.get(i);
+            String row = a.get("topology").asText() + " " + a.get("model").asText() + " " + a.get("width").asText();
+            for (String key : List.of("topology", "model", "step_source")) assertEquals(a.get(key).asText(), b.get(key).asText(), row);
+            for (String key : List.of("width", "parameters", "buckets", "step_ms", "allreduce_ms", "exposed_ms", "efficiency_pct",
+                    "min_step_ms")) {
+                assertEquals(a.get(key).asDouble(), b.get(key).asDouble(), 1e-9 * Math.max(1, Math.abs(a.get(key).asDouble())),
+                        row + " " + key + " (regenerate: wrpn plan scaling --out benchmarks/results)");
+            }
+        }
+    }
+
+    /** Every number in docs/SCALING.md's tables is one of the committed JSON's values for that model and width. */
+    @Test
+    void theDocsQuoteTheCommittedTable() throws IOException {
+        JsonNode rows = new ObjectMapper().readTree(Path.of("benchmarks/results/scaling-model.json").toFile()).get("rows");
+        String doc = Files.readString(Path.of("docs/SCALING.md"));
+        String tables = doc.substring(doc.indexOf("\n## The table"), doc.indexOf("\nWhat it says"));
+        int checked = 0;
+        for (String line : tables.split("\n")) {
+            String[] cells = line.split("\\|");
+            if (cells.length < 4 || !(cells[1].strip().equals("lenet") || cells[1].strip().startsWith("resnet"))) continue;
+            String model = cells[1].strip();
+            double width = Double.parseDouble(cells[2].strip());
+            java.util.Set<String> allowed = new java.util.HashSet<>();
+            for (JsonNode r : rows) {
+                if (!r.get("model").asText().equals(model) || r.get("width").asDouble() != width) continue;
+                for (String key : List.of("parameters", "gradient_mb", "buckets", "step_ms", "allreduce_ms", "exposed_ms",
+                        "efficiency_pct", "min_step_ms")) {
+                    for (String f : List.of("%.0f", "%.2f", "%.3f", "%.4f")) allowed.add(String.format(java.util.Locale.ROOT, f, r.get(key).asDouble()));
+                }
+            }
+            for (int i = 3; i < cells.length; i++) {
+                String v = cells[i].strip();
+                if (v.isEmpty()) continue;
+                assertTrue(allowed.contains(v), "docs/SCALING.md quotes " + v + " for " + model + " width " + cells[2].strip()
+                        + ", which benchmarks/results/scaling-model.json does not hold");
+                checked++;
+            }
+        }
+        assertTrue(checked >= 6 * 12 + 6 * 5, "numbers checked: " + checked);
+    }
+
+    private static String stdout(String... args) {
         ByteArrayOutputStream bo = new ByteArrayOutputStream();
         PrintStream old = System.out;
         System.setOut(new PrintStream(bo, true));
-        int code;
         try {
-            code = Main.run("plan", "scaling", "--nodes", "4", "--gpus-per-node", "8", "--models", "resnet18", "--widths", "2",
-                    "--step-ms", "33", "--json");
+            assertEquals(0, Main.run(args));
         } finally {
             System.setOut(old);
         }
-        assertEquals(0, code);
-        JsonNode rows = new ObjectMapper().readTree(bo.toString()).get("rows");
+        return bo.toString();
+    }
+
+    @Test
+    void theCommandPrintsTheTableAsJson() throws IOException {
+        JsonNode rows = new ObjectMapper().readTree(stdout("plan", "scaling", "--nodes", "4", "--gpus-per-node", "8", "--models",
+                "resnet18", "--widths", "2", "--step-ms", "33", "--json")).get("rows");
         assertEquals(1, rows.size());
         JsonNode r = rows.get(0);
         long bytes = ScalingModel.gradientBytes("resnet18", 2);
