@@ -25,8 +25,9 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-@Command(name = "plan", mixinStandardHelpOptions = true, modelTransformer = PlanCommand.Settings.class,
-        description = "Memory one training step needs (from the memory ledger), and the largest batch for a budget.")
+@Command(name = "plan", mixinStandardHelpOptions = true, modelTransformer = PlanCommand.Settings.class, subcommands = ScalingCommand.class,
+        description = {"Memory one training step needs (from the memory ledger), and the largest batch for a budget.",
+            "`wrpn plan scaling`: predicted efficiency of data-parallel training across GPUs and nodes (docs/SCALING.md)."})
 public final class PlanCommand implements Callable<Integer> {
     /** The settings that shape a training step. */
     @Mixin

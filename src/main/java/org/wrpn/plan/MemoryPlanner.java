@@ -2,9 +2,12 @@ package org.wrpn.plan;
 
 import org.wrpn.BadInputException;
 import org.wrpn.backend.Backend;
+import org.wrpn.backend.Device;
 import org.wrpn.backend.MemoryLedger;
 import org.wrpn.backend.MemoryLedger.Category;
 import org.wrpn.nn.Network;
+import org.wrpn.nn.PrecisionPolicy;
+import org.wrpn.nn.SavePolicy;
 import org.wrpn.nn.models.Models;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Shape;
@@ -48,6 +51,21 @@ public final class MemoryPlanner {
             ledger.free(images);
             ledger.free(labels);
             return plan;
+        }
+    }
+
+    /**
+     * Trainable parameters of a model at a width, for the images it is made for
+     * ({@link Models#naturalInput}, {@link Models#naturalClasses}): the network is built and its
+     * parameters allocated on the counting backend, so no device and no step is needed. Each one is an
+     * fp32 gradient, 4 bytes, that data-parallel training all-reduces every step.
+     */
+    public static long parameterCount(String model, double widthMultiplier) {
+        int[] chw = Models.naturalInput(model);
+        try (Network net = Models.build(model, widthMultiplier, PrecisionPolicy.uniform(32, 32), chw[1], chw[2], chw[0],
+                Models.naturalClasses(model))) {
+            net.initialize(new DryRunBackend(Device.CPU), SavePolicy.FP32, 0);
+            return net.parameterCount();
         }
     }
 
