@@ -72,6 +72,11 @@ public final class LocalRanks {
         env.put("LOCAL_WORLD_SIZE", Integer.toString(n));
         env.put("MASTER_ADDR", "127.0.0.1");
         env.put("MASTER_PORT", Integer.toString(port));
+        // The ranks share this host's cores: each takes its part for its GEMM and OpenMP threads (as torchrun
+        // sets OMP_NUM_THREADS), unless the user said otherwise; oversubscribed cores spin against each other.
+        String threads = Integer.toString(Math.max(1, Runtime.getRuntime().availableProcessors() / n));
+        env.putIfAbsent("OMP_NUM_THREADS", threads);
+        env.putIfAbsent("OPENBLAS_NUM_THREADS", threads);
         Process p = pb.start();
         Thread t = new Thread(() -> forwardStderr(p.getErrorStream()), "wrpn-rank-" + rank + "-stderr");
         t.setDaemon(true);
