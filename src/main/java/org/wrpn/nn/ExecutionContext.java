@@ -45,7 +45,7 @@ public final class ExecutionContext {
     /** Tells the replicas (if any) that layer's backward is done: its parameter gradients are final. */
     void backwardDone(Layer layer) {
         if (replicas != null) {
-            List<Parameter> ps = layer.parameters();
+            List<Parameter> ps = layer.parameters().stream().filter(Parameter::isTrainable).toList();
             if (!ps.isEmpty()) replicas.gradientsReady(ps);
         }
     }
