@@ -9,6 +9,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.wrpn.BadInputException;
+import org.wrpn.bench.CollectiveBench;
+import org.wrpn.dist.LaunchEnvironment;
+import org.wrpn.job.LocalRanks;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.BackendSelector;
 import org.wrpn.backend.Bytes;
@@ -29,7 +32,9 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Benchmarks; writes CSV and JSON (machine, commit, config) and PNG plots into --out.",
-            "Suites: all (kernels, then train; the default), kernels, train, memory, loader (image decoding), and plot FILE.json...",
+            "Suites: all (kernels, then train; the default), kernels, train, memory, loader (image decoding),",
+            "allreduce (the collective engine between --nproc ranks: bandwidth, and steps with and without the gradient sums),",
+            "and plot FILE.json...",
             "(redraws the PNGs of written results).",
             "See benchmarks/README.md."})
 public final class BenchCommand implements Callable<Integer> {
@@ -37,7 +42,7 @@ public final class BenchCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "SUITE", defaultValue = "all",
-            description = "all | kernels | train | memory | loader | plot (default: ${DEFAULT-VALUE})")
+            description = "all | kernels | train | memory | loader | allreduce | plot (default: ${DEFAULT-VALUE})")
     String suite;
 
     @Parameters(index = "1..*", arity = "0..*", paramLabel = "FILE", description = "for plot: result JSON files (PNGs are written beside them)")
@@ -85,6 +90,9 @@ public final class BenchCommand implements Callable<Integer> {
             description = "loader: an image folder (train/CLASS/*.jpg, val/CLASS/*.jpg) instead of generated 500x375 photos")
     Path images;
 
+    @Option(names = "--nproc", paramLabel = "N", description = "allreduce: ranks on this host (default: 2)")
+    Integer nproc;
+
     @Option(names = "--name", description = "output name prefix instead of SUITE-DEVICE[-quick]")
     String name;
 
@@ -120,8 +128,42 @@ public final class BenchCommand implements Callable<Integer> {
             case "all" -> suites(true, true);
             case "plot" -> plot();
             case "loader" -> loader();
-            default -> throw new BadInputException("unknown bench suite '" + suite + "'; available: all, kernels, train, memory, loader, plot");
+            case "allreduce" -> allreduce();
+            default -> throw new BadInputException("unknown bench suite '" + suite
+                    + "'; available: all, kernels, train, memory, loader, allreduce, plot");
         };
+    }
+
+    /**
+     * Starts --nproc ranks of this command (each then measures as a rank of the job), or, in a rank,
+     * measures; rank 0 writes the results.
+     */
+    private int allreduce() throws Exception {
+        LaunchEnvironment env = LaunchEnvironment.current();
+        if (!env.isDistributed()) {
+            int n = nproc == null ? 2 : nproc;
+            if (n < 2 || n > 1024) throw new BadInputException("--nproc must be between 2 and 1024 for allreduce, got " + n);
+            return LocalRanks.run(n, List.of(spec.root().commandLine().getParseResult().originalArgs().toArray(String[]::new)), 120,
+                    spec.commandLine().getErr());
+        }
+        List<String> ms = models != null ? models : List.of("lenet", "resnet20");
+        double[] ws = widths != null ? widths : quick ? new double[] {1} : new double[] {1, 2, 3};
+        int reps = repeats != null ? repeats : quick ? 5 : 15;
+        List<CollectiveBench.Case> cases = new ArrayList<>();
+        for (String m : ms) {
+            for (double w : ws) {
+                int k = bits != null ? bits[0] : 4;
+                cases.add(new CollectiveBench.Case(m, w, k, batch != null ? batch : 64));
+            }
+        }
+        BenchTable t = CollectiveBench.run(env, cases, reps, java.time.Duration.ofSeconds(120));
+        if (t == null) return Main.EXIT_OK; // not rank 0
+        String n = name != null ? name : "allreduce-cpu" + (quick ? "-quick" : "");
+        t.write(out, n);
+        if (!noPlots && BenchTable.canPlot()) CollectiveBench.plot(t, out, n);
+        for (Map<String, Object> r : t.rows) System.out.println(r);
+        System.out.println("wrote " + out.resolve(n + ".csv"));
+        return Main.EXIT_OK;
     }
 
     /** Decode threads 1 up to the cores; the trainer on decoded vs pre-decoded images. */
