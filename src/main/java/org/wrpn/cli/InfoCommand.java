@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 import org.wrpn.BadInputException;
 import org.wrpn.backend.BackendSelector;
 import org.wrpn.backend.GpuDevice;
+import org.wrpn.dist.Collectives;
 import org.wrpn.dist.LaunchEnvironment;
 import org.wrpn.quant.PackedActivations;
 import picocli.CommandLine.Command;
@@ -51,6 +52,7 @@ public final class InfoCommand implements Callable<Integer> {
         } catch (BadInputException e) {
             m.put("launch", "not usable: " + e.getMessage()); // info still reports the rest
         }
+        m.put("collective_cpu", Collectives.cpuEngine());
         if (json) {
             System.out.println(new ObjectMapper().writeValueAsString(m));
         } else {

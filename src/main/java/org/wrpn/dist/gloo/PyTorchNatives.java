@@ -17,11 +17,22 @@ import org.wrpn.BadInputException;
  * the JavaCPP cache, because processes unpacking into the same empty cache at once crash.
  */
 public final class PyTorchNatives {
-    /** The JavaCPP presets' PyTorch version; the natives jar must be this one. */
-    public static final String ARTIFACT = "org.bytedeco:pytorch:2.10.0-1.5.13:jar:linux-x86_64";
+    /** The preset's version (pom.xml's pytorch.version, as its jar records it); the natives jar must be this one. */
+    public static final String VERSION = presetVersion();
+    public static final String ARTIFACT = "org.bytedeco:pytorch:" + VERSION + ":jar:linux-x86_64";
     private static volatile boolean loaded;
 
     private PyTorchNatives() {}
+
+    private static String presetVersion() {
+        try (var in = PyTorchNatives.class.getResourceAsStream("/META-INF/maven/org.bytedeco/pytorch/pom.properties")) {
+            java.util.Properties p = new java.util.Properties();
+            if (in != null) p.load(in);
+            return p.getProperty("version", "unknown");
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
 
     /** Whether the natives jar is on the class path. */
     public static boolean available() {
