@@ -1,0 +1,42 @@
+package org.wrpn.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.wrpn.BadInputException;
+import org.wrpn.dist.RankLostException;
+import org.wrpn.train.TrainConfig;
+
+/** The launcher's pieces that need no ranks, and the data-parallel settings' checks. */
+class LocalRanksTest {
+    @Test
+    void theRanksCommandIsTheLaunchersLessItsNproc() {
+        assertEquals(List.of("train", "--batch", "32"), LocalRanks.withoutNproc(List.of("train", "--nproc", "3", "--batch", "32")));
+        assertEquals(List.of("train", "--batch", "32"), LocalRanks.withoutNproc(List.of("train", "--nproc=3", "--batch", "32")));
+        assertEquals(List.of("train"), LocalRanks.withoutNproc(List.of("train")));
+    }
+
+    @Test
+    void aLostRankIsExitCodeSevenWithItsOwnKindAndOneLine() {
+        RankLostException e = new RankLostException("rank 2 was lost during the gradient sum (Connection reset\nby peer)");
+        assertEquals(ExitCode.RANK_LOST, ExitCode.of(e));
+        assertEquals("rank_lost", ExitCode.kind(ExitCode.RANK_LOST));
+        assertEquals("rank lost: rank 2 was lost during the gradient sum (Connection reset by peer)", ExitCode.message(e));
+    }
+
+    @Test
+    void dataParallelSettingsAreCheckedAndRoundTripThroughTheSpec() {
+        assertThrows(BadInputException.class, () -> TrainConfig.builder().nproc(0).build());
+        assertThrows(BadInputException.class, () -> TrainConfig.builder().rankTimeoutSeconds(0).build());
+        TrainConfig c = TrainConfig.builder().nproc(3).syncBatchNorm(true).rankTimeoutSeconds(45).out(Path.of("x")).build();
+        JobSpec back = JobSpec.parse(JobSpec.of(c).toJsonString(), "test");
+        assertEquals(3, back.config().nproc());
+        assertEquals(true, back.config().syncBatchNorm());
+        assertEquals(45, back.config().rankTimeoutSeconds());
+        BadInputException bad = assertThrows(BadInputException.class, () -> JobSpec.parse("{\"nproc\": 0}", "job.json"));
+        assertEquals("job.json: $.nproc must be between 1 and 1024, got 0", bad.getMessage());
+    }
+}
