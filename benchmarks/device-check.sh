@@ -12,7 +12,7 @@
 # The bundle is built in a temporary folder beside BUNDLE, checked against its MANIFEST (run.sh
 # --verify) and only then renamed into place: a failed build leaves the previous bundle, or none.
 # Bundle: a stripped jlink'd Temurin 25 runtime, the wrpn jar with its PTX, the runtime jars the GPU
-# path needs (never ND4J/JavaCPP/OpenBLAS), the cuda test classes and the reference, the JUnit
+# path needs (never JavaCPP, OpenBLAS, oneDNN or OpenCV), the cuda test classes and the reference, the JUnit
 # console launcher, run.sh, the PyTorch peer, the GPU training check with its Fashion-MNIST slice
 # (train-check.sh) and COMMIT. Must stay under 60 MiB (the device tool carries 64 MiB).
 # Env: JAVA_HOME (JDK 25), BUILD_DIR (Maven build dir, default target/), BUNDLE (default bundle/).
@@ -77,8 +77,8 @@ rm -rf "$BUNDLE"
 mkdir -p "$BUNDLE/lib" "$BUNDLE/lib-test" "$BUNDLE/test-classes/org/wrpn/backend"
 cp "$JAR" "$BUNDLE/lib/"
 
-# Runtime jars of the GPU path, chosen by name: whatever else Maven resolves (ND4J and its
-# dependencies) stays out. JCuda's natives are cut down to the driver binding (1 of 26 MB).
+# Runtime jars of the GPU path, chosen by name: whatever else Maven resolves (JavaCPP with OpenBLAS,
+# oneDNN and OpenCV) stays out. JCuda's natives are cut down to the driver binding (1 of 26 MB).
 CPFILE="$BUILD_DIR/device-check-classpath.txt"
 (cd "$ROOT" && "${MVN[@]}" org.apache.maven.plugins:maven-dependency-plugin:3.9.0:build-classpath \
   -Dmdep.includeScope=runtime -Dmdep.outputFile="$CPFILE")
@@ -95,14 +95,14 @@ done
 for need in jcuda-natives jcuda- picocli jackson-databind log4j-api; do
   ls "$BUNDLE/lib" | grep -q "^$need" || die "runtime jar $need not found in the Maven classpath"
 done
-if ls "$BUNDLE/lib" | grep -qiE 'nd4j|javacpp|openblas'; then die "ND4J/JavaCPP jars slipped into the bundle"; fi
+if ls "$BUNDLE/lib" | grep -qiE 'javacpp|openblas|dnnl|opencv|opencl'; then die "JavaCPP jars slipped into the bundle"; fi
 
-# The GPU path must not reach ND4J: no backend/cuda class may refer to ND4J, JavaCPP or the CPU backend.
+# The GPU path must not reach the CPU's native libraries: no backend/cuda class may refer to JavaCPP or the CPU backend.
 bad="$("$JDK/bin/jdeps" -verbose:class --multi-release 25 --ignore-missing-deps "$JAR" 2>/dev/null \
-  | grep -E '^\s+org\.wrpn\.backend\.cuda\.' | grep -E 'org\.nd4j|org\.bytedeco|org\.wrpn\.backend\.cpu' || true)"
-[[ -z "$bad" ]] || die "backend/cuda refers to ND4J or the CPU backend:"$'\n'"$bad"
+  | grep -E '^\s+org\.wrpn\.backend\.cuda\.' | grep -E 'org\.bytedeco|org\.wrpn\.backend\.cpu' || true)"
+[[ -z "$bad" ]] || die "backend/cuda refers to JavaCPP or the CPU backend:"$'\n'"$bad"
 
-# Test classes: the cuda tests, their fixture and the executable reference (no ND4J-backed tests).
+# Test classes: the cuda tests, their fixture and the executable reference (no tests of the CPU backend).
 cp -r "$BUILD_DIR/test-classes/org/wrpn/backend/cuda" "$BUNDLE/test-classes/org/wrpn/backend/"
 cp -r "$BUILD_DIR/test-classes/org/wrpn/reference" "$BUNDLE/test-classes/org/wrpn/"
 cp "$BUILD_DIR"/test-classes/org/wrpn/backend/BackendFixture*.class "$BUILD_DIR"/test-classes/org/wrpn/backend/LayerOpsContract*.class \

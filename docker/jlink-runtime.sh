@@ -2,9 +2,10 @@
 # Builds a stripped Java 25 runtime with jlink. One recipe for the GPU device bundle
 # (benchmarks/device-check.sh) and the Docker image (docker/Dockerfile).
 #   docker/jlink-runtime.sh JDK OUT gpu-bundle|image
-# gpu-bundle: what the bundle's GPU path needs (no ND4J, no log4j-core, no plots).
+# gpu-bundle: what the bundle's GPU path needs (no JavaCPP libraries, no log4j-core, no plots).
 # image:      the whole shaded jar: log4j-core and XChart need java.desktop, Jackson java.sql,
-#             Log4j's JNDI lookup classes java.naming, ND4J java.management and jdk.unsupported.
+#             Log4j's JNDI lookup classes java.naming, the data loader and benchmarks java.management,
+#             JavaCPP jdk.unsupported.
 # Both hold jdk.incubator.vector: every launcher adds it (--add-modules), for the CPU's quantize+pack.
 set -euo pipefail
 JDK="${1:?JDK}"

@@ -138,24 +138,24 @@ step_info() {
 step_tests() {
   local args=() c rc
   for c in "${TEST_CLASSES[@]}"; do args+=(--select-class "$c"); done
-  # -Xlog records every class loaded, to show that the GPU path needs no ND4J/JavaCPP class.
+  # -Xlog records every class loaded, to show that the GPU path needs no JavaCPP class (org.bytedeco).
   "$JAVA" "${JOPTS[@]}" -Dwrpn.requireGpu=$REQUIRE -Dwrpn.cuda.syncLaunches=true -Dwrpn.poisonUninitialized=true \
     -Xlog:class+load=info:file="$OUT/classes.log" \
     -jar "$B/lib-test/junit-platform-console-standalone.jar" execute --class-path "$TEST_CP" "${args[@]}" \
     --details=tree --disable-banner --disable-ansi-colors --fail-if-no-tests 2>&1 | tee "$OUT/tests.txt"
   rc=${PIPESTATUS[0]}
-  local nd4j
-  nd4j=$(grep -cE " (org\.nd4j|org\.bytedeco)\." "$OUT/classes.log" 2>/dev/null || true)
-  echo "ND4J/JavaCPP classes loaded: ${nd4j:-0}"
+  local javacpp
+  javacpp=$(grep -cE " org\.bytedeco\." "$OUT/classes.log" 2>/dev/null || true)
+  echo "JavaCPP classes loaded: ${javacpp:-0}"
   gzip -f "$OUT/classes.log" 2>/dev/null || true
   {
     echo '```'
     grep -E "(tests|containers) (successful|failed|skipped|aborted|found)" "$OUT/tests.txt" | sed 's/^[[:space:]│└├─]*//' | tr -s ' '
     grep -E "✘|MethodSource|=> " "$OUT/tests.txt" | head -40
     echo '```'
-    echo "ND4J/JavaCPP classes loaded: ${nd4j:-0}"
+    echo "JavaCPP classes loaded: ${javacpp:-0}"
   } >"$W/tests.md"
-  [[ "${nd4j:-0}" == 0 ]] || return 1
+  [[ "${javacpp:-0}" == 0 ]] || return 1
   return $rc
 }
 
@@ -209,7 +209,7 @@ step_pack() {
 step_bench() {
   local WB="$OUT/gpu-bench" rc
   if [[ $MODE != gpu ]]; then
-    # Here: the bench CLI loads from the bundle without ND4J and refuses a missing GPU cleanly.
+    # Here: the bench CLI loads from the bundle without JavaCPP and refuses a missing GPU cleanly.
     "$JAVA" "${JOPTS[@]}" -cp "$CP" org.wrpn.cli.Main bench kernels --device cuda --out "${TMPDIR:-/tmp}/wrpn-bench-local" \
       --no-progress >/dev/null 2>"$W/bench-local.txt"
     rc=$?
@@ -227,12 +227,12 @@ step_bench() {
     org.wrpn.cli.Main bench all --device cuda --widths 1,2 --out "$WB" --no-progress \
     --time-budget $(( LIMIT > 25 ? LIMIT - 15 : LIMIT / 2 + 1 )) 2>&1 | tee "$WB/wrpn-bench.txt"
   rc=${PIPESTATUS[0]}
-  local nd4j
-  nd4j=$(grep -cE " (org\.nd4j|org\.bytedeco)\." "$WB/bench-classes.log" 2>/dev/null || true)
+  local javacpp
+  javacpp=$(grep -cE " org\.bytedeco\." "$WB/bench-classes.log" 2>/dev/null || true)
   gzip -f "$WB/bench-classes.log" 2>/dev/null || true
-  { echo "ND4J/JavaCPP classes loaded: ${nd4j:-0}"; echo '```';
+  { echo "JavaCPP classes loaded: ${javacpp:-0}"; echo '```';
     grep -vE '^(wrote|no plots)' "$WB/wrpn-bench.txt" | head -150; echo '```'; } >"$W/bench.md"
-  [[ "${nd4j:-0}" == 0 ]] || return 1
+  [[ "${javacpp:-0}" == 0 ]] || return 1
   return $rc
 }
 

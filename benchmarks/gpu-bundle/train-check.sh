@@ -10,7 +10,7 @@
 #      on), so it must fall inside the 99% prediction interval of one new run,
 #          mean +- t(0.995, n-1) * s * sqrt(1 + 1/n)       (n seeds, s their sample standard deviation)
 #      which for the seeds in cpu-reference.txt is stated in the report.
-# Both record every class loaded: no ND4J/JavaCPP class may be needed. Writes a markdown section.
+# Both record every class loaded: no JavaCPP class (org.bytedeco) may be needed. Writes a markdown section.
 #   bash train-check.sh gpu|local SECTION.md [BUDGET_SECONDS] [--step-only]
 # --step-only (run.sh --quick): part 1 alone, 3 timed steps. local (no GPU): the CLI must refuse
 # --device cuda with exit 2, and the planner half of part 1 runs.
@@ -34,7 +34,7 @@ W="${TMPDIR:-/tmp}/wrpn-train-check"
 rm -rf "$W"
 mkdir -p "$W"
 ref() { sed -n "s/^$1=//p" "$B/cpu-reference.txt"; }
-nd4j() { grep -cE " (org\.nd4j|org\.bytedeco)\." "$1" 2>/dev/null || true; }
+javacpp() { grep -cE " org\.bytedeco\." "$1" 2>/dev/null || true; }
 TRAIN_ARGS=(train --model lenet --width 2 --wbits 4 --abits 4 --epochs 1 --data "$B/data/fashion-slice" --no-progress)
 STEP_ARGS=(--model resnet20 --width 2 --wbits 2 --abits 2 --batch 128 --input 3x32x32 --steps 20)
 (( STEP_ONLY )) && STEP_ARGS=(--model resnet20 --width 2 --wbits 2 --abits 2 --batch 128 --input 3x32x32 --steps 3)
@@ -118,12 +118,12 @@ if (( ! STEP_ONLY )); then
   fi
   [[ $verdict == PASS || $verdict == "refused (no GPU)" ]] || rc=1
 fi
-loaded=$(( $(nd4j "$W/train-classes.log") + $(nd4j "$W/step-classes.log") ))
-echo "ND4J/JavaCPP classes loaded by the training check: $loaded"
+loaded=$(( $(javacpp "$W/train-classes.log") + $(javacpp "$W/step-classes.log") ))
+echo "JavaCPP classes loaded by the training check: $loaded"
 (( loaded == 0 )) || rc=1
 
 {
-  echo "Exit $rc; ND4J/JavaCPP classes loaded: $loaded."
+  echo "Exit $rc; JavaCPP classes loaded: $loaded."
   echo
   echo "Step time and peak device memory beside the planner (GpuStepCheck exit $step_rc):"
   echo

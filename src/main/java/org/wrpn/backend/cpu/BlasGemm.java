@@ -14,14 +14,12 @@ import org.bytedeco.javacpp.FloatPointer;
 /**
  * Single-precision GEMM: OpenBLAS's cblas_sgemm ({@link OpenBlas}), row-major. Operands live in
  * Java arrays; they are copied into off-heap scratch matrices that are cached by shape and reused
- * (allocating per call would churn native memory), and the result is copied back.
+ * (allocating per call would churn native memory), and the result is copied back. Nothing native
+ * loads before the first product: a CPU backend that is only made and closed (the GPU bundle's
+ * fallback of --device auto) needs no JavaCPP.
  */
 final class BlasGemm implements AutoCloseable {
     private final Map<Long, FloatPointer> scratch = new HashMap<>();
-
-    BlasGemm() {
-        OpenBlas.load();
-    }
 
     private FloatPointer matrix(int slot, int rows, int cols) {
         long key = ((long) slot << 58) ^ ((long) rows << 29) ^ cols;
@@ -68,6 +66,7 @@ final class BlasGemm implements AutoCloseable {
     /** c = op(a) op(b) + beta c on OpenBLAS's threads ({@link CpuThreads#get}). */
     private static void sgemm(int m, int n, int k, boolean transA, FloatPointer a, boolean transB, FloatPointer b, float beta,
             FloatPointer c) {
+        OpenBlas.load(); // after quietWorkers, before the preset's class loads the library on its own
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, m, n, k, 1f,
                 a, transA ? m : k, b, transB ? k : n, beta, c, n);
     }

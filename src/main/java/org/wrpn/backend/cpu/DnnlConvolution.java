@@ -234,7 +234,7 @@ final class DnnlConvolution implements AutoCloseable {
         return VNNI || 2L * ((1 << activationBits) - 1) * maxWeightCode <= Short.MAX_VALUE;
     }
 
-    /** The oneDNN implementation chosen for a pass (e.g. "brgconv:avx512_core"), for profiles and tests. */
+    /** The oneDNN implementation chosen for a pass (e.g. "brg_conv_fwd:avx512_core"), for profiles and tests. */
     String implementation(ConvGeometry g, String pass) {
         return prim(g, Pass.valueOf(pass)).impl;
     }

@@ -1,20 +1,26 @@
 package org.wrpn.backend.cpu;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.bytedeco.javacpp.Loader;
 
 /**
  * OpenBLAS, the CPU backend's GEMM ({@link BlasGemm}) and the keeper of its thread count
  * ({@link CpuThreads#get}): the libopenblas of the org.bytedeco:openblas preset, loaded from the
- * preset's jar by JavaCPP (the BLAS part, openblas_nolapack: the same libopenblas.so.0 without the
- * 24 MB LAPACK JNI library), after {@link CpuThreads#quietWorkers} has set its environment. Its
- * thread functions are called through the FFM linker: they run on every parallel loop, and the
- * preset binds them only in its LAPACK-carrying variant.
+ * preset's jar by JavaCPP (the BLAS part, openblas_nolapack: the same libopenblas.so.0, saved as
+ * libopenblas_nolapack.so.0, without the 24 MB LAPACK JNI library), after
+ * {@link CpuThreads#quietWorkers} has set its environment. Its thread functions are called through
+ * the FFM linker (they run on every parallel loop, and the preset binds them only in its
+ * LAPACK-carrying variant), looked up from the JNI library that binds cblas_sgemm: the preset's
+ * LAPACK variant, which OpenCV's preset loads, brings a second copy of libopenblas, and the thread
+ * count that matters is the one of the copy the GEMMs run on.
  */
 final class OpenBlas {
     private OpenBlas() {}
@@ -23,9 +29,11 @@ final class OpenBlas {
 
     static {
         CpuThreads.quietWorkers();
-        Loader.load(org.bytedeco.openblas.global.openblas_nolapack.class);
+        String jni = Loader.load(org.bytedeco.openblas.global.openblas_nolapack.class);
         Linker linker = Linker.nativeLinker();
-        SymbolLookup lib = SymbolLookup.loaderLookup();
+        // dlsym on the JNI library's handle searches it and what it links: the libopenblas of cblas_sgemm
+        SymbolLookup lib = jni != null && Files.isRegularFile(Path.of(jni)) ? SymbolLookup.libraryLookup(Path.of(jni), Arena.global())
+                : SymbolLookup.loaderLookup();
         GET_NUM_THREADS = linker.downcallHandle(symbol(lib, "openblas_get_num_threads"), FunctionDescriptor.of(ValueLayout.JAVA_INT));
         SET_NUM_THREADS = linker.downcallHandle(symbol(lib, "openblas_set_num_threads"), FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
         GET_CONFIG = linker.downcallHandle(symbol(lib, "openblas_get_config"), FunctionDescriptor.of(ValueLayout.ADDRESS));

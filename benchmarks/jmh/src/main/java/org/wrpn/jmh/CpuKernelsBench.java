@@ -20,7 +20,7 @@ import org.wrpn.tensor.Shape;
 import org.wrpn.tensor.Tensor;
 
 /**
- * The CPU backend's activation kernels as training runs them (no GEMM, so ND4J's natives are not
+ * The CPU backend's activation kernels as training runs them (no convolution, so oneDNN is not
  * loaded): fused quantize+pack with the 1-bit STE mask, unpack to fp32 values, and the unpacked
  * fake-quantizer. Scores are elements per second.
  */
