@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Entrypoint of the wrpn image: runs the CLI with the image's Java runtime. exec replaces the shell,
 # so the JVM receives SIGTERM/SIGINT from the init (tini) and checkpoints before it stops; its exit
-# code (0 done, 2 bad input, 3 out of memory, 4 numerical failure, 130/143 interrupted) is the
-# container's. Data is read from /data and runs are written under /runs (volumes).
+# code (0 done, 2 bad input, 3 out of memory, 4 numerical failure, 7 a rank lost, 130/143 interrupted) is
+# the container's. Data is read from /data and runs are written under /runs (volumes). $WRPN_HOME/lib
+# holds PyTorch's c10d natives for data-parallel training on CPUs (loaded only by a job of several ranks).
 set -eu
 WRPN_HOME="${WRPN_HOME:-/opt/wrpn}"
 JAVA="${WRPN_JAVA:-$WRPN_HOME/jre/bin/java}"
@@ -20,4 +21,4 @@ drop_incubator_warning() {
   printf '%s' "$first"
 }
 exec "$JAVA" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-  ${WRPN_JAVA_OPTS:-} -jar "$JAR" "$@" 2> >(drop_incubator_warning >&2)
+  ${WRPN_JAVA_OPTS:-} -cp "$JAR:$WRPN_HOME/lib/*" org.wrpn.cli.Main "$@" 2> >(drop_incubator_warning >&2)
