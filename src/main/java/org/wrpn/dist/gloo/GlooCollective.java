@@ -158,10 +158,13 @@ public final class GlooCollective implements Collective {
                 + " (" + firstLine(e) + ")", e);
     }
 
+    /** The first line of c10d's message, without the "[path/of/its/build/file.cc:78] " it starts with. */
     static String firstLine(Throwable e) {
         String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().strip();
         int nl = m.indexOf('\n');
-        return nl < 0 ? m : m.substring(0, nl).strip();
+        if (nl >= 0) m = m.substring(0, nl).strip();
+        int end = m.startsWith("[") ? m.indexOf("] ") : -1;
+        return end > 0 ? m.substring(end + 2).strip() : m;
     }
 
     @Override
