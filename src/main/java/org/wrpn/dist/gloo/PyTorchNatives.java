@@ -34,9 +34,10 @@ public final class PyTorchNatives {
         }
     }
 
-    /** Whether the natives jar is on the class path. */
+    /** Whether the natives jar is on the class path (asked of resources: the GPU bundle carries no JavaCPP class at all). */
     public static boolean available() {
-        return torch.class.getResource("/org/bytedeco/pytorch/linux-x86_64/libjnitorch.so") != null;
+        return PyTorchNatives.class.getResource("/org/bytedeco/pytorch/global/torch.class") != null
+                && PyTorchNatives.class.getResource("/org/bytedeco/pytorch/linux-x86_64/libjnitorch.so") != null;
     }
 
     static synchronized void load() {
