@@ -53,7 +53,7 @@ QUICK_DEADLINE=150
 TEST_CLASSES=(org.wrpn.backend.cuda.CudaKernelsGpuTest org.wrpn.backend.cuda.DeviceAllocatorTest
   org.wrpn.backend.cuda.KernelArithmeticTest org.wrpn.backend.cuda.CudaSelectionTest
   org.wrpn.backend.cuda.CudaLayersGpuTest org.wrpn.backend.cuda.CudaTrainingStepGpuTest
-  org.wrpn.backend.cuda.CudaDriverContractGpuTest)
+  org.wrpn.backend.cuda.CudaDriverContractGpuTest org.wrpn.backend.cuda.NcclGpuTest)
 # Run again under compute-sanitizer (memcheck, then racecheck: shared-memory hazards of the tiled kernels).
 SANITIZE_CLASSES=(org.wrpn.backend.cuda.CudaKernelsGpuTest org.wrpn.backend.cuda.CudaLayersGpuTest
   org.wrpn.backend.cuda.CudaTrainingStepGpuTest)
@@ -135,8 +135,20 @@ step_info() {
   return $rc
 }
 
+# libnccl.so.2 for NcclGpuTest (one-rank NCCL through the backend's stream): the dynamic loader's, else PyTorch's wheel's.
+find_nccl() {
+  [[ -n "${WRPN_NCCL_LIBRARY:-}" ]] && return 0
+  ldconfig -p 2>/dev/null | grep -q 'libnccl.so.2 ' && return 0
+  local lib
+  lib="$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null)"
+  [[ -f "$lib" ]] || lib="$(find / -xdev -name libnccl.so.2 -path '*nccl*' 2>/dev/null | head -1)"
+  [[ -f "$lib" ]] && export WRPN_NCCL_LIBRARY="$lib" && echo "NCCL: $lib"
+  return 0
+}
+
 step_tests() {
   local args=() c rc
+  [[ $MODE == gpu ]] && find_nccl
   for c in "${TEST_CLASSES[@]}"; do args+=(--select-class "$c"); done
   # -Xlog records every class loaded, to show that the GPU path needs no JavaCPP class (org.bytedeco).
   "$JAVA" "${JOPTS[@]}" -Dwrpn.requireGpu=$REQUIRE -Dwrpn.cuda.syncLaunches=true -Dwrpn.poisonUninitialized=true \

@@ -272,4 +272,13 @@ public interface Backend extends AutoCloseable {
 
     @Override
     void close();
+
+    /**
+     * Joins a data-parallel job's device collectives as rank of worldSize, the rendezvous at
+     * masterAddr:masterPort (blocking until all ranks joined, at most timeout). Backends without
+     * device collectives (the CPU's go through Gloo on host memory) refuse.
+     */
+    default DeviceCommunicator communicator(int rank, int worldSize, String masterAddr, int masterPort, java.time.Duration timeout) {
+        throw new UnsupportedOperationException(describe() + " has no device collectives");
+    }
 }

@@ -1,13 +1,12 @@
 package org.wrpn.dist;
 
 import java.time.Duration;
-import org.wrpn.BadInputException;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.Device;
 import org.wrpn.dist.gloo.GlooCollective;
 import org.wrpn.dist.gloo.PyTorchNatives;
 
-/** Picks the collective engine for a backend: Gloo between CPU processes. */
+/** Picks the collective engine for a backend: NCCL between GPUs (the CUDA backend's own), Gloo between CPU processes. */
 public final class Collectives {
     private Collectives() {}
 
@@ -19,9 +18,10 @@ public final class Collectives {
 
     /** Joins the job env describes (blocking until every rank has joined, at most timeout). */
     public static Collective join(LaunchEnvironment env, Backend backend, Duration timeout) {
-        if (Device.of(backend) == Device.CUDA) {
-            throw new BadInputException("data-parallel training on GPUs (NCCL) is not available yet; train with --device cpu"
-                    + " or one rank");
+        if (!env.isDistributed()) throw new IllegalArgumentException("one process needs no collective");
+        if (Device.of(backend) == Device.CUDA) { // NCCL on the backend's stream
+            return new DeviceCollective(backend, backend.communicator(env.rank(), env.worldSize(), env.masterAddr(), env.masterPort(), timeout),
+                    env.rank(), env.worldSize(), timeout);
         }
         return GlooCollective.join(env, backend, timeout);
     }

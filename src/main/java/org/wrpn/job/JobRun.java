@@ -116,6 +116,12 @@ final class JobRun {
                     + launch.source().description() + "): use one or the other");
         }
         this.launch = launch;
+        if (launch.isDistributed() && System.getProperty("wrpn.cudaDevice") == null) {
+            // one GPU per rank: the LOCAL_RANK-th, unless the launcher left this process only one to see
+            String visible = System.getenv("CUDA_VISIBLE_DEVICES");
+            boolean oneVisible = visible != null && !visible.isBlank() && !visible.contains(",");
+            System.setProperty("wrpn.cudaDevice", Integer.toString(oneVisible ? 0 : launch.localRank()));
+        }
         if (launch.rank() > 0) return executeFollower();
         Checkpoint.Loaded explicit = isAutoOrNever(spec.resume()) ? null : resumePoint();
         if (explicit != null) checkSameRun(explicit); // an explicit checkpoint continues its own run: the settings given must be its

@@ -348,6 +348,12 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public org.wrpn.backend.DeviceCommunicator communicator(int rank, int worldSize, String masterAddr, int masterPort,
+            java.time.Duration timeout) {
+        return new NcclCommunicator(stream, rank, worldSize, masterAddr, masterPort, timeout);
+    }
+
+    @Override
     public void close() {
         if (stream.isClosed()) return;
         try {
