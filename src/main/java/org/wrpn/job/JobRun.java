@@ -115,6 +115,10 @@ final class JobRun {
             throw new BadInputException("--nproc " + spec.config().nproc() + " in a job whose ranks come from the environment ("
                     + launch.source().description() + "): use one or the other");
         }
+        if (!launch.isDistributed() && spec.config().nproc() > 1) {
+            throw new BadInputException("nproc " + spec.config().nproc() + " needs a process per rank: run the job with `wrpn train`,"
+                    + " which starts them, or start the ranks with RANK/WORLD_SIZE (torchrun) or srun");
+        }
         this.launch = launch;
         if (launch.isDistributed() && System.getProperty("wrpn.cudaDevice") == null) {
             // one GPU per rank: the LOCAL_RANK-th, unless the launcher left this process only one to see

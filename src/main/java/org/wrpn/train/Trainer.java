@@ -357,6 +357,8 @@ public final class Trainer implements AutoCloseable {
                 m.put("test_accuracy", eval.accuracy());
                 m.put("seconds", seconds);
                 m.put("images_per_second", seen / seconds);
+                m.put("global_batch", config.batch() * ranks); // --batch is per rank
+                m.put("ranks", ranks);
                 if (metrics != null) metrics.write(record("epoch", epoch + 1, globalStep, m), kept);
                 listener.epochEnded(er, globalStep);
                 Checkpoint.Progress at = new Checkpoint.Progress(epoch + 1, 0, globalStep);

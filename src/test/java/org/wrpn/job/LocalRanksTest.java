@@ -39,4 +39,13 @@ class LocalRanksTest {
         BadInputException bad = assertThrows(BadInputException.class, () -> JobSpec.parse("{\"nproc\": 0}", "job.json"));
         assertEquals("job.json: $.nproc must be between 1 and 1024, got 0", bad.getMessage());
     }
+
+    @Test
+    void aLibraryJobOfSeveralRanksIsRefusedWithOneLine(@org.junit.jupiter.api.io.TempDir Path dir) throws InterruptedException {
+        JobSpec spec = JobSpec.of(JobTestSupport.small(dir.resolve("run"), 1, 16, 1, 64, 0, 1).toBuilder().nproc(2).build());
+        JobResult r = Jobs.start(spec, null).awaitCompletion();
+        assertEquals(ExitCode.BAD_INPUT, r.exitCode());
+        assertEquals("nproc 2 needs a process per rank: run the job with `wrpn train`, which starts them, or start the ranks"
+                + " with RANK/WORLD_SIZE (torchrun) or srun", r.message());
+    }
 }
