@@ -112,8 +112,10 @@ public final class ScalingReport {
                 + " (nccl-tests doc/PERFORMANCE.md); latency = base + per-step hop latencies (NCCL src/graph/tuning.cc, ring, Simple protocol).");
         a.add("GPU links: NVLink 4 450 GB/s per direction per GPU (H100/H200 SXM, 18 links, 900 GB/s both ways); between nodes"
                 + " 8 InfiniBand NDR NICs per node at 50 GB/s (400 Gb/s) each, one per GPU; peak figures, not measured busbw.");
-        a.add("CPU loopback: bus bandwidth and step latency as given (--bus-gbps, --cpu-alpha-us); the defaults, 2 GB/s and 20 us,"
-                + " are assumptions until the Gloo all-reduce is measured on this machine.");
+        a.add("CPU loopback: bus bandwidth and step latency as given (--bus-gbps, --cpu-alpha-us); the defaults, "
+                + fmt(org.wrpn.dist.Topology.LOOPBACK_GBPS_MEASURED) + " GB/s and " + fmt(org.wrpn.dist.Topology.LOOPBACK_ALPHA_US_MEASURED)
+                + " us, are Gloo's, measured by `wrpn bench allreduce --nproc 2` on the 2-core EPYC at 541603a"
+                + " (benchmarks/results/allreduce-cpu.csv); on one host the ranks share its cores, so these rows price communication only.");
         a.add("Overlap: buckets equal in size, ready at even intervals through backward (a fraction " + fmt(table.settings().backwardFraction())
                 + " of the step), reduced in order; all but the last can hide under backward.");
         Set<String> sources = new LinkedHashSet<>();

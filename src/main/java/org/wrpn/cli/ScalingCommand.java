@@ -62,8 +62,8 @@ public final class ScalingCommand implements Callable<Integer> {
     @Option(names = "--gpu-bus-gbps", description = "a measured GPU all-reduce busbw, GB/s (nccl-tests), in place of the link and NIC figures")
     Double gpuBusGBps;
 
-    @Option(names = "--bus-gbps", description = "the CPU loopback's bus bandwidth, GB/s, e.g. Gloo's measured busbw (default: 2, assumed)")
-    double busGBps = Topology.LOOPBACK_GBPS_ASSUMED;
+    @Option(names = "--bus-gbps", description = "the CPU loopback's bus bandwidth, GB/s (default: ${DEFAULT-VALUE}, Gloo measured by wrpn bench allreduce on a 2-core EPYC)")
+    double busGBps = Topology.LOOPBACK_GBPS_MEASURED;
 
     @Option(names = "--base-us", description = "GPU all-reduce base latency, us (default: 8.4, NCCL ring/Simple)")
     double baseUs = Topology.NCCL_BASE_US;
@@ -74,8 +74,8 @@ public final class ScalingCommand implements Callable<Integer> {
     @Option(names = "--net-alpha-us", description = "GPU ring step latency across nodes, us (default: 14, NCCL network ring/Simple)")
     double netAlphaUs = Topology.NCCL_NET_ALPHA_US;
 
-    @Option(names = "--cpu-alpha-us", description = "CPU loopback ring step latency, us (default: 20, assumed)")
-    double cpuAlphaUs = Topology.LOOPBACK_ALPHA_US_ASSUMED;
+    @Option(names = "--cpu-alpha-us", description = "CPU loopback ring step latency, us (default: ${DEFAULT-VALUE}, measured likewise)")
+    double cpuAlphaUs = Topology.LOOPBACK_ALPHA_US_MEASURED;
 
     @Option(names = "--backward-fraction", description = "share of the step the backward pass takes (default: 0.667)")
     double backwardFraction = ScalingModel.DEFAULT_BACKWARD_FRACTION;

@@ -44,9 +44,13 @@ public record Topology(String name, String device, int nodes, int ranksPerNode, 
     public static final double NCCL_BASE_US = 8.4;
     public static final double NCCL_NVLINK_ALPHA_US = 3.4;
     public static final double NCCL_NET_ALPHA_US = 14.0;
-    /** CPU loopback (Gloo over TCP on one host): assumed until measured; see docs/SCALING.md. */
-    public static final double LOOPBACK_GBPS_ASSUMED = 2.0;
-    public static final double LOOPBACK_ALPHA_US_ASSUMED = 20.0;
+    /**
+     * CPU loopback (Gloo over TCP on one host), measured by `wrpn bench allreduce --nproc 2` on the
+     * project's 2-core EPYC at 541603a (benchmarks/results/allreduce-cpu.csv): bus bandwidth at 64 MB,
+     * and the per-step latency from a 4 KB all-reduce (0.30 ms over the ring's 2(n - 1) = 2 steps).
+     */
+    public static final double LOOPBACK_GBPS_MEASURED = 0.91;
+    public static final double LOOPBACK_ALPHA_US_MEASURED = 150.0;
 
     public Topology {
         if (nodes < 1 || ranksPerNode < 1) {
