@@ -174,18 +174,22 @@ final class JobRun {
             }
             if (!progressBar) t.quiet();
             t.checkpointDir(spec.checkpoints()).batchHook(batchHook).listener(events(backend.describe(), resume)).replacing(old);
-            attach(t);
-            Trainer.Result r;
-            try {
-                r = t.run(resume);
-            } finally {
-                detach();
-            }
-            boolean stopped = t.stoppedEarly();
-            String summary = stopped ? "stopped; restart the same spec to resume" : "completed";
-            return finish(stopped ? JobState.STOPPED : JobState.COMPLETED, stopped ? stopCode() : ExitCode.OK, r.epochs(),
-                    r.last(), summary);
+            return train(t, resume, "stopped; restart the same spec to resume");
         }
+    }
+
+    /** Runs the trainer as this job's, from resume (or the start); the result says completed or, if asked to stop, stopped. */
+    private JobResult train(Trainer t, Checkpoint.Loaded resume, String whenStopped) {
+        attach(t);
+        Trainer.Result r;
+        try {
+            r = t.run(resume);
+        } finally {
+            detach();
+        }
+        boolean stopped = t.stoppedEarly();
+        return finish(stopped ? JobState.STOPPED : JobState.COMPLETED, stopped ? stopCode() : ExitCode.OK, r.epochs(), r.last(),
+                stopped ? whenStopped : "completed");
     }
 
     /**
@@ -206,16 +210,7 @@ final class JobRun {
             }
             try (Trainer t = new Trainer(config, backend, split, null)) {
                 t.quiet().dataParallel(collective, config.syncBatchNorm()).listener(events(backend.describe(), null));
-                attach(t);
-                Trainer.Result r;
-                try {
-                    r = t.run(null);
-                } finally {
-                    detach();
-                }
-                boolean stopped = t.stoppedEarly();
-                return finish(stopped ? JobState.STOPPED : JobState.COMPLETED, stopped ? stopCode() : ExitCode.OK, r.epochs(), r.last(),
-                        stopped ? "stopped with the other ranks" : "completed");
+                return train(t, null, "stopped with the other ranks");
             }
         }
     }

@@ -21,9 +21,6 @@ import org.wrpn.data.DataSplit;
 import org.wrpn.data.ImageSet;
 import org.wrpn.data.Normalization;
 import org.wrpn.dist.Collective;
-import org.wrpn.dist.GradientBuckets;
-import org.wrpn.nn.Feature;
-import org.wrpn.nn.Layer;
 import org.wrpn.nn.Network;
 import org.wrpn.nn.Parameter;
 import org.wrpn.nn.models.Models;
@@ -89,8 +86,7 @@ public final class Trainer implements AutoCloseable {
     private RunFiles.Previous replacing;
     private Path resumedFrom;
     private Path kept;
-    private Collective collective;
-    private boolean synchronizeBatchNorm;
+    private Ranks ranks = Ranks.alone();
 
     public Trainer(TrainConfig config, Backend backend, DataSplit split) {
         this(config, backend, split, null);
@@ -148,8 +144,7 @@ public final class Trainer implements AutoCloseable {
      * checkpoints; every rank starts from rank 0's weights.
      */
     public Trainer dataParallel(Collective c, boolean synchronizeBatchNorm) {
-        collective = c;
-        this.synchronizeBatchNorm = synchronizeBatchNorm;
+        ranks = Ranks.of(c, synchronizeBatchNorm);
         return this;
     }
 
@@ -178,14 +173,13 @@ public final class Trainer implements AutoCloseable {
 
     /** Trains from scratch, or from a loaded checkpoint when resume is not null. */
     public Result run(Checkpoint.Loaded resume) {
-        int ranks = collective == null ? 1 : collective.worldSize();
-        int rank = collective == null ? 0 : collective.rank();
-        boolean lead = rank == 0;
-        if ((long) config.batch() * ranks > train.count()) {
-            throw new BadInputException("--batch " + config.batch() + " on " + ranks + " ranks is a global batch of " + config.batch() * ranks
+        int globalBatch = config.batch() * ranks.count();
+        boolean lead = ranks.lead();
+        if (globalBatch > train.count()) {
+            throw new BadInputException("--batch " + config.batch() + " on " + ranks.count() + " ranks is a global batch of " + globalBatch
                     + ", larger than the " + train.count() + " training images");
         }
-        int batchesPerEpoch = train.count() / (config.batch() * ranks);
+        int batchesPerEpoch = train.count() / globalBatch;
         long totalSteps = (long) batchesPerEpoch * config.epochs();
         LrSchedule schedule = new LrSchedule(config.schedule(), config.lr(),
                 Math.round(config.warmupEpochs() * batchesPerEpoch), totalSteps);
@@ -203,22 +197,10 @@ public final class Trainer implements AutoCloseable {
             globalStep = resume.progress().globalStep();
             LOG.info("resumed from {} at epoch {} step {} (global step {})", resume.sidecar(), startEpoch + 1, startStep, globalStep);
         }
-        GradientBuckets buckets = null;
-        if (collective != null) { // every rank starts where rank 0 starts, from its weights
-            long[] at = {startEpoch, startStep, globalStep};
-            collective.broadcast(at, 0);
-            startEpoch = (int) at[0];
-            startStep = (int) at[1];
-            globalStep = at[2];
-            broadcastFromLead(net.parameters(), true);
-            buckets = new GradientBuckets(collective, net.trainableParameters(),
-                    synchronizeBatchNorm ? net.batchNormAffineParameters() : List.of(), GradientBuckets.DEFAULT_BUCKET_BYTES,
-                    synchronizeBatchNorm);
-            net.context().replicas(buckets);
-            LOG.info("data parallel: {}; global batch {} ({} x {}), {} gradient bucket(s), batch norm {}", collective.describe(),
-                    config.batch() * ranks, ranks, config.batch(), buckets.bucketCount(),
-                    synchronizeBatchNorm ? "over the global batch" : "per rank");
-        }
+        Checkpoint.Progress start = ranks.start(net, new Checkpoint.Progress(startEpoch, startStep, globalStep), config.batch());
+        startEpoch = start.epoch();
+        startStep = start.stepInEpoch();
+        globalStep = start.globalStep();
         LOG.info("model {} width {} ({} parameters), {}", config.model(), config.widthMultiplier(), net.parameterCount(),
                 Models.describePrecision(net));
         LOG.info("backend {}; {} training and {} test images of {}x{}x{}; batch {} per rank, {} steps per epoch",
@@ -246,8 +228,8 @@ public final class Trainer implements AutoCloseable {
         try (MetricsLog metrics = lead ? new MetricsLog(out.resolve(replacing != null ? RunFiles.PENDING_METRICS : RunFiles.METRICS),
                 replacing != null) : null) {
             for (int epoch = startEpoch; epoch < config.epochs(); epoch++) {
-                if ((collective == null ? stopRequested : stopAgreed) && epoch > startEpoch) { // the previous epoch's checkpoint is the resume point
-                    if (collective != null) collective.barrier();
+                if ((ranks.distributed() ? stopAgreed : stopRequested) && epoch > startEpoch) { // the previous epoch's checkpoint is the resume point
+                    ranks.barrier();
                     LOG.info("stopped after epoch {}; checkpoint {}", epoch, lastCheckpoint);
                     stoppedEarly = true;
                     return new Result(results, lastCheckpoint, ledger.peakTotal(), net.lastSavedBytes());
@@ -262,7 +244,7 @@ public final class Trainer implements AutoCloseable {
                 if (!showProgress || !lead) bar.disabled();
                 int firstStep = epoch == startEpoch ? startStep : 0;
                 try (BatchLoader loader = new BatchLoader(train.samples(norm, true), config.batch(), true, config.seed(), epoch,
-                        true, train.loaderThreads(), rank, ranks)) {
+                        true, train.loaderThreads(), ranks.rank(), ranks.count())) {
                     loader.startAt(firstStep);
                     for (int step = firstStep; step < batchesPerEpoch; step++) {
                         BatchLoader.Batch batch = loader.next();
@@ -270,21 +252,17 @@ public final class Trainer implements AutoCloseable {
                         double lr = schedule.at(globalStep);
                         backend.upload(batch.images(), images);
                         backend.upload(batch.labels(), labels);
-                        LossResult r = net.forwardBackward(images, labels, 1f / (config.batch() * ranks));
-                        boolean stopNow = stopRequested;
-                        if (collective != null) { // the global batch's gradient, loss and accuracy, and whether any rank stops
-                            buckets.finish();
-                            double[] sums = {r.lossSum(), r.correct(), r.count(), stopRequested ? 1 : 0};
-                            collective.sum(sums);
-                            r = new LossResult(sums[0], (int) sums[1], (int) sums[2]);
-                            stopNow = stopAgreed = sums[3] > 0;
-                        }
+                        // the global batch's gradient, loss and accuracy, and whether any rank stops
+                        Ranks.StepSums sums = ranks.finishStep(net.forwardBackward(images, labels, 1f / globalBatch), stopRequested);
+                        LossResult r = sums.loss();
+                        boolean stopNow = sums.stop();
+                        stopAgreed = stopNow;
                         // Checked before the update, so the weights (and the last checkpoint) stay finite. A NaN
                         // that a quantizer hides from the loss still reaches the first layer's gradient through
                         // backward, so one reduction per step suffices; all layers are searched only on failure.
                         // Across ranks both are sums, so every rank sees a failure of any.
                         if (!Double.isFinite(r.lossSum()) || !Double.isFinite(backend.sumSquares(params.get(0).grad()))) {
-                            throw numericalFailure(r.lossSum(), images, params, batch.images(), epoch, step, globalStep);
+                            throw NonFiniteSearch.failure(net, r.lossSum(), images, params, batch.images(), epoch, step, globalStep);
                         }
                         if (!memoryLogged) {
                             memoryLogged = true;
@@ -322,7 +300,7 @@ public final class Trainer implements AutoCloseable {
                                 listener.checkpointWritten(lastCheckpoint, at, stop ? CheckpointReason.STOP : CheckpointReason.PERIODIC);
                             }
                             if (stop) {
-                                if (collective != null) collective.barrier(); // rank 0's checkpoint is durable before any rank ends
+                                ranks.barrier(); // rank 0's checkpoint is durable before any rank ends
                                 LOG.info("stopped at epoch {} step {}; checkpoint {}", epoch + 1, step + 1, lastCheckpoint);
                                 stoppedEarly = true;
                                 return new Result(results, lastCheckpoint, ledger.peakTotal(), net.lastSavedBytes());
@@ -334,16 +312,7 @@ public final class Trainer implements AutoCloseable {
                 double trainLoss = seen == 0 ? Double.NaN : lossSum / seen;
                 double trainAcc = seen == 0 ? Double.NaN : correct / (double) seen;
                 // Evaluating at the training batch size keeps the memory high-water mark that of a training step.
-                Evaluator.Result eval;
-                if (collective == null) {
-                    eval = Evaluator.evaluate(net, test, norm, Math.min(config.batch(), test.count()));
-                } else { // rank 0's running statistics (as DDP's buffers), each rank a share of the test set
-                    broadcastFromLead(net.parameters(), false);
-                    eval = Evaluator.evaluateShare(net, test, norm, Math.min(config.batch(), test.count()), rank, ranks);
-                    double[] sums = {eval.loss() * eval.count(), eval.accuracy() * eval.count(), eval.count()};
-                    collective.sum(sums);
-                    eval = new Evaluator.Result(sums[0] / Math.max(1, sums[2]), sums[1] / Math.max(1, sums[2]), (int) sums[2]);
-                }
+                Evaluator.Result eval = ranks.evaluate(net, test, norm, Math.min(config.batch(), test.count()));
                 EpochResult er = new EpochResult(epoch + 1, trainLoss, trainAcc, eval.loss(), eval.accuracy(), seconds,
                         seen / seconds);
                 results.add(er);
@@ -357,8 +326,8 @@ public final class Trainer implements AutoCloseable {
                 m.put("test_accuracy", eval.accuracy());
                 m.put("seconds", seconds);
                 m.put("images_per_second", seen / seconds);
-                m.put("global_batch", config.batch() * ranks); // --batch is per rank
-                m.put("ranks", ranks);
+                m.put("global_batch", globalBatch); // --batch is per rank
+                m.put("ranks", ranks.count());
                 if (metrics != null) metrics.write(record("epoch", epoch + 1, globalStep, m), kept);
                 listener.epochEnded(er, globalStep);
                 Checkpoint.Progress at = new Checkpoint.Progress(epoch + 1, 0, globalStep);
@@ -367,26 +336,12 @@ public final class Trainer implements AutoCloseable {
                     listener.checkpointWritten(lastCheckpoint, at, CheckpointReason.EPOCH);
                 }
             }
-            if (collective != null) collective.barrier(); // no rank leaves while another may still need it
+            ranks.barrier(); // no rank leaves while another may still need it
         } finally {
             ledger.free(images);
             ledger.free(labels);
         }
         return new Result(results, lastCheckpoint, ledger.peakTotal(), net.lastSavedBytes());
-    }
-
-    /**
-     * Overwrites every rank's tensors with rank 0's: all parameters with their velocities (at the
-     * start), or only the batch-norm running statistics (before evaluating and saving).
-     */
-    private void broadcastFromLead(List<Parameter> parameters, boolean everything) {
-        List<Tensor> tensors = new ArrayList<>();
-        for (Parameter p : parameters) {
-            if (p.isTrainable() && !everything) continue;
-            tensors.add(p.value());
-            if (everything && p.velocity() != null) tensors.add(p.velocity());
-        }
-        if (!tensors.isEmpty()) collective.broadcast(tensors, 0);
     }
 
     /** What the progress bar says of a decoding loader: what it can deliver, and the share of the time training waited for it. */
@@ -395,46 +350,6 @@ public final class Trainer implements AutoCloseable {
         String skipped = train.skipped() == 0 ? "" : ", " + train.skipped() + " skipped";
         return String.format(java.util.Locale.ROOT, " | data %.0f img/s (%d threads), waited %.0f%%%s",
                 loader.capacityImagesPerSecond(), train.loaderThreads(), 100 * loader.waitSeconds() / seconds, skipped);
-    }
-
-    /**
-     * Names where the failing step first went non-finite: it replays the step's forward pass layer by
-     * layer (same batch, same weights: the update was not applied) and names the first layer whose
-     * fp32 output is not finite; failing that, the last layer in forward order with a non-finite
-     * gradient. Runs only on failure; what the replay keeps for backward is left to the trainer's close.
-     */
-    private NumericalFailureException numericalFailure(double loss, Tensor images, List<Parameter> params, float[] hostImages,
-            int epoch, int step, long globalStep) {
-        String layer = firstNonFiniteOutput(images);
-        String gradient = null;
-        for (Parameter p : params) if (!Double.isFinite(backend.sumSquares(p.grad()))) gradient = p.name();
-        if (layer == null && gradient != null) layer = layerOf(gradient);
-        String where = " at epoch " + (epoch + 1) + " step " + step + " (global step " + globalStep + ")";
-        StringBuilder m = new StringBuilder(Double.isFinite(loss) ? "non-finite gradients" + where : "loss is " + loss + where);
-        if (layer != null) m.append(": first non-finite values in layer ").append(layer);
-        long badInputs = 0;
-        for (float v : hostImages) if (!Float.isFinite(v)) badInputs++;
-        if (badInputs > 0) m.append("; the input batch holds ").append(badInputs).append(" non-finite value(s)");
-        return new NumericalFailureException(m.toString(), layer, globalStep);
-    }
-
-    private String firstNonFiniteOutput(Tensor images) {
-        Feature t = Feature.borrowed(images);
-        for (Layer l : net.root().layers()) {
-            t = l.forward(t, true);
-            if (t.tensor().dtype() == DType.F32 && !Double.isFinite(backend.sumSquares(t.tensor()))) {
-                t.release();
-                return l.name();
-            }
-        }
-        t.release();
-        return null;
-    }
-
-    /** "stage2.block0.conv1.weight" -> "stage2.block0.conv1". */
-    private static String layerOf(String parameterName) {
-        int dot = parameterName.lastIndexOf('.');
-        return dot < 0 ? parameterName : parameterName.substring(0, dot);
     }
 
     /** Refuses a checkpoint made for images of another shape or class count than the data. */
@@ -462,7 +377,7 @@ public final class Trainer implements AutoCloseable {
         for (Parameter p : net.parameters()) {
             if (!Double.isFinite(backend.sumSquares(p.value()))) {
                 throw new NumericalFailureException("parameter " + p.name() + " is not finite at global step "
-                        + progress.globalStep() + "; the checkpoint was not written", layerOf(p.name()), progress.globalStep());
+                        + progress.globalStep() + "; the checkpoint was not written", NonFiniteSearch.layerOf(p.name()), progress.globalStep());
             }
         }
         Path sidecar;
@@ -470,7 +385,7 @@ public final class Trainer implements AutoCloseable {
             // A vanished run directory is an error, not something to recreate behind the lock's back.
             if (!Files.isDirectory(config.out())) throw new NoSuchFileException(config.out().toString());
             sidecar = Checkpoint.save(dir, net, config, progress, norm, train.classNames(), metrics,
-                    collective == null ? 1 : collective.worldSize());
+                    ranks.count());
         } catch (IOException e) {
             throw StorageException.of("cannot write checkpoint to " + dir, dir, e, kept);
         }
