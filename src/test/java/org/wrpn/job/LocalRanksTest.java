@@ -48,4 +48,19 @@ class LocalRanksTest {
         assertEquals("nproc 2 needs a process per rank: run the job with `wrpn train`, which starts them, or start the ranks"
                 + " with RANK/WORLD_SIZE (torchrun) or srun", r.message());
     }
+
+    @Test
+    void resumingWithAnotherGlobalBatchIsRefusedWithOneLine(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        JobSpec spec = JobSpec.of(JobTestSupport.small(dir.resolve("run"), 1, 16, 2, 64, 2, 1));
+        assertEquals(ExitCode.OK, Jobs.start(spec.withResume(JobSpec.RESUME_NEVER), null).awaitCompletion().exitCode());
+        // as if two ranks of --batch 16 had written the newest checkpoint (global batch 32)
+        Path newest = org.wrpn.train.Checkpoint.newestIn(spec.checkpoints());
+        var json = (com.fasterxml.jackson.databind.node.ObjectNode) JobTestSupport.JSON.readTree(newest.toFile());
+        ((com.fasterxml.jackson.databind.node.ObjectNode) json.get("progress")).put("ranks", 2);
+        java.nio.file.Files.writeString(newest, json.toString());
+        JobResult r = Jobs.start(spec.withResume(newest.toString()), null).awaitCompletion();
+        assertEquals(ExitCode.BAD_INPUT, r.exitCode(), r.message());
+        assertEquals("checkpoint " + newest + " was trained with a global batch of 32 (2 rank(s) x 16); this run's is 16 (1 x 16):"
+                + " resume with ranks x --batch = 32", r.message());
+    }
 }
