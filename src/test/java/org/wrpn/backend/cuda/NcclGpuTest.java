@@ -23,6 +23,7 @@ import org.wrpn.tensor.Tensor;
  * libnccl.so.2 is found (the device check points WRPN_NCCL_LIBRARY at PyTorch's).
  */
 @Tag("gpu")
+@Tag("nccl") // not on the emulated driver (EmulatedGpuRun): NCCL needs a real CUDA runtime
 class NcclGpuTest {
     private static CudaBackend be;
     private static DeviceCollective c;
