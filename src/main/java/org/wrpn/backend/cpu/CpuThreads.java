@@ -9,6 +9,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.wrpn.backend.NativeEnvironment;
 
 /**
  * The CPU backend's threads: one count for the Java loops (split over a pool of blocking worker
@@ -47,13 +48,9 @@ final class CpuThreads {
     }
 
     private static void setenv(String name, String value) {
-        try (var arena = java.lang.foreign.Arena.ofConfined()) {
-            Linker linker = Linker.nativeLinker();
-            MethodHandle setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
-            int rc = (int) setenv.invokeExact(arena.allocateFrom(name), arena.allocateFrom(value), 0);
-            if (rc != 0) throw new IllegalStateException("setenv returned " + rc);
-        } catch (Throwable e) { // spinning workers are slower, not wrong
+        try {
+            NativeEnvironment.set(name, value, false);
+        } catch (IllegalStateException e) { // spinning workers are slower, not wrong
             System.getLogger(CpuThreads.class.getName()).log(System.Logger.Level.DEBUG, name + " not set: " + e);
         }
     }

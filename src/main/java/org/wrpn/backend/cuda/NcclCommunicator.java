@@ -5,10 +5,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static jcuda.driver.JCudaDriver.cuStreamQuery;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
@@ -21,6 +18,7 @@ import jcuda.NativePointerObject;
 import jcuda.Pointer;
 import jcuda.driver.CUresult;
 import org.wrpn.backend.DeviceCommunicator;
+import org.wrpn.backend.NativeEnvironment;
 import org.wrpn.tensor.DType;
 import org.wrpn.tensor.Tensor;
 
@@ -57,7 +55,7 @@ final class NcclCommunicator implements DeviceCommunicator {
         this.stream = stream;
         this.rank = rank;
         this.worldSize = worldSize;
-        if (worldSize > 1 && System.getenv("NCCL_COMM_ID") == null) setenv("NCCL_COMM_ID", masterAddr + ":" + (masterPort + 1));
+        if (worldSize > 1 && System.getenv("NCCL_COMM_ID") == null) NativeEnvironment.set("NCCL_COMM_ID", masterAddr + ":" + (masterPort + 1), true); // NCCL reads it
         stream.makeCurrent();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment id = a.allocate(Nccl.UNIQUE_ID);
@@ -204,21 +202,6 @@ final class NcclCommunicator implements DeviceCommunicator {
             int ignored = (int) nccl.commDestroy.invokeExact(comm);
         } catch (Throwable e) {
             // closing: nothing left to do
-        }
-    }
-
-    /** setenv(3): NCCL reads NCCL_COMM_ID from the process environment. */
-    private static void setenv(String name, String value) {
-        try (Arena a = Arena.ofConfined()) {
-            Linker linker = Linker.nativeLinker();
-            MethodHandle setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
-                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
-            int rc = (int) setenv.invokeExact(a.allocateFrom(name), a.allocateFrom(value), 1);
-            if (rc != 0) throw new IllegalStateException("setenv " + name + " returned " + rc);
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Throwable e) {
-            throw Nccl.rethrow(e);
         }
     }
 }
