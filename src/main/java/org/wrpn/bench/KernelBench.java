@@ -29,9 +29,9 @@ import org.wrpn.train.ProgressBar;
  *   <li>unpack (k &lt; 32, packed codes to fp32 values, as recomputation in backward does): P·words(C, k)·4 + 4E.
  * </ul>
  * Then the fused ops of quantized layers against what they replace ({@link FusedOpsBench}).
- * Each row: median and minimum over repeats after warm-up, GB/s (bytes / median), % of the copy's
- * GB/s at the same shape, elements/s. Rows with site "all" sum a network's sites (each shape counted
- * as many times as the network uses it).
+ * Each row: median and minimum over repeats after warm-up, GB/s (bytes / median), % of the GB/s of a
+ * copy of the same shape timed in turns with the op (`copy_median_s`), elements/s. Rows with site
+ * "all" sum a network's sites (each shape counted as many times as the network uses it).
  */
 public final class KernelBench {
     private static final Logger LOG = LogManager.getLogger(KernelBench.class);
@@ -111,23 +111,33 @@ public final class KernelBench {
             double[] copyTimes = clock.time(() -> be.copy(x, copy), cfg.warmup(), cfg.repeats());
             double copyGbps = copyBytes(e) / BenchTable.median(copyTimes) / 1e9;
             rows.add(row(model, width, cfg.batch(), site, "copy_f32", 32, copyBytes(e), copyTimes, copyGbps, cfg.repeats()));
+            Runnable copyOp = () -> be.copy(x, copy);
             for (int k : cfg.bits()) {
                 if (k == 32) {
-                    double[] t = clock.time(() -> be.relu(x, y), cfg.warmup(), cfg.repeats());
-                    rows.add(row(model, width, cfg.batch(), site, "relu_f32", 32, copyBytes(e), t, copyGbps, cfg.repeats()));
+                    rows.add(paired(be, clock, cfg, model, width, site, "relu_f32", 32, copyBytes(e), copyOp, () -> be.relu(x, y)));
                     continue;
                 }
                 try (Tensor p = be.allocatePacked(s, k)) {
                     Tensor m = site.mask() ? mask : null;
-                    double[] tq = clock.time(() -> be.quantizePack(x, k, p, m), cfg.warmup(), cfg.repeats());
-                    rows.add(row(model, width, cfg.batch(), site, "quantize_pack", k, quantizePackBytes(s, k, site.mask()), tq,
-                            copyGbps, cfg.repeats()));
-                    double[] tu = clock.time(() -> be.unpackValues(p, y), cfg.warmup(), cfg.repeats());
-                    rows.add(row(model, width, cfg.batch(), site, "unpack", k, unpackBytes(s, k), tu, copyGbps, cfg.repeats()));
+                    rows.add(paired(be, clock, cfg, model, width, site, "quantize_pack", k, quantizePackBytes(s, k, site.mask()), copyOp,
+                            () -> be.quantizePack(x, k, p, m)));
+                    rows.add(paired(be, clock, cfg, model, width, site, "unpack", k, unpackBytes(s, k), copyOp,
+                            () -> be.unpackValues(p, y)));
                 }
             }
         }
         return rows;
+    }
+
+    /** A row of op, its % of copy taken against the copy timed in turns with it (`copy_median_s`). */
+    private static Map<String, Object> paired(Backend be, KernelClock clock, Config cfg, String model, double width,
+            ShapeProbe.Site site, String op, int bits, long bytes, Runnable copyOp, Runnable timed) {
+        double[][] t = clock.timeAlternating(cfg.warmup(), cfg.repeats(), copyOp, timed);
+        double copyMedian = BenchTable.median(t[0]);
+        Map<String, Object> r = row(model, width, cfg.batch(), site, op, bits, bytes, t[1],
+                copyBytes(site.shape().elements()) / copyMedian / 1e9, cfg.repeats());
+        r.put("copy_median_s", copyMedian);
+        return r;
     }
 
     static Map<String, Object> row(String model, double width, int batch, ShapeProbe.Site site, String op, int bits,
@@ -157,18 +167,21 @@ public final class KernelBench {
 
     /** Network totals per (op, bits): time and bytes summed over sites, each weighted by its use count. */
     static List<Map<String, Object>> networkRows(List<Map<String, Object>> siteRows, String model, double width, int batch) {
-        Map<String, double[]> sums = new LinkedHashMap<>(); // op/bits -> bytes, seconds, min seconds, elements
+        // op/bits -> bytes, seconds, min seconds, elements, and the seconds and bytes of the copy the op is compared with
+        // (timed in turns with it; a copy row is its own)
+        Map<String, double[]> sums = new LinkedHashMap<>();
         for (Map<String, Object> r : siteRows) {
             String key = r.get("op") + "/" + r.get("bits");
             double n = BenchTable.num(r, "sites");
-            double[] acc = sums.computeIfAbsent(key, k -> new double[4]);
+            double[] acc = sums.computeIfAbsent(key, k -> new double[6]);
             acc[0] += n * BenchTable.num(r, "bytes_moved");
             acc[1] += n * BenchTable.num(r, "median_s");
             acc[2] += n * BenchTable.num(r, "min_s");
             acc[3] += n * BenchTable.num(r, "elements");
+            boolean paired = r.containsKey("copy_median_s");
+            acc[4] += n * BenchTable.num(r, paired ? "copy_median_s" : "median_s");
+            acc[5] += n * (paired ? copyBytes((long) BenchTable.num(r, "elements")) : BenchTable.num(r, "bytes_moved"));
         }
-        double[] copy = sums.get("copy_f32/32");
-        double copyGbps = copy == null ? Double.NaN : copy[0] / copy[1] / 1e9;
         List<Map<String, Object>> rows = new ArrayList<>();
         for (var en : sums.entrySet()) {
             String[] k = en.getKey().split("/");
@@ -191,7 +204,7 @@ public final class KernelBench {
             r.put("min_s", acc[2]);
             double gbps = acc[0] / acc[1] / 1e9;
             r.put("gbps", gbps);
-            r.put("pct_of_copy", 100 * gbps / copyGbps);
+            r.put("pct_of_copy", 100 * gbps / (acc[5] / acc[4] / 1e9));
             r.put("elements_per_s", acc[3] / acc[1]);
             rows.add(r);
         }

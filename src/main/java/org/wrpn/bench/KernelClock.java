@@ -16,7 +16,27 @@ import org.wrpn.tensor.Tensor;
  */
 abstract class KernelClock implements AutoCloseable {
     /** Seconds per repeat. */
-    abstract double[] time(Runnable op, int warmup, int reps);
+    double[] time(Runnable op, int warmup, int reps) {
+        return timeAlternating(warmup, reps, op)[0];
+    }
+
+    /**
+     * Seconds per repeat of each op, the ops taking turns within every repeat: a peer timed this way
+     * sees the same machine as the op it is compared with (a shared VM's speed drifts between seconds).
+     */
+    double[][] timeAlternating(int warmup, int reps, Runnable... ops) {
+        for (Runnable op : ops) warm(op, warmup);
+        double[][] s = new double[ops.length][reps];
+        for (int i = 0; i < reps; i++) {
+            for (int j = 0; j < ops.length; j++) s[j][i] = timeOnce(ops[j], i);
+        }
+        return s;
+    }
+
+    abstract void warm(Runnable op, int warmup);
+
+    /** Seconds of one run of op, caches flushed first. */
+    abstract double timeOnce(Runnable op, int repeat);
 
     abstract String method();
 
@@ -33,18 +53,18 @@ abstract class KernelClock implements AutoCloseable {
         private byte tick;
 
         @Override
-        double[] time(Runnable op, int warmup, int reps) {
+        void warm(Runnable op, int warmup) {
             // The JIT compiles the op's loops during the first calls: warm up for 0.1 s at least.
             long start = System.nanoTime();
             for (int i = 0; i < warmup || (System.nanoTime() - start < 100_000_000L && i < 50); i++) op.run();
-            double[] s = new double[reps];
-            for (int i = 0; i < reps; i++) {
-                flush();
-                long t = System.nanoTime();
-                op.run();
-                s[i] = (System.nanoTime() - t) / 1e9;
-            }
-            return s;
+        }
+
+        @Override
+        double timeOnce(Runnable op, int repeat) {
+            flush();
+            long t = System.nanoTime();
+            op.run();
+            return (System.nanoTime() - t) / 1e9;
         }
 
         private void flush() {
@@ -77,29 +97,29 @@ abstract class KernelClock implements AutoCloseable {
         private final CudaBackend be;
         private final Tensor flush;
         private final long flushBytes;
+        private final CudaTimer timer;
 
         Cuda(CudaBackend be) {
             this.be = be;
             long l2 = be.device().l2CacheBytes();
             flushBytes = Math.max(8L << 20, 2 * (l2 > 0 ? l2 : 64L << 20));
             flush = be.allocate(DType.F32, Shape.of((int) (flushBytes / 4)));
+            timer = be.newTimer();
         }
 
         @Override
-        double[] time(Runnable op, int warmup, int reps) {
+        void warm(Runnable op, int warmup) {
             for (int i = 0; i < warmup; i++) op.run();
             be.synchronize();
-            double[] s = new double[reps];
-            try (CudaTimer t = be.newTimer()) {
-                for (int i = 0; i < reps; i++) {
-                    be.fill(flush, i);
-                    t.start();
-                    op.run();
-                    t.stop();
-                    s[i] = t.elapsedMillis() / 1e3;
-                }
-            }
-            return s;
+        }
+
+        @Override
+        double timeOnce(Runnable op, int repeat) {
+            be.fill(flush, repeat);
+            timer.start();
+            op.run();
+            timer.stop();
+            return timer.elapsedMillis() / 1e3;
         }
 
         @Override
@@ -109,6 +129,7 @@ abstract class KernelClock implements AutoCloseable {
 
         @Override
         public void close() {
+            timer.close();
             flush.close();
         }
     }

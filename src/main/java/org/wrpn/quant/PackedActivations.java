@@ -29,6 +29,14 @@ public final class PackedActivations {
         }
     }
 
+    /**
+     * Whether the JDK's Vector API serves here (the conditions of quantize+pack's fast path above); the CPU
+     * backend's vectorised loops use the same switch.
+     */
+    public static boolean vectorApi() {
+        return VECTOR;
+    }
+
     /** Which implementation packs here: "vector (N floats)", "loops" or "scalar" (for `wrpn info` and benchmarks). */
     public static String implementation() {
         return VECTOR ? "vector (" + VectorPack.L + " floats)" : PackKernels.LITTLE_ENDIAN ? "loops" : "scalar";
@@ -106,6 +114,18 @@ public final class PackedActivations {
         PackedLayout.unpack(words, firstPixel * PackedLayout.wordsPerPixel(channels, k), pixels, channels, k, value, out, outOffset);
     }
 
+    /** The codes (u itself, not its value) of the pixels [firstPixel, firstPixel + pixels) as floats, into out from outOffset. */
+    public static void unpackCodeFloatsBlock(int[] words, int firstPixel, int pixels, int channels, int k, float[] out, int outOffset) {
+        PackedLayout.checkBits(k);
+        if (VECTOR) {
+            VectorPack.unpackCodeFloats(words, firstPixel, pixels, channels, k, out, outOffset);
+            return;
+        }
+        float[] code = new float[1 << k];
+        for (int u = 0; u < code.length; u++) code[u] = u;
+        PackedLayout.unpack(words, firstPixel * PackedLayout.wordsPerPixel(channels, k), pixels, channels, k, code, out, outOffset);
+    }
+
     /**
      * The codes of the pixels [firstPixel, firstPixel + pixels) of words as unsigned bytes (u in 0..255,
      * the byte's bits), into out from outOffset: what an integer kernel reads.
@@ -129,6 +149,10 @@ public final class PackedActivations {
 
     /** {@link #maskGradient} of the pixels [from, to) only. */
     public static void maskGradient(int[] maskWords, int from, int to, int channels, float[] dy, float[] dx) {
+        if (VECTOR) {
+            VectorPack.maskGradient(maskWords, from, to - from, channels, dy, dx);
+            return;
+        }
         float[] bit = {0f, 1f};
         int mpp = PackedLayout.wordsPerPixel(channels, 1);
         int step = pixelsPerChunk(channels);

@@ -239,20 +239,29 @@ final class VectorPack {
      * from outOffset.
      */
     static void unpackValues(int[] words, int firstPixel, int pixels, int channels, int k, float[] out, int outOffset) {
-        int w = firstPixel * PackedLayout.wordsPerPixel(channels, k);
-        if (pixels > 1 && flat(channels, k, false)) {
-            unpack(words, w, 1, pixels * channels, k, out, outOffset);
-        } else {
-            unpack(words, w, pixels, channels, k, out, outOffset);
-        }
+        unpack(words, firstPixel, pixels, channels, k, (1 << k) - 1, out, outOffset);
     }
 
-    private static void unpack(int[] words, int wordOffset, int pixels, int channels, int k, float[] out, int outOffset) {
+    /** The codes themselves as floats (u, not its value): what the CPU's quantized kernels stage. */
+    static void unpackCodeFloats(int[] words, int firstPixel, int pixels, int channels, int k, float[] out, int outOffset) {
+        unpack(words, firstPixel, pixels, channels, k, 1, out, outOffset);
+    }
+
+    /** Each code u as u / divisor (a division, as Quantizer.activationValue; by 1 it is exact). */
+    private static void unpack(int[] words, int firstPixel, int pixels, int channels, int k, int divisor, float[] out,
+            int outOffset) {
+        int w = firstPixel * PackedLayout.wordsPerPixel(channels, k);
+        if (pixels > 1 && flat(channels, k, false)) {
+            pixels *= channels;
+            channels = pixels;
+            pixels = 1;
+        }
+        float d = divisor;
         switch (k) {
-            case 8 -> unpack8(words, wordOffset, pixels, channels, out, outOffset);
-            case 4 -> unpack4(words, wordOffset, pixels, channels, out, outOffset);
-            case 2 -> unpack2(words, wordOffset, pixels, channels, out, outOffset);
-            default -> unpack1(words, wordOffset, pixels, channels, out, outOffset);
+            case 8 -> unpack8(words, w, pixels, channels, d, out, outOffset);
+            case 4 -> unpack4(words, w, pixels, channels, d, out, outOffset);
+            case 2 -> unpack2(words, w, pixels, channels, d, out, outOffset);
+            default -> unpack1(words, w, pixels, channels, out, outOffset); // 0 or 1: the same for every divisor
         }
     }
 
@@ -262,13 +271,13 @@ final class VectorPack {
      */
 
     /** L bytes, from the group's L/4 words, widened to ints. */
-    private static void unpack8(int[] words, int wordOffset, int pixels, int channels, float[] out, int outOffset) {
+    private static void unpack8(int[] words, int wordOffset, int pixels, int channels, float divisor, float[] out, int outOffset) {
         int wpp = PackedLayout.wordsPerPixel(channels, 8);
         for (int p = 0, c = 0, op = outOffset, wi = wordOffset; p < pixels;) {
             int n = Math.min(L, channels - c), at = wi + c / 4;
             IntVector w = n == L ? IntVector.fromArray(WORDS8, words, at) : IntVector.fromArray(WORDS8, words, at, WORDS8.indexInRange(at, wi + wpp));
             IntVector u = (IntVector) w.reinterpretAsBytes().convertShape(ZERO_EXTEND_B2I, I, 0);
-            FloatVector y = ((FloatVector) u.convert(I2F, 0)).div(255f);
+            FloatVector y = ((FloatVector) u.convert(I2F, 0)).div(divisor);
             if (n == L) {
                 y.intoArray(out, op + c);
             } else {
@@ -284,14 +293,14 @@ final class VectorPack {
     }
 
     /** The group's 64 bits (32 for L = 8) in each lane (the second word in lanes 8 up), each lane's code shifted down. */
-    private static void unpack4(int[] words, int wordOffset, int pixels, int channels, float[] out, int outOffset) {
+    private static void unpack4(int[] words, int wordOffset, int pixels, int channels, float divisor, float[] out, int outOffset) {
         int wpp = PackedLayout.wordsPerPixel(channels, 4);
         for (int p = 0, c = 0, op = outOffset, wi = wordOffset; p < pixels;) {
             int n = Math.min(L, channels - c);
             long bits = get(words, wi, c, 4, wi + wpp);
             IntVector u = IntVector.broadcast(I, (int) bits);
             if (L == 16) u = u.blend((int) (bits >>> 32), SECOND_WORD);
-            FloatVector y = ((FloatVector) u.lanewise(LSHR, SHIFT4).and(15).convert(I2F, 0)).div(15f);
+            FloatVector y = ((FloatVector) u.lanewise(LSHR, SHIFT4).and(15).convert(I2F, 0)).div(divisor);
             if (n == L) {
                 y.intoArray(out, op + c);
             } else {
@@ -306,12 +315,12 @@ final class VectorPack {
         }
     }
 
-    private static void unpack2(int[] words, int wordOffset, int pixels, int channels, float[] out, int outOffset) {
+    private static void unpack2(int[] words, int wordOffset, int pixels, int channels, float divisor, float[] out, int outOffset) {
         int wpp = PackedLayout.wordsPerPixel(channels, 2);
         for (int p = 0, c = 0, op = outOffset, wi = wordOffset; p < pixels;) {
             int n = Math.min(L, channels - c);
             IntVector u = IntVector.broadcast(I, (int) get(words, wi, c, 2, wi + wpp)).lanewise(LSHR, SHIFT2).and(3);
-            FloatVector y = ((FloatVector) u.convert(I2F, 0)).div(3f);
+            FloatVector y = ((FloatVector) u.convert(I2F, 0)).div(divisor);
             if (n == L) {
                 y.intoArray(out, op + c);
             } else {
@@ -337,6 +346,38 @@ final class VectorPack {
                 y.intoArray(out, op + c);
             } else {
                 y.intoArray(out, op + c, F.indexInRange(0, n));
+            }
+            if ((c += L) >= channels) {
+                c = 0;
+                p++;
+                op += channels;
+                wi += wpp;
+            }
+        }
+    }
+
+    /**
+     * The STE backward of pixels [firstPixel, firstPixel + pixels): dx = dy where the 1-bit mask is set (dy's
+     * bits, -0 and NaN included), else +0; dx may be dy.
+     */
+    static void maskGradient(int[] maskWords, int firstPixel, int pixels, int channels, float[] dy, float[] dx) {
+        int wpp = PackedLayout.wordsPerPixel(channels, 1);
+        int wordOffset = firstPixel * wpp, base = firstPixel * channels;
+        if (pixels > 1 && flat(channels, 1, false)) {
+            pixels *= channels;
+            channels = pixels;
+            pixels = 1;
+            wpp = PackedLayout.wordsPerPixel(channels, 1);
+        }
+        FloatVector zero = FloatVector.zero(F);
+        for (int p = 0, c = 0, op = base, wi = wordOffset; p < pixels;) {
+            int n = Math.min(L, channels - c);
+            VectorMask<Float> set = VectorMask.fromLong(F, get(maskWords, wi, c, 1, wi + wpp));
+            if (n == L) {
+                zero.blend(FloatVector.fromArray(F, dy, op + c), set).intoArray(dx, op + c);
+            } else {
+                VectorMask<Float> in = F.indexInRange(0, n);
+                zero.blend(FloatVector.fromArray(F, dy, op + c, in), set).intoArray(dx, op + c, in);
             }
             if ((c += L) >= channels) {
                 c = 0;

@@ -62,6 +62,17 @@ class BenchSuitesTest {
     }
 
     @Test
+    void networkRowsCompareAnOpWithTheCopyTimedInTurnsWithIt() {
+        // two sites of 10 elements (copy 80 bytes each): the op takes 2 s a site, its paired copies 1 and 3 s
+        Map<String, Object> a = Map.of("op", "unpack", "bits", 4, "sites", 1, "bytes_moved", 45L, "median_s", 2.0, "min_s", 2.0,
+                "elements", 10L, "repeats", 3, "copy_median_s", 1.0);
+        Map<String, Object> b = Map.of("op", "unpack", "bits", 4, "sites", 1, "bytes_moved", 45L, "median_s", 2.0, "min_s", 2.0,
+                "elements", 10L, "repeats", 3, "copy_median_s", 3.0);
+        Map<String, Object> all = KernelBench.networkRows(List.of(a, b), "m", 1, 1).get(0);
+        assertEquals((90 / 4.0) / (160 / 4.0) * 100, (Double) all.get("pct_of_copy"), 1e-9);
+    }
+
+    @Test
     void tablesRoundTripThroughJsonAndQuoteCsvCells(@TempDir Path dir) throws Exception {
         BenchTable t = new BenchTable("train", Map.of("cpu", "Some CPU, 2 cores", "commit", "abc"), Map.of("batch", 2));
         t.row().putAll(Map.of("model", "lenet", "step_s", 0.000123456789));

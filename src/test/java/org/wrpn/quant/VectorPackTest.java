@@ -164,4 +164,44 @@ class VectorPackTest {
         assertEquals(0, p.exitValue(), out);
         assertTrue(out.contains("VectorPackCheck: 8 floats a vector, all agree"), out);
     }
+
+    /**
+     * The STE backward from a packed mask and the codes-as-floats unpacking of the quantized kernels' staging,
+     * against the reference: every channel count, sub-ranges of pixels, dy with NaN and signed zeros, dx over dy.
+     */
+    @Test
+    void maskGradientAndCodeFloatsMatchTheReference() {
+        for (int c : CHANNELS) {
+            int pixels = Math.max(4, 900 / c);
+            float[] x = PackChecks.activations(pixels * c, 2, 97L * c);
+            float[] dy = PackChecks.activations(pixels * c, 4, 89L * c);
+            for (int i = 0; i < dy.length; i++) dy[i] -= 0.5f; // both signs; NaNs and signed zeros stay
+            int[] mask = Reference.pack(Reference.maskCodes(x), pixels, c, 1);
+            float[] expected = Reference.maskGradient(Reference.maskCodes(x), dy);
+            float[] dx = new float[dy.length];
+            VectorPack.maskGradient(mask, 0, 1, c, dy, dx); // one pixel, then the rest
+            VectorPack.maskGradient(mask, 1, pixels - 1, c, dy, dx);
+            assertBitsEqual(expected, dx, "maskGradient C=" + c);
+            float[] inPlace = dy.clone();
+            VectorPack.maskGradient(mask, 0, pixels, c, inPlace, inPlace);
+            assertBitsEqual(expected, inPlace, "maskGradient in place C=" + c);
+            for (int k : BITS) {
+                long[] codes = Reference.activationCodes(x, k);
+                int[] words = Reference.pack(codes, pixels, c, k);
+                float[] got = new float[codes.length];
+                VectorPack.unpackCodeFloats(words, 0, pixels - 2, c, k, got, 0);
+                VectorPack.unpackCodeFloats(words, pixels - 2, 2, c, k, got, (pixels - 2) * c);
+                for (int i = 0; i < codes.length; i++) assertEquals((float) codes[i], got[i], "codes k=" + k + " C=" + c + " at " + i);
+            }
+        }
+    }
+
+    private static void assertBitsEqual(float[] expected, float[] actual, String what) {
+        for (int i = 0; i < expected.length; i++) {
+            if (Float.floatToRawIntBits(expected[i]) != Float.floatToRawIntBits(actual[i])) {
+                assertEquals(Integer.toHexString(Float.floatToRawIntBits(expected[i])), Integer.toHexString(Float.floatToRawIntBits(actual[i])),
+                        what + " at " + i);
+            }
+        }
+    }
 }

@@ -75,7 +75,11 @@ final class CodeStaging {
             float[] block = new float[step * c];
             for (int p0 = from; p0 < to; p0 += step) {
                 int n = Math.min(step, to - p0);
-                PackedLayout.unpack(codes.i, p0 * wpp, n, c, k, table, block, 0);
+                if (digit == ExactSplit.WHOLE) {
+                    PackedActivations.unpackCodeFloatsBlock(codes.i, p0, n, c, k, block, 0);
+                } else {
+                    PackedLayout.unpack(codes.i, p0 * wpp, n, c, k, table, block, 0);
+                }
                 MemorySegment.copy(block, 0, dst, JAVA_FLOAT, 4L * p0 * c, n * c);
             }
         });

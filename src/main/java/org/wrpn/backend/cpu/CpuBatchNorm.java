@@ -17,7 +17,14 @@ final class CpuBatchNorm {
     /** y may be null: statistics only (the fused quantize-pack normalises later). */
     static void train(float[] x, float[] gamma, float[] beta, float[] y, float[] mean, float[] invStd, float[] runMean,
             float[] runVar, float momentum, float eps) {
+        train(x, gamma, beta, y, mean, invStd, runMean, runVar, momentum, eps, true);
+    }
+
+    /** {@link #train} on the Vector API loops where they serve and are preferred, else the scalar ones (the same bits). */
+    static void train(float[] x, float[] gamma, float[] beta, float[] y, float[] mean, float[] invStd, float[] runMean,
+            float[] runVar, float momentum, float eps, boolean preferVector) {
         int c = gamma.length;
+        boolean vector = preferVector && vectorFor(c);
         if (y != null) sameLength(x, y, "batchNormTrain");
         int m = x.length / c;
         int blocks = blocks(m);
@@ -25,6 +32,10 @@ final class CpuBatchNorm {
         CpuThreads.forRange(blocks, 1, (b0, b1) -> {
             for (int b = b0; b < b1; b++) {
                 double[] s1 = part[b];
+                if (vector) {
+                    VectorBatchNorm.sum(x, c, b * BLOCK, Math.min(m, (b + 1) * BLOCK), s1);
+                    continue;
+                }
                 for (int p = b * BLOCK, end = Math.min(m, p + BLOCK); p < end; p++) {
                     int base = p * c;
                     for (int ch = 0; ch < c; ch++) s1[ch] += x[base + ch];
@@ -37,6 +48,10 @@ final class CpuBatchNorm {
         CpuThreads.forRange(blocks, 1, (b0, b1) -> {
             for (int b = b0; b < b1; b++) {
                 double[] s1 = partSq[b];
+                if (vector) {
+                    VectorBatchNorm.sumSquares(x, sum, c, b * BLOCK, Math.min(m, (b + 1) * BLOCK), s1);
+                    continue;
+                }
                 for (int p = b * BLOCK, end = Math.min(m, p + BLOCK); p < end; p++) {
                     int base = p * c;
                     for (int ch = 0; ch < c; ch++) {
@@ -55,12 +70,12 @@ final class CpuBatchNorm {
             runMean[ch] = (float) ((1 - momentum) * runMean[ch] + momentum * sum[ch]);
             runVar[ch] = (float) ((1 - momentum) * runVar[ch] + momentum * unbiased);
         }
-        if (y != null) normalize(x, gamma, beta, mean, invStd, y);
+        if (y != null) normalize(x, gamma, beta, mean, invStd, y, vector);
     }
 
     static void apply(float[] x, float[] gamma, float[] beta, float[] mean, float[] invStd, float[] y) {
         sameLength(x, y, "batchNormApply");
-        normalize(x, gamma, beta, mean, invStd, y);
+        normalize(x, gamma, beta, mean, invStd, y, vectorFor(gamma.length));
     }
 
     /** invStd * gamma per channel, in float: the one scale of the apply formula. */
@@ -71,11 +86,15 @@ final class CpuBatchNorm {
     }
 
     /** y = (x - mean) * (invStd * gamma) + beta, in float. */
-    private static void normalize(float[] x, float[] gamma, float[] beta, float[] mean, float[] invStd, float[] y) {
+    private static void normalize(float[] x, float[] gamma, float[] beta, float[] mean, float[] invStd, float[] y, boolean vector) {
         int c = gamma.length;
         float[] scale = scale(gamma, invStd);
         int m = x.length / c;
         CpuThreads.forRange(m, pixelGrain(c), (p0, p1) -> {
+            if (vector) {
+                VectorBatchNorm.normalize(x, mean, scale, beta, c, p0, p1, y, 0);
+                return;
+            }
             for (int p = p0; p < p1; p++) {
                 int base = p * c;
                 for (int ch = 0; ch < c; ch++) y[base + ch] = (x[base + ch] - mean[ch]) * scale[ch] + beta[ch];
@@ -103,10 +122,16 @@ final class CpuBatchNorm {
                     + words.length + " words" + (mask == null ? "" : " and " + mask.length + " mask words"));
         }
         int step = Math.max(1, PACK_BLOCK / c);
+        boolean vector = vectorFor(c);
         CpuThreads.forRange(m, pixelGrain(c), (p0, p1) -> {
             float[] y = new float[Math.min(step, p1 - p0) * c]; // ranges can be far smaller than a block
             for (int b = p0; b < p1; b += step) {
                 int n = Math.min(step, p1 - b);
+                if (vector) {
+                    VectorBatchNorm.normalize(x, mean, scale, beta, c, b, b + n, y, b * c);
+                    PackedActivations.quantizePackBlock(y, 0, n, c, bits, words, b, mask);
+                    continue;
+                }
                 // Copied first so the formula reads and writes one array at one index, which C2 vectorises
                 // (a read from x at another offset is a possible alias to it, and the loop stays scalar).
                 System.arraycopy(x, b * c, y, 0, n * c);
@@ -138,6 +163,14 @@ final class CpuBatchNorm {
         return total;
     }
 
+    /**
+     * Whether the Vector API loops ({@link VectorBatchNorm}, the same bits) run for `channels` channels:
+     * where quant/ packs on the Vector API too (the module is present; -Dwrpn.vectorPack=false turns both off).
+     */
+    static boolean vectorFor(int channels) {
+        return PackedActivations.vectorApi() && VectorBatchNorm.serves(channels);
+    }
+
     private static int pixelGrain(int channels) {
         return Math.max(1, CpuElementwise.GRAIN / channels);
     }
@@ -156,13 +189,24 @@ final class CpuBatchNorm {
 
     static void backward(float[] x, float[] dy, float[] gamma, float[] mean, float[] invStd, float[] dx, float[] dgamma,
             float[] dbeta) {
+        backward(x, dy, gamma, mean, invStd, dx, dgamma, dbeta, true);
+    }
+
+    /** {@link #backward} on the Vector API loops where they serve and are preferred, else the scalar ones (the same bits). */
+    static void backward(float[] x, float[] dy, float[] gamma, float[] mean, float[] invStd, float[] dx, float[] dgamma,
+            float[] dbeta, boolean preferVector) {
         int c = gamma.length;
+        boolean vector = preferVector && vectorFor(c);
         int m = x.length / c;
         int blocks = blocks(m);
         double[][] partDy = new double[blocks][c], partDyXhat = new double[blocks][c];
         CpuThreads.forRange(blocks, 1, (b0, b1) -> {
             for (int b = b0; b < b1; b++) {
                 double[] s1 = partDy[b], s2 = partDyXhat[b];
+                if (vector) {
+                    VectorBatchNorm.backwardSums(x, dy, mean, invStd, c, b * BLOCK, Math.min(m, (b + 1) * BLOCK), s1, s2);
+                    continue;
+                }
                 for (int p = b * BLOCK, end = Math.min(m, p + BLOCK); p < end; p++) {
                     int base = p * c;
                     for (int ch = 0; ch < c; ch++) {
@@ -179,23 +223,29 @@ final class CpuBatchNorm {
             dgamma[ch] = (float) sumDyXhat[ch];
             dbeta[ch] = (float) sumDy[ch];
         }
-        apply(x, dy, gamma, mean, invStd, sumDy, sumDyXhat, m, dx);
+        apply(x, dy, gamma, mean, invStd, sumDy, sumDyXhat, m, dx, vector);
     }
 
     /** The elementwise pass of backward from the batch's sums (Σ dy·xhat, Σ dy) over `rows` pixels. */
     static void backwardApply(float[] x, float[] dy, float[] gamma, float[] mean, float[] invStd, float[] dgamma, float[] dbeta,
             long rows, float[] dx) {
+        backwardApply(x, dy, gamma, mean, invStd, dgamma, dbeta, rows, dx, true);
+    }
+
+    /** {@link #backwardApply} on the Vector API loops where they serve, or the scalar ones (the same bits). */
+    static void backwardApply(float[] x, float[] dy, float[] gamma, float[] mean, float[] invStd, float[] dgamma, float[] dbeta,
+            long rows, float[] dx, boolean preferVector) {
         int c = gamma.length;
         double[] sumDy = new double[c], sumDyXhat = new double[c];
         for (int ch = 0; ch < c; ch++) {
             sumDy[ch] = dbeta[ch];
             sumDyXhat[ch] = dgamma[ch];
         }
-        apply(x, dy, gamma, mean, invStd, sumDy, sumDyXhat, rows, dx);
+        apply(x, dy, gamma, mean, invStd, sumDy, sumDyXhat, rows, dx, preferVector && vectorFor(c));
     }
 
     private static void apply(float[] x, float[] dy, float[] gamma, float[] mean, float[] invStd, double[] sumDy, double[] sumDyXhat,
-            long rows, float[] dx) {
+            long rows, float[] dx, boolean vector) {
         int c = gamma.length;
         int m = x.length / c;
         float[] k0 = new float[c], meanDy = new float[c], meanDyXhat = new float[c];
@@ -208,6 +258,10 @@ final class CpuBatchNorm {
         // dx = gamma * invStd * (dy - mean(dy) - xhat * mean(dy * xhat)); in terms of xhat, not a folded
         // a*dy - b*x + c, which cancels badly when a channel's values sit close together.
         CpuThreads.forRange(m, pixelGrain(c), (p0, p1) -> {
+            if (vector) {
+                VectorBatchNorm.backwardApply(x, dy, mean, invStd, k0, meanDy, meanDyXhat, c, p0, p1, dx);
+                return;
+            }
             for (int p = p0; p < p1; p++) {
                 int base = p * c;
                 for (int ch = 0; ch < c; ch++) {

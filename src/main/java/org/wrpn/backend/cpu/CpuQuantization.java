@@ -70,7 +70,7 @@ final class CpuQuantization {
 
     /**
      * out = a + value(code) (the residual add of packed activation codes), bit for bit unpackValues
-     * then add: the values come from the same table, a block of pixels at a time into a small buffer,
+     * then add: the values come from the same unpacking, a block of pixels at a time into a small buffer,
      * so out may be a.
      */
     static void addValues(float[] a, CpuTensor codes, float[] out) {
@@ -78,15 +78,12 @@ final class CpuQuantization {
         expectLength(a, s.elements(), "add");
         sameLength(a, out, "add");
         int c = s.channels(), k = codes.bits();
-        int wpp = PackedLayout.wordsPerPixel(c, k);
-        float[] value = new float[1 << k];
-        for (int u = 0; u < value.length; u++) value[u] = Quantizer.activationValue(u, k);
         int step = Math.max(1, BLOCK / c);
         CpuThreads.forRange(pixels(s), grain(c), (from, to) -> {
             float[] v = new float[step * c];
             for (int p0 = from; p0 < to; p0 += step) {
                 int n = Math.min(step, to - p0);
-                PackedLayout.unpack(codes.i, p0 * wpp, n, c, k, value, v, 0);
+                PackedActivations.unpackValuesBlock(codes.i, p0, n, c, k, v, 0);
                 for (int i = 0, e = p0 * c; i < n * c; i++, e++) out[e] = a[e] + v[i];
             }
         });

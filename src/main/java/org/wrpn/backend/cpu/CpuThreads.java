@@ -9,6 +9,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.wrpn.backend.NativeEnvironment;
 
 /**
@@ -81,8 +82,13 @@ final class CpuThreads {
     }
 
     /**
-     * Runs body over [0, n) in at most get() contiguous parts of at least `grain` each (the caller
-     * runs the first); returns when all are done. Parts must write disjoint outputs.
+     * Runs body over [0, n) on at most get() threads, each part at least `grain` (the caller is one of
+     * them); returns when all are done. Parts must write disjoint outputs and may start anywhere.
+     *
+     * <p>The range is cut into up to {@link #CHUNKS_PER_THREAD} chunks per thread at fixed bounds, and the
+     * threads take chunks in turn from a shared counter: a thread that is slower (a worker waking from
+     * parked, or a core a neighbouring VM shares) takes fewer, where a fixed half each would wait for it.
+     * The bounds do not depend on who runs a chunk, so neither do the results.
      */
     static void forRange(int n, int grain, Range body) {
         int parts = (int) Math.min(get(), Math.max(1, (long) n / Math.max(1, grain)));
@@ -90,14 +96,23 @@ final class CpuThreads {
             body.run(0, n);
             return;
         }
+        int chunks = (int) Math.min((long) parts * CHUNKS_PER_THREAD, n);
+        AtomicInteger next = new AtomicInteger();
+        Runnable take = () -> {
+            try {
+                for (int i; (i = next.getAndIncrement()) < chunks;) {
+                    body.run((int) ((long) n * i / chunks), (int) ((long) n * (i + 1) / chunks));
+                }
+            } catch (RuntimeException | Error e) {
+                next.set(chunks); // the others stop after their current chunk
+                throw e;
+            }
+        };
         Future<?>[] rest = new Future<?>[parts - 1];
-        for (int i = 1; i < parts; i++) {
-            int from = (int) ((long) n * i / parts), to = (int) ((long) n * (i + 1) / parts);
-            rest[i - 1] = POOL.submit(() -> body.run(from, to));
-        }
+        for (int i = 1; i < parts; i++) rest[i - 1] = POOL.submit(take);
         Throwable failure = null;
         try {
-            body.run(0, (int) ((long) n / parts));
+            take.run();
         } catch (RuntimeException | Error e) {
             failure = e;
         }
@@ -115,4 +130,7 @@ final class CpuThreads {
         if (failure instanceof Error er) throw er;
         if (failure != null) throw new IllegalStateException(failure);
     }
+
+    /** Chunks per thread of a split: enough to even out a slow thread, few enough that claiming them costs nothing. */
+    static final int CHUNKS_PER_THREAD = 8;
 }
