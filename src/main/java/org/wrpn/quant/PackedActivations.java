@@ -142,6 +142,19 @@ public final class PackedActivations {
         for (int i = 0; i < codes.length; i++) out[outOffset + i] = (byte) codes[i];
     }
 
+    /**
+     * Max pooling of packed k-bit codes over images [n0, n1) (h x w pixels, c channels, square windows) on the
+     * Vector API: y the maxima's codes, arg each maximum's input element (the first of equal ones). False, having
+     * done nothing, where the Vector API does not serve: the caller runs its own loop.
+     */
+    public static boolean maxPoolPacked(int[] x, int[] y, int[] arg, int h, int w, int c, int window, int stride, int pad,
+            int outH, int outW, int k, int n0, int n1) {
+        if (!VECTOR) return false;
+        PackedLayout.checkBits(k);
+        VectorPool.maxPool(x, y, arg, new VectorPool.Geometry(h, w, c, window, stride, pad, outH, outW), k, n0, n1);
+        return true;
+    }
+
     /** The STE backward from a packed 1-bit mask: dx = dy where the mask is set, else 0. */
     public static void maskGradient(int[] maskWords, int pixels, int channels, float[] dy, float[] dx) {
         maskGradient(maskWords, 0, pixels, channels, dy, dx);

@@ -42,23 +42,23 @@ import jdk.incubator.vector.VectorSpecies;
 final class VectorPack {
     private VectorPack() {}
 
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     /** Lanes of a vector: channels per group. */
     static final int L = F.length();
-    private static final VectorSpecies<Integer> I = F.withLanes(int.class);
+    static final VectorSpecies<Integer> I = F.withLanes(int.class);
     /** L bytes: a group's 8-bit codes, and L/4 ints: their words. */
-    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, 8 * L)));
-    private static final VectorSpecies<Integer> WORDS8 = B.withLanes(int.class);
+    static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, 8 * L)));
+    static final VectorSpecies<Integer> WORDS8 = B.withLanes(int.class);
     /** L/2 ints: the 2-bit codes' second join. */
-    private static final VectorSpecies<Integer> HALF = VectorSpecies.of(int.class, VectorShape.forBitSize(16 * L));
+    static final VectorSpecies<Integer> HALF = VectorSpecies.of(int.class, VectorShape.forBitSize(16 * L));
     /** Up to 16 bytes, read back as a long (C2 has no vector of one long), and 8 bytes, stored as 2 ints. */
-    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128, B64 = ByteVector.SPECIES_64;
+    static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128, B64 = ByteVector.SPECIES_64;
     /** 2^23: (v + 2^23) - 2^23 rounds v in [0, 2^22] half to even, as Quantizer.roundHalfEven. */
     private static final float ROUNDER = 8388608f;
     /** Per lane j, the shift of its code in its word (k = 2: 2j; k = 4: 4j mod 32). */
-    private static final IntVector SHIFT2 = IntVector.fromArray(I, shifts(2), 0), SHIFT4 = IntVector.fromArray(I, shifts(4), 0);
+    static final IntVector SHIFT2 = IntVector.fromArray(I, shifts(2), 0), SHIFT4 = IntVector.fromArray(I, shifts(4), 0);
     /** Lanes whose 4-bit codes sit in a group's second word (L = 16). */
-    private static final VectorMask<Integer> SECOND_WORD = VectorMask.fromLong(I, -1L << 8);
+    static final VectorMask<Integer> SECOND_WORD = VectorMask.fromLong(I, -1L << 8);
 
     private static int[] shifts(int k) {
         int[] s = new int[L];
@@ -224,7 +224,7 @@ final class VectorPack {
      * bits in order and either divides the other with 32, so every word starts a group: that group writes it
      * whole, the next ones OR into it.
      */
-    private static void put(int[] words, int w, int c, int k, long bits, int end) {
+    static void put(int[] words, int w, int c, int k, long bits, int end) {
         int per = 32 / k, at = w + c / per, shift = c % per * k;
         if (shift == 0) {
             words[at] = (int) bits;
@@ -389,7 +389,7 @@ final class VectorPack {
     }
 
     /** The bits of the group at channel c, as put stores them (above the group's L k bits, anything). */
-    private static long get(int[] words, int w, int c, int k, int end) {
+    static long get(int[] words, int w, int c, int k, int end) {
         int per = 32 / k, at = w + c / per;
         long bits = (words[at] & 0xFFFFFFFFL) >>> (c % per * k);
         return L * k == 64 && at + 1 < end ? bits | (long) words[at + 1] << 32 : bits;

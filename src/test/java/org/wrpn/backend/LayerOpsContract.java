@@ -628,6 +628,8 @@ public abstract class LayerOpsContract {
         new PoolGeometry(1, 3, 3, 5, 3, 3, 2),  // corner windows hold a single real cell
         new PoolGeometry(2, 2, 3, 100, 1, 1, 0),
         new PoolGeometry(3, 4, 7, 1, 2, 1, 0),  // one channel
+        new PoolGeometry(2, 6, 6, 32, 2, 2, 0), // whole vectors of channels (8 and 16 floats)
+        new PoolGeometry(1, 5, 4, 48, 3, 2, 1),
     };
 
     private void checkMaxPool(String what, float[] x, PoolGeometry g) {

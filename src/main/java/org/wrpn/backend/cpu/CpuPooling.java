@@ -4,6 +4,7 @@ import static org.wrpn.backend.cpu.ArrayChecks.expectLength;
 
 import java.util.Arrays;
 import org.wrpn.backend.PoolGeometry;
+import org.wrpn.quant.PackedActivations;
 import org.wrpn.quant.PackedLayout;
 import org.wrpn.tensor.Shape;
 
@@ -70,6 +71,10 @@ final class CpuPooling {
     }
 
     private static void maxForwardPacked(int[] x, int[] y, int[] arg, PoolGeometry g, int k, int n0, int n1) {
+        if (PackedActivations.maxPoolPacked(x, y, arg, g.h(), g.w(), g.c(), g.window(), g.stride(), g.pad(), g.outH(), g.outW(), k,
+                n0, n1)) {
+            return;
+        }
         int oh = g.outH(), ow = g.outW(), c = g.c(), per = 32 / k, wpp = PackedLayout.wordsPerPixel(c, k), mask = (1 << k) - 1;
         int[] best = new int[c];
         for (int n = n0; n < n1; n++) {
