@@ -51,40 +51,44 @@ final class VectorPool {
         }
     }
 
-    /*
-     * Each loop: for every output pixel op (words from yi, indices from o) and group at channel c (n lanes
-     * in use), the window's pixels in row order, skipping those outside the image; codes of the pixel whose words
-     * start at xi and floats at base.
+    /**
+     * The input pixels of output pixel op's window that lie inside the image, in row order, into pixels; their
+     * count. Each loop below walks them for every group of L channels (n lanes in use).
      */
+    private static int windowPixels(Geometry g, int op, int[] pixels) {
+        int img = op / (g.outH() * g.outW()), oy = op / g.outW() % g.outH(), ox = op % g.outW(), count = 0;
+        for (int ky = 0; ky < g.window(); ky++) {
+            int iy = oy * g.stride() - g.pad() + ky;
+            if (iy < 0 || iy >= g.h()) continue;
+            for (int kx = 0; kx < g.window(); kx++) {
+                int ix = ox * g.stride() - g.pad() + kx;
+                if (ix >= 0 && ix < g.w()) pixels[count++] = (img * g.h() + iy) * g.w() + ix;
+            }
+        }
+        return count;
+    }
 
     private static void pool8(int[] x, int[] y, int[] arg, Geometry g, int n0, int n1) {
         int c = g.c(), wpp = PackedLayout.wordsPerPixel(c, 8);
+        int[] window = new int[g.window() * g.window()];
         for (int op = n0 * g.outH() * g.outW(), end = n1 * g.outH() * g.outW(); op < end; op++) {
-            int img = op / (g.outH() * g.outW()), oy = op / g.outW() % g.outH(), ox = op % g.outW();
+            int pixels = windowPixels(g, op, window);
             for (int ch = 0; ch < c; ch += L) {
                 int n = Math.min(L, c - ch);
                 IntVector best = IntVector.zero(I), at = best;
-                boolean first = true;
-                for (int ky = 0; ky < g.window(); ky++) {
-                    int iy = oy * g.stride() - g.pad() + ky;
-                    if (iy < 0 || iy >= g.h()) continue;
-                    for (int kx = 0; kx < g.window(); kx++) {
-                        int ix = ox * g.stride() - g.pad() + kx;
-                        if (ix < 0 || ix >= g.w()) continue;
-                        int pixel = (img * g.h() + iy) * g.w() + ix, xi = pixel * wpp + ch / 4;
-                        IntVector words = n == L ? IntVector.fromArray(WORDS8, x, xi)
-                                : IntVector.fromArray(WORDS8, x, xi, WORDS8.indexInRange(xi, pixel * wpp + wpp));
-                        IntVector v = (IntVector) words.reinterpretAsBytes().convertShape(ZERO_EXTEND_B2I, I, 0);
-                        IntVector index = LANE.add(pixel * c + ch);
-                        if (first) {
-                            best = v;
-                            at = index;
-                            first = false;
-                        } else {
-                            VectorMask<Integer> higher = v.compare(GT, best);
-                            best = best.blend(v, higher);
-                            at = at.blend(index, higher);
-                        }
+                for (int j = 0; j < pixels; j++) {
+                    int pixel = window[j], xi = pixel * wpp + ch / 4;
+                    IntVector words = n == L ? IntVector.fromArray(WORDS8, x, xi)
+                            : IntVector.fromArray(WORDS8, x, xi, WORDS8.indexInRange(xi, pixel * wpp + wpp));
+                    IntVector v = (IntVector) words.reinterpretAsBytes().convertShape(ZERO_EXTEND_B2I, I, 0);
+                    IntVector index = LANE.add(pixel * c + ch);
+                    if (j == 0) {
+                        best = v;
+                        at = index;
+                    } else {
+                        VectorMask<Integer> higher = v.compare(GT, best);
+                        best = best.blend(v, higher);
+                        at = at.blend(index, higher);
                     }
                 }
                 VectorMask<Integer> in = I.indexInRange(0, n);
@@ -102,33 +106,26 @@ final class VectorPool {
 
     private static void pool4(int[] x, int[] y, int[] arg, Geometry g, int n0, int n1) {
         int c = g.c(), wpp = PackedLayout.wordsPerPixel(c, 4);
+        int[] window = new int[g.window() * g.window()];
         for (int op = n0 * g.outH() * g.outW(), end = n1 * g.outH() * g.outW(); op < end; op++) {
-            int img = op / (g.outH() * g.outW()), oy = op / g.outW() % g.outH(), ox = op % g.outW();
+            int pixels = windowPixels(g, op, window);
             for (int ch = 0; ch < c; ch += L) {
                 int n = Math.min(L, c - ch);
                 IntVector best = IntVector.zero(I), at = best;
-                boolean first = true;
-                for (int ky = 0; ky < g.window(); ky++) {
-                    int iy = oy * g.stride() - g.pad() + ky;
-                    if (iy < 0 || iy >= g.h()) continue;
-                    for (int kx = 0; kx < g.window(); kx++) {
-                        int ix = ox * g.stride() - g.pad() + kx;
-                        if (ix < 0 || ix >= g.w()) continue;
-                        int pixel = (img * g.h() + iy) * g.w() + ix;
-                        long bits = get(x, pixel * wpp, ch, 4, pixel * wpp + wpp);
-                        IntVector u = IntVector.broadcast(I, (int) bits);
-                        if (L == 16) u = u.blend((int) (bits >>> 32), SECOND_WORD);
-                        IntVector v = u.lanewise(LSHR, SHIFT4).and(15);
-                        IntVector index = LANE.add(pixel * c + ch);
-                        if (first) {
-                            best = v;
-                            at = index;
-                            first = false;
-                        } else {
-                            VectorMask<Integer> higher = v.compare(GT, best);
-                            best = best.blend(v, higher);
-                            at = at.blend(index, higher);
-                        }
+                for (int j = 0; j < pixels; j++) {
+                    int pixel = window[j];
+                    long bits = get(x, pixel * wpp, ch, 4, pixel * wpp + wpp);
+                    IntVector u = IntVector.broadcast(I, (int) bits);
+                    if (L == 16) u = u.blend((int) (bits >>> 32), SECOND_WORD);
+                    IntVector v = u.lanewise(LSHR, SHIFT4).and(15);
+                    IntVector index = LANE.add(pixel * c + ch);
+                    if (j == 0) {
+                        best = v;
+                        at = index;
+                    } else {
+                        VectorMask<Integer> higher = v.compare(GT, best);
+                        best = best.blend(v, higher);
+                        at = at.blend(index, higher);
                     }
                 }
                 VectorMask<Integer> in = I.indexInRange(0, n);
@@ -149,30 +146,23 @@ final class VectorPool {
 
     private static void pool2(int[] x, int[] y, int[] arg, Geometry g, int n0, int n1) {
         int c = g.c(), wpp = PackedLayout.wordsPerPixel(c, 2);
+        int[] window = new int[g.window() * g.window()];
         for (int op = n0 * g.outH() * g.outW(), end = n1 * g.outH() * g.outW(); op < end; op++) {
-            int img = op / (g.outH() * g.outW()), oy = op / g.outW() % g.outH(), ox = op % g.outW();
+            int pixels = windowPixels(g, op, window);
             for (int ch = 0; ch < c; ch += L) {
                 int n = Math.min(L, c - ch);
                 IntVector best = IntVector.zero(I), at = best;
-                boolean first = true;
-                for (int ky = 0; ky < g.window(); ky++) {
-                    int iy = oy * g.stride() - g.pad() + ky;
-                    if (iy < 0 || iy >= g.h()) continue;
-                    for (int kx = 0; kx < g.window(); kx++) {
-                        int ix = ox * g.stride() - g.pad() + kx;
-                        if (ix < 0 || ix >= g.w()) continue;
-                        int pixel = (img * g.h() + iy) * g.w() + ix;
-                        IntVector v = IntVector.broadcast(I, (int) get(x, pixel * wpp, ch, 2, pixel * wpp + wpp)).lanewise(LSHR, SHIFT2).and(3);
-                        IntVector index = LANE.add(pixel * c + ch);
-                        if (first) {
-                            best = v;
-                            at = index;
-                            first = false;
-                        } else {
-                            VectorMask<Integer> higher = v.compare(GT, best);
-                            best = best.blend(v, higher);
-                            at = at.blend(index, higher);
-                        }
+                for (int j = 0; j < pixels; j++) {
+                    int pixel = window[j];
+                    IntVector v = IntVector.broadcast(I, (int) get(x, pixel * wpp, ch, 2, pixel * wpp + wpp)).lanewise(LSHR, SHIFT2).and(3);
+                    IntVector index = LANE.add(pixel * c + ch);
+                    if (j == 0) {
+                        best = v;
+                        at = index;
+                    } else {
+                        VectorMask<Integer> higher = v.compare(GT, best);
+                        best = best.blend(v, higher);
+                        at = at.blend(index, higher);
                     }
                 }
                 VectorMask<Integer> in = I.indexInRange(0, n);
@@ -196,30 +186,23 @@ final class VectorPool {
     private static void pool1(int[] x, int[] y, int[] arg, Geometry g, int n0, int n1) {
         int c = g.c(), wpp = PackedLayout.wordsPerPixel(c, 1);
         IntVector one = IntVector.broadcast(I, 1);
+        int[] window = new int[g.window() * g.window()];
         for (int op = n0 * g.outH() * g.outW(), end = n1 * g.outH() * g.outW(); op < end; op++) {
-            int img = op / (g.outH() * g.outW()), oy = op / g.outW() % g.outH(), ox = op % g.outW();
+            int pixels = windowPixels(g, op, window);
             for (int ch = 0; ch < c; ch += L) {
                 int n = Math.min(L, c - ch);
                 IntVector best = IntVector.zero(I), at = best;
-                boolean first = true;
-                for (int ky = 0; ky < g.window(); ky++) {
-                    int iy = oy * g.stride() - g.pad() + ky;
-                    if (iy < 0 || iy >= g.h()) continue;
-                    for (int kx = 0; kx < g.window(); kx++) {
-                        int ix = ox * g.stride() - g.pad() + kx;
-                        if (ix < 0 || ix >= g.w()) continue;
-                        int pixel = (img * g.h() + iy) * g.w() + ix;
-                        IntVector v = IntVector.zero(I).blend(one, VectorMask.fromLong(I, get(x, pixel * wpp, ch, 1, pixel * wpp + wpp)));
-                        IntVector index = LANE.add(pixel * c + ch);
-                        if (first) {
-                            best = v;
-                            at = index;
-                            first = false;
-                        } else {
-                            VectorMask<Integer> higher = v.compare(GT, best);
-                            best = best.blend(v, higher);
-                            at = at.blend(index, higher);
-                        }
+                for (int j = 0; j < pixels; j++) {
+                    int pixel = window[j];
+                    IntVector v = IntVector.zero(I).blend(one, VectorMask.fromLong(I, get(x, pixel * wpp, ch, 1, pixel * wpp + wpp)));
+                    IntVector index = LANE.add(pixel * c + ch);
+                    if (j == 0) {
+                        best = v;
+                        at = index;
+                    } else {
+                        VectorMask<Integer> higher = v.compare(GT, best);
+                        best = best.blend(v, higher);
+                        at = at.blend(index, higher);
                     }
                 }
                 VectorMask<Integer> in = I.indexInRange(0, n);
