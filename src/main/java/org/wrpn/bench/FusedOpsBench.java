@@ -59,14 +59,13 @@ final class FusedOpsBench {
                     float scale = be.weightCodes(w, k, w8) * Quantizer.activationStep(k);
                     be.quantizeWeights(w, k, wq);
                     double[] tc = clock.time(() -> be.conv2dForwardQuantized(p, w8, scale, y, g), cfg.warmup(), cfg.repeats());
-                    rows.add(KernelBench.row(model, width, cfg.batch(), site, "conv_codes", k, packed + wn + 4 * yn, tc, copyGbps,
-                            cfg.repeats()));
+                    rows.add(KernelBench.row(model, width, cfg.batch(), site, "conv_codes", k, packed + wn + 4 * yn, tc, copyGbps));
                     double[] tu = clock.time(() -> {
                         be.unpackValues(p, copy);
                         be.conv2dForward(copy, wq, y, g);
                     }, cfg.warmup(), cfg.repeats());
                     rows.add(KernelBench.row(model, width, cfg.batch(), site, "unpack+conv_f32", k,
-                            packed + 8 * e + 4 * wn + 4 * yn, tu, copyGbps, cfg.repeats()));
+                            packed + 8 * e + 4 * wn + 4 * yn, tu, copyGbps));
                 }
             }
         }
@@ -95,14 +94,13 @@ final class FusedOpsBench {
                 try (Tensor p = be.allocatePacked(s, k)) {
                     double[] tf = clock.time(() -> be.batchNormQuantizePack(x, gamma, beta, mean, invStd, k, p, mask), cfg.warmup(),
                             cfg.repeats());
-                    rows.add(KernelBench.row(model, width, cfg.batch(), site, "bn_quantize_pack", k, 4 * e + packed + maskBytes, tf,
-                            copyGbps, cfg.repeats()));
+                    rows.add(KernelBench.row(model, width, cfg.batch(), site, "bn_quantize_pack", k, 4 * e + packed + maskBytes, tf, copyGbps));
                     double[] tu = clock.time(() -> {
                         be.batchNormApply(x, gamma, beta, mean, invStd, y);
                         be.quantizePack(y, k, p, mask);
                     }, cfg.warmup(), cfg.repeats());
                     rows.add(KernelBench.row(model, width, cfg.batch(), site, "bn_apply+quantize_pack", k,
-                            12 * e + packed + maskBytes, tu, copyGbps, cfg.repeats()));
+                            12 * e + packed + maskBytes, tu, copyGbps));
                 }
             }
         }

@@ -29,7 +29,8 @@ import org.wrpn.train.ProgressBar;
  *   <li>unpack (k &lt; 32, packed codes to fp32 values, as recomputation in backward does): P·words(C, k)·4 + 4E.
  * </ul>
  * Then the fused ops of quantized layers against what they replace ({@link FusedOpsBench}).
- * Each row: median and minimum over repeats after warm-up, GB/s (bytes / median), % of the GB/s of a
+ * Each row: median and minimum over repeats after warm-up (at least the configured count, more for short ops, see
+ * {@link KernelClock#timeAlternating}), GB/s (bytes / median), % of the GB/s of a
  * copy of the same shape timed in turns with the op (`copy_median_s`), elements/s. Rows with site
  * "all" sum a network's sites (each shape counted as many times as the network uses it).
  */
@@ -110,7 +111,7 @@ public final class KernelBench {
             be.upload(randomActivations(e), x);
             double[] copyTimes = clock.time(() -> be.copy(x, copy), cfg.warmup(), cfg.repeats());
             double copyGbps = copyBytes(e) / BenchTable.median(copyTimes) / 1e9;
-            rows.add(row(model, width, cfg.batch(), site, "copy_f32", 32, copyBytes(e), copyTimes, copyGbps, cfg.repeats()));
+            rows.add(row(model, width, cfg.batch(), site, "copy_f32", 32, copyBytes(e), copyTimes, copyGbps));
             Runnable copyOp = () -> be.copy(x, copy);
             for (int k : cfg.bits()) {
                 if (k == 32) {
@@ -135,13 +136,13 @@ public final class KernelBench {
         double[][] t = clock.timeAlternating(cfg.warmup(), cfg.repeats(), copyOp, timed);
         double copyMedian = BenchTable.median(t[0]);
         Map<String, Object> r = row(model, width, cfg.batch(), site, op, bits, bytes, t[1],
-                copyBytes(site.shape().elements()) / copyMedian / 1e9, cfg.repeats());
+                copyBytes(site.shape().elements()) / copyMedian / 1e9);
         r.put("copy_median_s", copyMedian);
         return r;
     }
 
     static Map<String, Object> row(String model, double width, int batch, ShapeProbe.Site site, String op, int bits,
-            long bytes, double[] seconds, double copyGbps, int reps) {
+            long bytes, double[] seconds, double copyGbps) {
         double med = BenchTable.median(seconds);
         double gbps = bytes / med / 1e9;
         Map<String, Object> r = new LinkedHashMap<>();
@@ -156,7 +157,7 @@ public final class KernelBench {
         r.put("op", op);
         r.put("bits", bits);
         r.put("bytes_moved", bytes);
-        r.put("repeats", reps);
+        r.put("repeats", seconds.length);
         r.put("median_s", med);
         r.put("min_s", BenchTable.min(seconds));
         r.put("gbps", gbps);
@@ -199,7 +200,7 @@ public final class KernelBench {
             r.put("op", k[0]);
             r.put("bits", Integer.parseInt(k[1]));
             r.put("bytes_moved", (long) acc[0]);
-            r.put("repeats", siteRows.isEmpty() ? 0 : siteRows.get(0).get("repeats"));
+            r.put("repeats", siteRows.stream().mapToInt(x -> ((Number) x.get("repeats")).intValue()).min().orElse(0));
             r.put("median_s", acc[1]);
             r.put("min_s", acc[2]);
             double gbps = acc[0] / acc[1] / 1e9;

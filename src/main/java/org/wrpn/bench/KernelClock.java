@@ -26,12 +26,24 @@ abstract class KernelClock implements AutoCloseable {
      */
     double[][] timeAlternating(int warmup, int reps, Runnable... ops) {
         for (Runnable op : ops) warm(op, warmup);
-        double[][] s = new double[ops.length][reps];
-        for (int i = 0; i < reps; i++) {
-            for (int j = 0; j < ops.length; j++) s[j][i] = timeOnce(ops[j], i);
+        // short ops get more repeats (a median of 7 sub-millisecond runs on a shared VM moves by a third)
+        double[][] s = new double[ops.length][MAX_REPEATS];
+        double timed = 0;
+        int n = 0;
+        while (n < MAX_REPEATS && (n < reps || timed < MIN_TIMED_SECONDS)) {
+            for (int j = 0; j < ops.length; j++) {
+                s[j][n] = timeOnce(ops[j], n);
+                timed += s[j][n];
+            }
+            n++;
         }
+        for (int j = 0; j < ops.length; j++) s[j] = java.util.Arrays.copyOf(s[j], n);
         return s;
     }
+
+    /** Seconds a measurement spends in the timed ops at least (within MAX_REPEATS): ~0.3 s of samples per row. */
+    static final double MIN_TIMED_SECONDS = 0.3;
+    static final int MAX_REPEATS = 101;
 
     abstract void warm(Runnable op, int warmup);
 
