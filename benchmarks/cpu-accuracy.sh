@@ -24,7 +24,7 @@ run() {
   end=$(date +%s.%N)
   local acc ips secs
   acc=$(sed -n 's/^test accuracy \([0-9.]*\).*/\1/p' <<<"$line")
-  ips=$(sed -n 's/.*; \([0-9]*\) img\/s;.*/\1/p' <<<"$line")
+  ips=$(sed -n 's/.*; \([0-9.]*\) img\/s;.*/\1/p' <<<"$line")
   secs=$(sed -n 's/.*| \([0-9.]*\) s, .*/\1/p' "$TMP/$name.log" | tail -1)
   if [[ -n "$ACCURACY_ONLY" ]]; then
     local old; old="$(grep "^$name," "$OUT")" || { echo "cpu-accuracy.sh: $name is not in $OUT" >&2; exit 2; }
