@@ -33,19 +33,19 @@ public final class StepTimes {
     record Point(String device, String model, double width, double ms, String source) {}
 
     static final String H200 = "measured: H200, benchmarks/results/train-cuda.csv @ f01fe60, batch 64, w4a4 packed";
-    static final String EPYC = "measured: 2-core EPYC, benchmarks/results/cpu-vs-pytorch-train.csv @ 541603a, batch 64, w4a4 packed";
+    static final String EPYC = "measured: 2-core EPYC, benchmarks/results/cpu-vs-pytorch-train.csv @ 75afc09, batch 64, w4a4 packed";
 
     static final List<Point> MEASURED = List.of(
             new Point("cuda", "lenet", 1, 2.59196, H200),
             new Point("cuda", "lenet", 2, 2.60804, H200),
             new Point("cuda", "resnet20", 1, 11.6548, H200),
             new Point("cuda", "resnet20", 2, 12.0485, H200),
-            new Point("cpu", "lenet", 1, 31.3859, EPYC),
-            new Point("cpu", "lenet", 2, 45.8848, EPYC),
-            new Point("cpu", "lenet", 3, 72.6115, EPYC),
-            new Point("cpu", "resnet20", 1, 153.451, EPYC),
-            new Point("cpu", "resnet20", 2, 402.956, EPYC),
-            new Point("cpu", "resnet20", 3, 745.501, EPYC));
+            new Point("cpu", "lenet", 1, 17.4632, EPYC),
+            new Point("cpu", "lenet", 2, 39.4111, EPYC),
+            new Point("cpu", "lenet", 3, 63.1622, EPYC),
+            new Point("cpu", "resnet20", 1, 111.147, EPYC),
+            new Point("cpu", "resnet20", 2, 384.645, EPYC),
+            new Point("cpu", "resnet20", 3, 688.828, EPYC));
 
     /** The model whose measured steps stand for a model's family. */
     static String anchor(String model) {
