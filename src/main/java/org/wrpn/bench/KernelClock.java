@@ -26,11 +26,10 @@ abstract class KernelClock implements AutoCloseable {
      */
     double[][] timeAlternating(int warmup, int reps, Runnable... ops) {
         for (Runnable op : ops) warm(op, warmup);
-        // short ops get more repeats (a median of 7 sub-millisecond runs on a shared VM moves by a third)
-        double[][] s = new double[ops.length][MAX_REPEATS];
+        double[][] s = new double[ops.length][Math.max(reps, MAX_REPEATS)];
         double timed = 0;
         int n = 0;
-        while (n < MAX_REPEATS && (n < reps || timed < MIN_TIMED_SECONDS)) {
+        while (n < reps || (n < MAX_REPEATS && timed < minTimedSeconds())) {
             for (int j = 0; j < ops.length; j++) {
                 s[j][n] = timeOnce(ops[j], n);
                 timed += s[j][n];
@@ -41,8 +40,9 @@ abstract class KernelClock implements AutoCloseable {
         return s;
     }
 
-    /** Seconds a measurement spends in the timed ops at least (within MAX_REPEATS): ~0.3 s of samples per row. */
-    static final double MIN_TIMED_SECONDS = 0.3;
+    /** Seconds a measurement spends in the timed ops at least, within {@link #MAX_REPEATS} (0: just the repeats asked for). */
+    abstract double minTimedSeconds();
+
     static final int MAX_REPEATS = 101;
 
     abstract void warm(Runnable op, int warmup);
@@ -63,6 +63,12 @@ abstract class KernelClock implements AutoCloseable {
     static final class Host extends KernelClock {
         private final byte[] flush = new byte[(int) Math.min(1L << 30, Math.max(32L << 20, 2 * lastLevelCacheBytes()))];
         private byte tick;
+
+        /** Short ops get more repeats: a median of 7 sub-millisecond runs on a shared VM moves by a third. */
+        @Override
+        double minTimedSeconds() {
+            return 0.3;
+        }
 
         @Override
         void warm(Runnable op, int warmup) {
@@ -117,6 +123,12 @@ abstract class KernelClock implements AutoCloseable {
             flushBytes = Math.max(8L << 20, 2 * (l2 > 0 ? l2 : 64L << 20));
             flush = be.allocate(DType.F32, Shape.of((int) (flushBytes / 4)));
             timer = be.newTimer();
+        }
+
+        /** Events time a kernel to the microsecond: the repeats asked for are enough (and the device check's bench has a deadline). */
+        @Override
+        double minTimedSeconds() {
+            return 0;
         }
 
         @Override
