@@ -9,6 +9,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.wrpn.dist.LaunchEnvironment;
 
 /**
@@ -34,13 +36,14 @@ public final class LocalRanks {
         int port = masterPort();
         List<Process> ranks = new ArrayList<>();
         int[] signal = {0};
+        Set<String> errorsPrinted = ConcurrentHashMap.newKeySet(); // an error every rank meets is printed once
         try (Signals signals = Signals.install(number -> {
             synchronized (signal) {
                 signal[0] = number;
             }
             for (Process p : ranks) p.destroy(); // SIGTERM: each rank stops after the next step, rank 0 checkpoints
         }, "TERM", "INT")) {
-            for (int rank = 0; rank < n; rank++) ranks.add(start(rank, n, port, args));
+            for (int rank = 0; rank < n; rank++) ranks.add(start(rank, n, port, args, errorsPrinted));
             return await(ranks, rankTimeoutSeconds * 1000L + MARGIN_MILLIS, signal, err);
         } catch (IOException e) {
             for (Process p : ranks) p.destroyForcibly();
@@ -50,7 +53,7 @@ public final class LocalRanks {
         }
     }
 
-    private static Process start(int rank, int n, int port, List<String> args) throws IOException {
+    private static Process start(int rank, int n, int port, List<String> args, Set<String> errorsPrinted) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         List<String> jvm = ManagementFactory.getRuntimeMXBean().getInputArguments();
@@ -78,35 +81,11 @@ public final class LocalRanks {
         env.putIfAbsent("OMP_NUM_THREADS", threads);
         env.putIfAbsent("OPENBLAS_NUM_THREADS", threads);
         Process p = pb.start();
-        Thread t = new Thread(() -> forwardStderr(p.getErrorStream()), "wrpn-rank-" + rank + "-stderr");
+        RankStderr stderr = new RankStderr(System.err, errorsPrinted);
+        Thread t = new Thread(() -> stderr.forward(p.getErrorStream()), "wrpn-rank-" + rank + "-stderr");
         t.setDaemon(true);
         t.start();
         return p;
-    }
-
-    /** The JVM's "Using incubator modules" notice (the Vector API) starts every rank's stderr: the launcher said it once. */
-    static final String INCUBATOR_NOTICE = "WARNING: Using incubator modules: jdk.incubator.vector";
-
-    /** Copies a rank's stderr to ours as it comes (the progress bar ends no line), less its first line if that is the notice. */
-    private static void forwardStderr(java.io.InputStream in) {
-        if (in == null) return;
-        try (in) {
-            byte[] notice = (INCUBATOR_NOTICE + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
-            byte[] head = in.readNBytes(notice.length);
-            if (!java.util.Arrays.equals(head, notice)) {
-                System.err.write(head);
-                System.err.flush();
-            }
-            byte[] buf = new byte[8192];
-            for (int n; (n = in.read(buf)) > 0; ) {
-                synchronized (System.err) {
-                    System.err.write(buf, 0, n);
-                    System.err.flush();
-                }
-            }
-        } catch (IOException e) {
-            // the rank ended; its exit code says the rest
-        }
     }
 
     /** args less any --nproc N (picocli refuses a repeated option). */
