@@ -2,6 +2,7 @@ package org.wrpn.bench;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import org.wrpn.backend.Backend;
 import org.wrpn.backend.cuda.CudaBackend;
 import org.wrpn.backend.cuda.CudaTimer;
@@ -36,7 +37,7 @@ abstract class KernelClock implements AutoCloseable {
             }
             n++;
         }
-        for (int j = 0; j < ops.length; j++) s[j] = java.util.Arrays.copyOf(s[j], n);
+        for (int j = 0; j < ops.length; j++) s[j] = Arrays.copyOf(s[j], n);
         return s;
     }
 
@@ -87,7 +88,7 @@ abstract class KernelClock implements AutoCloseable {
 
         private void flush() {
             tick++;
-            java.util.Arrays.fill(flush, tick);
+            Arrays.fill(flush, tick);
         }
 
         @Override

@@ -251,9 +251,8 @@ final class VectorPack {
     private static void unpack(int[] words, int firstPixel, int pixels, int channels, int k, int divisor, float[] out,
             int outOffset) {
         int w = firstPixel * PackedLayout.wordsPerPixel(channels, k);
-        if (pixels > 1 && flat(channels, k, false)) {
-            pixels *= channels;
-            channels = pixels;
+        if (pixels > 1 && flat(channels, k, false)) { // one long pixel
+            channels *= pixels;
             pixels = 1;
         }
         float d = divisor;
@@ -363,9 +362,8 @@ final class VectorPack {
     static void maskGradient(int[] maskWords, int firstPixel, int pixels, int channels, float[] dy, float[] dx) {
         int wpp = PackedLayout.wordsPerPixel(channels, 1);
         int wordOffset = firstPixel * wpp, base = firstPixel * channels;
-        if (pixels > 1 && flat(channels, 1, false)) {
-            pixels *= channels;
-            channels = pixels;
+        if (pixels > 1 && flat(channels, 1, false)) { // one long pixel
+            channels *= pixels;
             pixels = 1;
             wpp = PackedLayout.wordsPerPixel(channels, 1);
         }
